@@ -1,0 +1,258 @@
+"""The `recall` command line: index, search, status, models."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Find the photo you half-remember, on your own machine.")
+models_app = typer.Typer(help="List the models, or fetch the default CLIP (`recall models pull`).")
+app.add_typer(models_app, name="models")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+DbOption = Annotated[Optional[Path], typer.Option("--db", help="index folder (default: user data dir; env RECALL_DB)")]
+UrlOption = Annotated[Optional[str], typer.Option("--chroma-url", help="use a Chroma server, e.g. http://localhost:8000")]
+ModelsOption = Annotated[Optional[Path], typer.Option("--models-dir", help="model folder (env RECALL_MODELS)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+class UserError(Exception):
+    """Something the user can fix; shown as one line."""
+
+
+@contextlib.contextmanager
+def friendly_errors():
+    """Every failure reaches the user as one line; RECALL_DEBUG=1 shows the traceback."""
+    from tools.dates import DateError
+    from tools.models.clip import ModelMissing
+    from tools.search import SearchError
+    from tools.store import StoreError
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        err.print("[yellow]Interrupted.[/] Everything reported done is saved; run the same command to resume.")
+        raise typer.Exit(130) from None
+    except (UserError, DateError, ModelMissing, SearchError, StoreError) as error:
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    except Exception as error:  # noqa: BLE001 - the promise is: no traceback at a user
+        if os.environ.get("RECALL_DEBUG"):
+            raise
+        err.print(f"[red]error:[/] {type(error).__name__}: {error} (RECALL_DEBUG=1 shows details)", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _context(db: Path | None, chroma_url: str | None, models_dir: Path | None):
+    from tools.models.registry import Models
+    from tools.settings import load_settings
+    from tools.store import PhotoStore
+
+    settings = load_settings(db=db, chroma_url=chroma_url, models_dir=models_dir)
+    return settings, PhotoStore(settings), Models(settings)
+
+
+# ---- index ---------------------------------------------------------------------------------------
+@app.command()
+def index(paths: Annotated[list[Path], typer.Argument(help="folders (or files) of photos")],
+          db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
+          limit: Annotated[Optional[int], typer.Option(help="index at most N new photos this run")] = None,
+          as_json: JsonOption = False) -> None:
+    """Index photos: new ones are added, moved ones recognised, deleted ones removed."""
+    from tools.indexer import Indexer
+
+    from .progress import RichProgress
+
+    with friendly_errors():
+        settings, store, models = _context(db, chroma_url, models_dir)
+        with RichProgress(err) as progress:
+            report = Indexer(settings, store, models, progress).run(paths, limit=limit)
+        if as_json:
+            out.print_json(report.model_dump_json())
+            return
+        out.print(f"Indexed {report.new} new photos ({report.moved} moved, {report.unchanged} unchanged, "
+                  f"{report.removed} removed, {report.skipped} skipped) in {report.seconds:.1f} s.")
+        if report.clip_embedded:
+            out.print(f"CLIP embedded {report.clip_embedded} photos.")
+        if report.clip != "on":
+            out.print(f"[yellow]Visual search is off[/]: {report.clip}. `recall models` says how to turn it on.")
+        for problem in report.problems[:10]:
+            out.print(f"  skipped {problem.path}: {problem.reason}", highlight=False)
+        if len(report.problems) > 10:
+            out.print(f"  ... and {len(report.problems) - 10} more (`recall status` lists them)")
+
+
+# ---- search --------------------------------------------------------------------------------------
+@app.command()
+def search(text: Annotated[str, typer.Argument(help="what you remember seeing")] = "",
+           k: Annotated[int, typer.Option("-k", "--limit", help="how many results", min=1, max=10000)] = 20,
+           date_from: Annotated[Optional[str], typer.Option("--from", help="taken on or after (YYYY[-MM[-DD]])")] = None,
+           date_to: Annotated[Optional[str], typer.Option("--to", help="taken on or before")] = None,
+           near: Annotated[Optional[str], typer.Option(help="a place: city, region or country")] = None,
+           lat: Annotated[Optional[float], typer.Option(help="latitude of a point to search around")] = None,
+           lon: Annotated[Optional[float], typer.Option(help="longitude of that point")] = None,
+           km: Annotated[Optional[float], typer.Option(help="radius around --near/--lat/--lon, km")] = None,
+           camera: Annotated[Optional[str], typer.Option(help="camera make or model contains this")] = None,
+           db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
+           as_json: JsonOption = False) -> None:
+    """Search the index; filters narrow it down."""
+    from tools.dates import parse_date_bound
+    from tools.search import SearchQuery, Searcher
+
+    with friendly_errors():
+        settings, store, models = _context(db, chroma_url, models_dir)
+        place = _place_filter(store, near, lat, lon, km)
+        query = SearchQuery(text=text, k=k, camera=camera, place=place,
+                            date_from=parse_date_bound(date_from) if date_from else None,
+                            date_to=parse_date_bound(date_to, end=True) if date_to else None)
+        if store.count() == 0:
+            raise UserError(f"the index at {store.location} is empty: run `recall index PATH` first")
+        response = Searcher(store, models).search(query)
+        if as_json:
+            for result in response.results:
+                print(json.dumps(result.model_dump(include={"path", "score", "taken_at", "place", "lat", "lon",
+                                                            "camera", "why"}), ensure_ascii=False))
+        else:
+            _print_results(response)
+        for notice in response.notices:
+            err.print(f"[yellow]note:[/] {notice}", highlight=False)
+
+
+def _place_filter(store, near: str | None, lat: float | None, lon: float | None, km: float | None):
+    from tools import geo
+
+    if (lat is None) != (lon is None):
+        raise UserError("--lat and --lon go together")
+    if lat is not None:
+        if not geo.valid_coordinates(lat, lon):
+            raise UserError(f"not a place on Earth: {lat}, {lon}")
+        return geo.PlaceFilter(kind="city", label=f"{lat:.4f}, {lon:.4f}", country_code="", lat=lat, lon=lon,
+                               radius_km=km or 25.0)
+    if not near:
+        return None
+    known = [geo.Place(**p) for p in store.get_meta("places", [])]
+    place = geo.resolve_place(near, known, radius_km=km or 25.0)
+    if place is None:
+        close = geo.close_place_names(near)
+        raise UserError(f"unknown place {near!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+    return place
+
+
+def _print_results(response) -> None:
+    if not response.results:
+        out.print("No photos matched.")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("#", "score", "taken", "place", "path", "why"):
+        table.add_column(column, overflow="fold")
+    for number, result in enumerate(response.results, start=1):
+        why = ", ".join(f"{name} {value.score:.2f} (#{value.rank})" for name, value in result.why.items())
+        table.add_row(str(number), f"{result.score:.3f}", (result.taken_at or "")[:16].replace("T", " "),
+                      result.place or "", result.path, why)
+    out.print(table)
+
+
+# ---- status --------------------------------------------------------------------------------------
+@app.command()
+def status(db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
+           as_json: JsonOption = False) -> None:
+    """What is indexed, what was skipped and why, and which models are on."""
+    from tools.models.registry import model_statuses
+
+    with friendly_errors():
+        settings, store, _ = _context(db, chroma_url, models_dir)
+        photos = list(store.iter_photos())
+        skipped = sorted(store.skipped_table().values(), key=lambda s: s.path)
+        facts = {
+            "index": store.location,
+            "photos": len(photos),
+            "dates": dict(Counter(p.date_source for p in photos)),
+            "with_gps": sum(p.lat is not None for p in photos),
+            "with_place": sum(p.place is not None for p in photos),
+            "with_user_text": sum(bool(p.user_text) for p in photos),
+            "vectors": store.vector_collections(),
+            "skipped": [s.model_dump(include={"path", "reason"}) for s in skipped],
+            "models": [m.model_dump() for m in model_statuses(settings)],
+            "last_index": store.get_meta("last_index"),
+        }
+        if as_json:
+            out.print_json(json.dumps(facts, default=str))
+            return
+        out.print(f"Index: {facts['index']}")
+        out.print(f"Photos: {facts['photos']}  (dates from: "
+                  + ", ".join(f"{k} {v}" for k, v in facts["dates"].items()) + f"; GPS {facts['with_gps']}; "
+                  f"place names {facts['with_place']}; own captions {facts['with_user_text']})")
+        for name, count in facts["vectors"].items():
+            out.print(f"Vectors: {name}: {count}")
+        _print_models(model_statuses(settings))
+        if skipped:
+            out.print(f"Skipped files: {len(skipped)}")
+            for reason, count in Counter(s.reason.split(" (")[0] for s in skipped).most_common():
+                out.print(f"  {count} x {reason}")
+            for item in skipped[:20]:
+                out.print(f"  {item.path}: {item.reason}", highlight=False)
+            if len(skipped) > 20:
+                out.print(f"  ... and {len(skipped) - 20} more (--json lists all)")
+
+
+def _print_models(statuses) -> None:
+    for model in statuses:
+        state = "[green]found[/]" if model.found else "[yellow]missing[/]"
+        out.print(f"Model {model.key} ({model.name}): {state} - {model.enables}", highlight=False)
+        if model.found:
+            out.print(f"    from {model.location}", highlight=False)
+        else:
+            out.print(f"    to turn on: {model.how_to_enable}", highlight=False)
+
+
+# ---- models --------------------------------------------------------------------------------------
+@models_app.callback(invoke_without_command=True)
+def models_list(ctx: typer.Context, models_dir: ModelsOption = None, as_json: JsonOption = False) -> None:
+    """Each model: found or missing, where from, and what it enables."""
+    if ctx.invoked_subcommand:
+        return
+    from tools.models.registry import model_statuses
+    from tools.settings import load_settings
+
+    with friendly_errors():
+        statuses = model_statuses(load_settings(models_dir=models_dir))
+        if as_json:
+            out.print_json(json.dumps([m.model_dump() for m in statuses]))
+        else:
+            _print_models(statuses)
+
+
+@models_app.command("pull")
+def models_pull(models_dir: ModelsOption = None) -> None:
+    """Download the default CLIP into the models folder (needs a network; checks checksums)."""
+    from tools.models.registry import pull_clip
+    from tools.settings import load_settings
+
+    with friendly_errors():
+        settings = load_settings(models_dir=models_dir)
+        try:
+            path = pull_clip(settings)
+        except Exception as error:  # noqa: BLE001 - offline is the usual cause
+            raise UserError(f"could not download {settings.clip_hub_repo} (is this machine online?): "
+                            f"{str(error).splitlines()[0][:200]}") from None
+        out.print(f"CLIP ready at {path}. Run `recall index` again to add visual search to indexed photos.")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # outside any command body (e.g. while importing)
+        sys.exit(130)

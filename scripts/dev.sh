@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine:
+#   scripts/dev.sh demo   set everything up, index a small real library, answer queries
+#   scripts/dev.sh test   set everything up, run the test suite
+#   scripts/dev.sh setup  only set up (.venv, dependencies, models)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+PY=$VENV/bin/python
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+DATA=${RECALL_SHARED_DATA:-$ROOT/../shared/data}
+
+setup() {
+  if [ ! -x "$PY" ]; then
+    echo "==> creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  # Reinstall only when the declared dependencies change.
+  local stamp=$VENV/.deps-$(sha256sum pyproject.toml | cut -c1-16)
+  if [ ! -f "$stamp" ]; then
+    echo "==> installing dependencies (first run takes a few minutes)"
+    "$PY" -m pip install -q --upgrade pip setuptools wheel 2>&1 | grep -v "^WARNING: Location" || true
+    # torch first and pinned: the CPU wheel; anything asking for torch later finds it satisfied.
+    "$PY" -m pip install -q "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
+    "$PY" -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+    "$PY" -c "import torch, transformers, chromadb, PIL, pillow_heif, reverse_geocoder" \
+      || { echo "dependency install failed" >&2; exit 1; }
+    if "$PY" -c "import torchvision" 2>/dev/null; then
+      echo "torchvision got installed (a CUDA build that breaks transformers); removing it" >&2
+      "$PY" -m pip uninstall -y -q torchvision
+    fi
+    rm -f "$VENV"/.deps-*
+    touch "$stamp"
+  fi
+}
+
+demo() {
+  setup
+  local work=${TMPDIR:-/tmp}/photo-recall-demo
+  rm -rf "$work"; mkdir -p "$work"
+  export RECALL_DB=$work/db
+  echo "==> a small real library: 200 Flickr8k photos (one caption each in an XMP sidecar, as a"
+  echo "    person's own captions would be) and 15 camera photos with EXIF dates and GPS"
+  "$PY" -m evals.library --images "$DATA/flickr8k-test" --count 200 --out "$work/library/flickr"
+  "$VENV/bin/recall" index "$work/library/flickr" "$DATA/exif-photos"
+  echo; echo "==> recall index again (nothing changed: no model work)"
+  "$VENV/bin/recall" index "$work/library/flickr" "$DATA/exif-photos"
+  echo; echo '==> recall search "a dog running through the water"'
+  "$VENV/bin/recall" search "a dog running through the water" -k 5
+  echo; echo '==> recall search --near Arezzo --from 2008-10 --to 2008-10'
+  "$VENV/bin/recall" search --near Arezzo --from 2008-10 --to 2008-10 -k 5
+  echo; echo '==> recall search "children playing" --json -k 2'
+  "$VENV/bin/recall" search "children playing" --json -k 2
+  echo; echo "==> recall status"
+  "$VENV/bin/recall" status
+}
+
+tests() {
+  setup
+  # pytest exits 5 when it collects nothing: that is a failure here, not a pass.
+  "$PY" -m pytest -q "$@"
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  demo) demo ;;
+  test) shift; tests "$@" ;;
+  *) echo "usage: scripts/dev.sh demo|test|setup" >&2; exit 2 ;;
+esac

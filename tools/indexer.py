@@ -1,0 +1,297 @@
+"""Incremental, resumable indexing: folders in, store records out.
+
+A run compares the folders with the index by (path, size, mtime) first, hashes only files that
+changed, recognises moved or renamed photos by their content hash, and does model work only for
+photos that are new or lack a signal (e.g. CLIP weights arrived after the first run). Photos are
+committed in small batches, vectors before the photo record, so an interrupted run (Ctrl-C,
+kill -9) keeps every photo it reported done and the next run picks up the rest.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel
+
+from . import geo
+from .ingest import FileEntry, PhotoRead, WalkResult, content_hash, read_photo, walk
+from .models.registry import Models
+from .records import PhotoRecord, SkippedFile
+from .settings import Settings
+from .store import PhotoStore
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Progress(Protocol):
+    def start(self, phase: str, total: int) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+
+
+class _NoProgress:
+    def start(self, phase: str, total: int) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass
+
+
+class IndexReport(BaseModel):
+    roots: list[str] = []
+    files_seen: int = 0
+    new: int = 0
+    moved: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0  # files that could not be indexed in this run
+    still_skipped: int = 0  # known bad files, unchanged since they were skipped
+    clip_embedded: int = 0
+    text_embedded: int = 0
+    clip_seconds: float = 0.0  # time inside CLIP forward passes
+    seconds: float = 0.0
+    clip: str = "off"
+    problems: list[SkippedFile] = []
+    interrupted: bool = False
+
+    @property
+    def model_work(self) -> int:
+        return self.clip_embedded + self.text_embedded
+
+
+@dataclass
+class _Job:
+    entry: FileEntry
+    photo_id: str
+    record: PhotoRecord | None  # the stored record, for backfill jobs; None for new photos
+    need_clip: bool
+
+
+def prefetch(executor: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
+    """Like ``executor.map`` but with at most ``ahead`` results in flight, so memory stays flat."""
+    pending: deque[Future] = deque()
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+class Indexer:
+    def __init__(self, settings: Settings, store: PhotoStore, models: Models, progress: Progress | None = None):
+        self.settings = settings
+        self.store = store
+        self.models = models
+        self.progress = progress or _NoProgress()
+        Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+
+    def run(self, paths: list, limit: int | None = None) -> IndexReport:
+        started = time.perf_counter()
+        report = IndexReport()
+        walked = walk(paths)
+        report.roots, report.files_seen = walked.roots, len(walked.files)
+        report.problems.extend(walked.problems)
+        try:
+            jobs = self._plan(walked, report)
+            if limit is not None:
+                jobs = jobs[:limit]
+            self._process(jobs, report)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            raise
+        finally:
+            report.seconds = time.perf_counter() - started
+            clip = self.models._clip
+            report.clip_seconds = clip.busy_seconds if clip else 0.0
+            report.skipped = len(report.problems)
+            self.store.record_skipped([p for p in report.problems if p.reason != "no such folder"])
+            if report.new or report.moved or report.removed:
+                self.store.refresh_library_facts()
+            self.store.set_meta("last_index", report.model_dump(mode="json", exclude={"problems"}))
+        return report
+
+    # ---- planning: what changed since the last run -------------------------------------------
+    def _plan(self, walked: WalkResult, report: IndexReport) -> list[_Job]:
+        table = self.store.file_table()
+        skipped = self.store.skipped_table()
+        id_to_path = {id_: path for path, (id_, _, _) in table.items()}
+        seen = {f.path for f in walked.files}
+
+        to_hash = []
+        for entry in walked.files:
+            known = table.get(entry.path)
+            if known and known[1:] == (entry.size, entry.mtime_ns):
+                report.unchanged += 1
+                continue
+            bad = skipped.get(entry.path)
+            if bad and (bad.size, bad.mtime_ns) == (entry.size, entry.mtime_ns):
+                report.still_skipped += 1
+                continue
+            to_hash.append(entry)
+
+        jobs: list[_Job] = []
+        relocated: list[PhotoRecord] = []
+        new_ids: set[str] = set()
+        hashed = self._hash_all(to_hash, report)
+        existing = self.store.get_photos(h for _, h in hashed if h in id_to_path)
+        for entry, photo_id in hashed:
+            old_path = id_to_path.get(photo_id)
+            if old_path is not None and photo_id in existing:
+                if old_path == entry.path or old_path not in seen:
+                    record = existing[photo_id]
+                    report.moved += old_path != entry.path
+                    report.updated += old_path == entry.path
+                    record.path, record.size, record.mtime_ns = entry.path, entry.size, entry.mtime_ns
+                    relocated.append(record)
+                    id_to_path[photo_id] = entry.path
+                else:
+                    report.problems.append(SkippedFile(path=entry.path, reason=f"duplicate of {old_path}",
+                                                       size=entry.size, mtime_ns=entry.mtime_ns))
+            elif photo_id in new_ids:
+                report.problems.append(SkippedFile(path=entry.path, reason="duplicate of another file in this run",
+                                                   size=entry.size, mtime_ns=entry.mtime_ns))
+            else:
+                new_ids.add(photo_id)
+                jobs.append(_Job(entry, photo_id, None, need_clip=True))
+        self.store.upsert_photos(relocated)
+        self.store.forget_skipped(r.path for r in relocated)
+
+        current_paths = set(id_to_path.values())
+        unreadable = [p.path for p in walked.problems]
+        walked_roots = [r for r in walked.roots if os.path.exists(r)]  # an unplugged drive deletes nothing
+        gone = [id_ for path, (id_, _, _) in table.items()
+                if _under(path, walked_roots) and path not in seen and id_to_path.get(id_) == path
+                and not _under(path, unreadable)]
+        self.store.delete_photos(gone)
+        self.store.forget_skipped(p for p in skipped if _under(p, walked_roots) and p not in seen)
+        report.removed = len(gone)
+        report.new = len(jobs)
+        jobs.extend(self._backfill_jobs(gone, new_ids))
+        return jobs
+
+    def _hash_all(self, entries: list[FileEntry], report: IndexReport) -> list[tuple[FileEntry, str]]:
+        if not entries:
+            return []
+        self.progress.start("Checking new and changed files", len(entries))
+
+        def fingerprint(entry: FileEntry) -> tuple[FileEntry, str | None]:
+            try:
+                return entry, content_hash(entry.path)
+            except OSError as error:
+                report.problems.append(SkippedFile(path=entry.path, reason=f"unreadable file: {error.strerror or error}",
+                                                   size=entry.size, mtime_ns=entry.mtime_ns))
+                return entry, None
+
+        out = []
+        with ThreadPoolExecutor(self.settings.decode_threads) as pool:
+            for entry, digest in pool.map(fingerprint, entries):
+                self.progress.advance()
+                if digest:
+                    out.append((entry, digest))
+        return out
+
+    def _backfill_jobs(self, gone: list[str], new_ids: set[str]) -> list[_Job]:
+        """Photos already indexed that lack a CLIP vector: CLIP was added after they were."""
+        if not self.models.clip_available():
+            return []
+        dim = _clip_dim(self.settings)
+        have = self.store.all_ids(self.store.vectors("clip", self.settings.clip_model, dim))
+        missing = self.store.all_ids() - have - set(gone) - new_ids
+        records = self.store.get_photos(missing)
+        return [_Job(FileEntry(r.path, r.size, r.mtime_ns), r.id, r, need_clip=True)
+                for r in sorted(records.values(), key=lambda r: r.path) if os.path.exists(r.path)]
+
+    # ---- model work --------------------------------------------------------------------------
+    def _process(self, jobs: list[_Job], report: IndexReport) -> None:
+        clip = self.models.clip() if jobs and self.models.clip_available() else None
+        report.clip = "on" if clip else f"off ({self.models.problems.get('clip', 'no weights')})"
+        if not jobs:
+            return
+        self.progress.start("Indexing photos", len(jobs))
+        preprocess = clip.preprocess if clip else None
+        batch_size = max(1, self.settings.clip_batch_size)
+
+        def read(job: _Job) -> tuple[_Job, PhotoRead]:
+            return job, read_photo(job.entry, job.photo_id, preprocess if job.need_clip else None,
+                                   max_pixels=self.settings.max_image_pixels,
+                                   with_metadata=job.record is None)
+
+        pool = ThreadPoolExecutor(self.settings.decode_threads)
+        try:
+            batch: list[tuple[_Job, PhotoRead]] = []
+            for item in prefetch(pool, read, jobs, ahead=batch_size * 3):
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    self._commit(batch, clip, report)
+                    batch = []
+            if batch:
+                self._commit(batch, clip, report)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _commit(self, batch: list[tuple[_Job, PhotoRead]], clip, report: IndexReport) -> None:
+        good: list[tuple[_Job, PhotoRecord, PhotoRead]] = []
+        for job, read in batch:
+            if read.problem:
+                report.problems.append(SkippedFile(path=job.entry.path, reason=read.problem,
+                                                   size=job.entry.size, mtime_ns=job.entry.mtime_ns))
+            else:
+                good.append((job, job.record or read.record, read))
+        new_records = [record for job, record, _ in good if job.record is None]
+        self._geocode(new_records)
+
+        if clip is not None:
+            with_pixels = [(r, read.pixels) for _, r, read in good if read.pixels is not None]
+            if with_pixels:
+                vectors = clip.embed_pixels(np.stack([p for _, p in with_pixels]))
+                collection = self.store.vectors("clip", self.settings.clip_model, clip.dim)
+                self.store.upsert_vectors(collection, [r for r, _ in with_pixels], vectors)
+                report.clip_embedded += len(with_pixels)
+
+        with_text = [r for r in new_records if r.user_text]
+        text_model = self.models.text() if with_text else None
+        if text_model is not None:
+            vectors = text_model.embed([r.user_text for r in with_text])
+            collection = self.store.vectors("text", text_model.name, text_model.dim)
+            self.store.upsert_vectors(collection, with_text, vectors)
+            report.text_embedded += len(with_text)
+
+        now = int(time.time())
+        for record in new_records:
+            record.indexed_at = now
+        self.store.upsert_photos(new_records)  # last: the photo is done once it is here
+        self.store.forget_skipped(r.path for r in new_records)
+        self.progress.advance(len(batch))
+
+    @staticmethod
+    def _geocode(records: list[PhotoRecord]) -> None:
+        located = [r for r in records if r.lat is not None and r.lon is not None]
+        if not located:
+            return
+        for record, place in zip(located, geo.reverse_geocode([(r.lat, r.lon) for r in located])):
+            if place is not None:
+                record.city = place.city or None
+                record.region = place.region or None
+                record.country = place.country or None
+                record.country_code = place.country_code or None
+                record.place = place.label or None
+
+
+def _clip_dim(settings: Settings) -> int:
+    import json
+
+    config = json.loads((settings.model_path("clip", settings.clip_model) / "config.json").read_text())
+    return int(config.get("projection_dim", 512))

