@@ -18,8 +18,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 models_app = typer.Typer(help="List the models, or fetch the default CLIP (`recall models pull`).")
 app.add_typer(models_app, name="models")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
+# Piped output is for reading later or grepping: do not fold it to an imagined 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200)
+err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="index folder (default: user data dir; env RECALL_DB)")]
 UrlOption = Annotated[Optional[str], typer.Option("--chroma-url", help="use a Chroma server, e.g. http://localhost:8000")]

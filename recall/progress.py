@@ -10,7 +10,7 @@ from rich.text import Text
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:5.1f} photos/s" if speed else "  -.- photos/s", style="cyan")
+        return Text(f"{speed:5.1f}/s" if speed else "  -.-/s", style="cyan")
 
 
 class RichProgress:

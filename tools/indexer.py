@@ -178,7 +178,6 @@ class Indexer:
         self.store.delete_photos(gone)
         self.store.forget_skipped(p for p in skipped if _under(p, walked_roots) and p not in seen)
         report.removed = len(gone)
-        report.new = len(jobs)
         jobs.extend(self._backfill_jobs(gone, new_ids))
         return jobs
 
@@ -217,7 +216,7 @@ class Indexer:
     # ---- model work --------------------------------------------------------------------------
     def _process(self, jobs: list[_Job], report: IndexReport) -> None:
         clip = self.models.clip() if jobs and self.models.clip_available() else None
-        report.clip = "on" if clip else f"off ({self.models.problems.get('clip', 'no weights')})"
+        report.clip = "on" if clip else self.models.problems.get("clip", "no CLIP weights")
         if not jobs:
             return
         self.progress.start("Indexing photos", len(jobs))
@@ -273,6 +272,7 @@ class Indexer:
         for record in new_records:
             record.indexed_at = now
         self.store.upsert_photos(new_records)  # last: the photo is done once it is here
+        report.new += len(new_records)
         self.store.forget_skipped(r.path for r in new_records)
         self.progress.advance(len(batch))
 

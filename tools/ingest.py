@@ -121,7 +121,7 @@ def _decode_problem(error: Exception) -> str:
     if isinstance(error, UnidentifiedImageError):
         return "not an image, or a format that cannot be read"
     text = str(error) or type(error).__name__
-    if "truncated" in text:
+    if "truncated" in text.lower():
         return "truncated image"
     return f"corrupt image ({text})"
 

@@ -3,7 +3,8 @@
 Signals (each used when it exists; the response says which were off and why):
 - ``visual``: CLIP similarity between the text and the photo.
 - ``words``: BM25 of the text against captions and keywords people wrote.
-- ``meaning``: sentence-embedding similarity of the text to those captions.
+- ``meaning``: sentence-embedding similarity of the text to those captions (only above a floor,
+  so that an unrelated caption does not count as a match).
 Fusion is weighted reciprocal rank fusion: ``score = sum_s w_s / (60 + rank_s)`` over the
 signals that ranked the photo, divided by ``sum_s w_s / 61`` so that a photo ranked first by
 every available signal scores 1.0. Each result's ``why`` keeps every signal's own score and rank.
@@ -26,6 +27,10 @@ RRF_K = 60
 SIGNAL_WEIGHTS = {"visual": 1.0, "words": 1.0, "meaning": 1.0}
 MAX_QUERY_CHARS = 1000  # longer text adds nothing a model can use
 CANDIDATES = 200  # per signal, before fusion
+# A caption whose meaning is this far from the query is unrelated (all-MiniLM-L6-v2 puts unrelated
+# sentences near 0.0-0.15, paraphrases above 0.5); without a floor every captioned photo would
+# get a rank from this signal, however irrelevant.
+MEANING_MIN_SIMILARITY = 0.25
 
 
 class SearchError(ValueError):
@@ -152,8 +157,8 @@ class Searcher:
         if text_model is not None:
             collection = self.store.vectors("text", text_model.name, text_model.dim)
             if collection.count():
-                yield "meaning", self.store.query_vectors(collection, text_model.embed([text])[0],
-                                                          CANDIDATES, where)
+                hits = self.store.query_vectors(collection, text_model.embed([text])[0], CANDIDATES, where)
+                yield "meaning", [(id_, score) for id_, score in hits if score >= MEANING_MIN_SIMILARITY]
 
     def _words(self, text: str, where: dict | None) -> list[tuple[str, float]]:
         terms = query_terms(text)

@@ -51,6 +51,6 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (non-None) overrides on top."""
     # RECALL_MODELS is the documented short name; pydantic only knows RECALL_MODELS_DIR.
-    if "models_dir" not in overrides and os.environ.get("RECALL_MODELS"):
+    if overrides.get("models_dir") is None and os.environ.get("RECALL_MODELS"):
         overrides["models_dir"] = os.environ["RECALL_MODELS"]
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -63,8 +64,21 @@ def model_statuses(settings: Settings) -> list[ModelStatus]:
     return [clip_status(settings), text_status(settings)]
 
 
+_LOADED: dict[tuple[str, str], object] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _load_once(kind: str, path: Path, load):
+    """One instance of each model per process: loading is slow and weights are large."""
+    key = (kind, str(path))
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = load()
+        return _LOADED[key]
+
+
 class Models:
-    """The models of one process, each loaded at most once and only when needed."""
+    """The models a caller asked for, each loaded only when first needed."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -78,8 +92,8 @@ class Models:
             self._tried.add("clip")
             try:
                 _quiet_transformers()
-                self._clip = ClipModel(self.settings.model_path("clip", self.settings.clip_model),
-                                       self.settings.torch_threads)
+                path = self.settings.model_path("clip", self.settings.clip_model)
+                self._clip = _load_once("clip", path, lambda: ClipModel(path, self.settings.torch_threads))
             except ModelMissing as missing:
                 self.problems["clip"] = str(missing)
             except Exception as error:  # noqa: BLE001 - a broken model folder must not stop search
@@ -95,8 +109,10 @@ class Models:
             self._tried.add("text")
             try:
                 _quiet_transformers()
-                self._text = TextEmbedder(find_text_model(self.settings.models_dir, self.settings.text_model),
-                                          self.settings.torch_threads)
+                path = find_text_model(self.settings.models_dir, self.settings.text_model)
+                if path is None:
+                    raise ModelMissing(f"text embedder {self.settings.text_model} not found")
+                self._text = _load_once("text", path, lambda: TextEmbedder(path, self.settings.torch_threads))
             except ModelMissing as missing:
                 self.problems["text"] = str(missing)
             except Exception as error:  # noqa: BLE001

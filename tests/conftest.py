@@ -1,0 +1,68 @@
+"""Shared fixtures: real data from ../shared/data, a self-trained tiny CLIP, real Chroma stores."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("RECALL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+EXIF_PHOTOS = SHARED / "exif-photos"
+FLICKR = SHARED / "flickr8k-test"
+FACES = SHARED / "faces"
+ARREZZO_WALK = sorted(p.name for p in EXIF_PHOTOS.glob("DSCN*.jpg"))
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+sys.path.insert(0, str(ROOT))
+
+TINY_CLIP_NAME = "tiny-shapes-clip"
+
+
+def pytest_sessionstart(session):
+    # The evaluation data is part of the test environment; without it the suite must fail loudly.
+    for folder in (EXIF_PHOTOS, FLICKR / "images"):
+        if not folder.is_dir():
+            raise pytest.UsageError(f"missing test data folder {folder} (see ../shared/data/README.md)")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_models_dir(tmp_path_factory) -> Path:
+    """A models folder holding a tiny CLIP trained here on drawn shapes (about a minute)."""
+    from tests.support.synthetic_clip import build_tiny_clip
+
+    models_dir = tmp_path_factory.mktemp("models")
+    build_tiny_clip(models_dir / "clip" / TINY_CLIP_NAME, seed=0)
+    return models_dir
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    """Settings for an isolated index in tmp_path; ``clip_models_dir`` turns CLIP on."""
+    from tools.settings import load_settings
+
+    def factory(clip_models_dir: Path | None = None, **overrides):
+        models_dir = clip_models_dir or (tmp_path / "no-models")
+        return load_settings(db=tmp_path / "db", models_dir=models_dir,
+                             clip_model=TINY_CLIP_NAME if clip_models_dir else "absent-clip", **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def library(tmp_path) -> Path:
+    folder = tmp_path / "library"
+    folder.mkdir()
+    return folder
+
+
+def copy_exif_photos(dest: Path, names: list[str] | None = None) -> list[Path]:
+    """Copy camera photos into a temporary library (tests that modify a library never touch shared)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in names or sorted(p.name for p in EXIF_PHOTOS.iterdir()):
+        out.append(Path(shutil.copy2(EXIF_PHOTOS / name, dest / name)))
+    return out
