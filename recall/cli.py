@@ -37,6 +37,7 @@ def friendly_errors():
     """Every failure reaches the user as one line; RECALL_DEBUG=1 shows the traceback."""
     from tools.dates import DateError
     from tools.models.clip import ModelMissing
+    from tools.people import PeopleError
     from tools.search import SearchError
     from tools.store import StoreError
 
@@ -47,7 +48,7 @@ def friendly_errors():
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted.[/] Everything reported done is saved; run the same command to resume.")
         raise typer.Exit(130) from None
-    except (UserError, DateError, ModelMissing, SearchError, StoreError) as error:
+    except (UserError, DateError, ModelMissing, SearchError, StoreError, PeopleError) as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
         raise typer.Exit(2) from None
     except Exception as error:  # noqa: BLE001 - the promise is: no traceback at a user
@@ -71,18 +72,34 @@ def _context(db: Path | None, chroma_url: str | None, models_dir: Path | None):
 def index(paths: Annotated[list[Path], typer.Argument(help="folders (or files) of photos")],
           db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
           limit: Annotated[Optional[int], typer.Option(help="index at most N new photos this run")] = None,
+          quick: Annotated[bool, typer.Option("--quick", help="skip the understanding pass (faces, objects, captions)")] = False,
+          captions_only: Annotated[bool, typer.Option("--captions-only", help="only add captions, no re-embedding")] = False,
           as_json: JsonOption = False) -> None:
-    """Index photos: new ones are added, moved ones recognised, deleted ones removed."""
+    """Index photos: new ones are added, moved ones recognised, deleted ones removed.
+
+    A second pass then finds faces, objects and captions; search works before it ends.
+    """
+    from tools.analysis import Analyzer
     from tools.indexer import Indexer
 
     from .progress import RichProgress
 
     with friendly_errors():
         settings, store, models = _context(db, chroma_url, models_dir)
+        report = analysis = None
         with RichProgress(err) as progress:
-            report = Indexer(settings, store, models, progress).run(paths, limit=limit)
+            if not captions_only:
+                report = Indexer(settings, store, models, progress).run(paths, limit=limit)
+            if not quick:
+                analysis = Analyzer(settings, store, models, progress).run(
+                    only={"caption"} if captions_only else None)
         if as_json:
-            out.print_json(report.model_dump_json())
+            out.print_json(json.dumps({"index": report.model_dump(mode="json") if report else None,
+                                       "analysis": analysis.model_dump(mode="json") if analysis else None}))
+            return
+        if analysis is not None:
+            _print_analysis(analysis)
+        if report is None:
             return
         out.print(f"Indexed {report.new} new photos ({report.moved} moved, {report.unchanged} unchanged, "
                   f"{report.removed} removed, {report.skipped} skipped) in {report.seconds:.1f} s.")
@@ -96,6 +113,16 @@ def index(paths: Annotated[list[Path], typer.Argument(help="folders (or files) o
             out.print(f"  ... and {len(report.problems) - 10} more (`recall status` lists them)")
 
 
+def _print_analysis(analysis) -> None:
+    if analysis.photos:
+        out.print(f"Understood {analysis.photos} photos: {analysis.faces} faces, {analysis.objects} objects, "
+                  f"{analysis.captions} captions in {analysis.seconds:.1f} s.")
+    for key, why in analysis.off.items():
+        out.print(f"[yellow]{key} off[/]: {why}", highlight=False)
+    for failure in analysis.failed[:10]:
+        out.print(f"  {failure.path}: {failure.reason}", highlight=False)
+
+
 # ---- search --------------------------------------------------------------------------------------
 @app.command()
 def search(text: Annotated[str, typer.Argument(help="what you remember seeing")] = "",
@@ -107,16 +134,22 @@ def search(text: Annotated[str, typer.Argument(help="what you remember seeing")]
            lon: Annotated[Optional[float], typer.Option(help="longitude of that point")] = None,
            km: Annotated[Optional[float], typer.Option(help="radius around --near/--lat/--lon, km")] = None,
            camera: Annotated[Optional[str], typer.Option(help="camera make or model contains this")] = None,
+           person: Annotated[Optional[list[str]], typer.Option("--person", help="a named person (repeatable)")] = None,
+           people_mode: Annotated[str, typer.Option("--people-mode", help="all | any | only")] = "all",
+           faces: Annotated[Optional[str], typer.Option("--faces", help="N faces exactly, or N+ for at least N")] = None,
            db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
            as_json: JsonOption = False) -> None:
     """Search the index; filters narrow it down."""
     from tools.dates import parse_date_bound
+    from tools.people import PeopleBook
     from tools.search import SearchQuery, Searcher
 
     with friendly_errors():
         settings, store, models = _context(db, chroma_url, models_dir)
         place = _place_filter(store, near, lat, lon, km)
-        query = SearchQuery(text=text, k=k, camera=camera, place=place,
+        people = PeopleBook(store).resolve(person) if person else []
+        query = SearchQuery(text=text, k=k, camera=camera, place=place, people=people, people_mode=people_mode,
+                            faces=_faces_filter(faces),
                             date_from=parse_date_bound(date_from) if date_from else None,
                             date_to=parse_date_bound(date_to, end=True) if date_to else None)
         if store.count() == 0:
@@ -130,6 +163,21 @@ def search(text: Annotated[str, typer.Argument(help="what you remember seeing")]
             _print_results(response)
         for notice in response.notices:
             err.print(f"[yellow]note:[/] {notice}", highlight=False)
+
+
+def _faces_filter(text: str | None) -> tuple[int, bool] | None:
+    """"2" -> exactly two faces; "2+" -> at least two."""
+    if text is None:
+        return None
+    raw = text.strip()
+    at_least = raw.endswith("+")
+    try:
+        count = int(raw.rstrip("+"))
+    except ValueError:
+        raise UserError(f"--faces takes a number, or a number and + (e.g. 2+), not {text!r}") from None
+    if count < 0 or count > 1000:
+        raise UserError(f"--faces {count} is not a sensible number of faces")
+    return count, at_least
 
 
 def _place_filter(store, near: str | None, lat: float | None, lon: float | None, km: float | None):
@@ -164,6 +212,97 @@ def _print_results(response) -> None:
         table.add_row(str(number), f"{result.score:.3f}", (result.taken_at or "")[:16].replace("T", " "),
                       result.place or "", result.path, why)
     out.print(table)
+
+
+# ---- people --------------------------------------------------------------------------------------
+people_app = typer.Typer(help="People found in your photos: list, name, merge, split, unassign, show.")
+app.add_typer(people_app, name="people")
+
+
+@people_app.callback(invoke_without_command=True)
+def people_list(ctx: typer.Context, db: DbOption = None, chroma_url: UrlOption = None,
+                as_json: JsonOption = False) -> None:
+    """Each person (a cluster of faces): id, name, how many photos, a sample."""
+    if ctx.invoked_subcommand:
+        return
+    from tools.people import PeopleBook
+
+    with friendly_errors():
+        _, store, _ = _context(db, chroma_url, None)
+        people = PeopleBook(store).list()
+        if as_json:
+            for person in people:
+                print(json.dumps({"id": person.id, "name": person.name, "count": person.count,
+                                  "photos": person.photos}, ensure_ascii=False))
+            return
+        if not people:
+            out.print("No faces found yet: `recall index` finds them (`recall models` says if faces are on).")
+            return
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("id", "name", "faces", "sample"):
+            table.add_column(column)
+        for person in people:
+            table.add_row(person.id, person.name or "", str(person.count), person.photos[0] if person.photos else "")
+        out.print(table)
+        out.print("Name someone with `recall people name ID NAME`.")
+
+
+def _people_command(action, db: Path | None, chroma_url: str | None):
+    """Run a PeopleBook action on the chosen index, with one-line errors."""
+    from tools.people import PeopleBook, PeopleError
+
+    with friendly_errors():
+        try:
+            return action(PeopleBook(_context(db, chroma_url, None)[1]))
+        except PeopleError as error:
+            raise UserError(str(error)) from None
+
+
+@people_app.command("name")
+def people_name(who: Annotated[str, typer.Argument(help="a person id (p3) or current name")],
+                name: Annotated[str, typer.Argument(help="the name to give")],
+                db: DbOption = None, chroma_url: UrlOption = None) -> None:
+    """Name a person (naming two clusters alike merges them)."""
+    cluster = _people_command(lambda book: book.name(who, name), db, chroma_url)
+    out.print(f"{cluster.id} is now {cluster.name} ({cluster.count} faces).")
+
+
+@people_app.command("merge")
+def people_merge(into: str, other: str, db: DbOption = None, chroma_url: UrlOption = None) -> None:
+    """Merge OTHER into INTO: they are the same person."""
+    cluster = _people_command(lambda book: book.merge(into, other), db, chroma_url)
+    out.print(f"Merged into {cluster.name or cluster.id} ({cluster.count} faces).")
+
+
+@people_app.command("split")
+def people_split(who: str, db: DbOption = None, chroma_url: UrlOption = None) -> None:
+    """Split a person whose faces belong to several people."""
+    parts = _people_command(lambda book: book.split(who), db, chroma_url)
+    out.print("Split into " + ", ".join(f"{p.id} ({p.count} faces)" for p in parts) + ".")
+
+
+@people_app.command("unassign")
+def people_unassign(who: str, photo: Annotated[Path, typer.Argument(help="the photo whose face is not this person")],
+                    db: DbOption = None, chroma_url: UrlOption = None) -> None:
+    """Take a wrongly matched photo's face out of a person, for good."""
+    _people_command(lambda book: book.unassign(who, str(photo.resolve())), db, chroma_url)
+    out.print(f"Removed {photo} from {who}.")
+
+
+@people_app.command("show")
+def people_show(who: str, db: DbOption = None, chroma_url: UrlOption = None, as_json: JsonOption = False) -> None:
+    """The photos of one person."""
+    def show(book):
+        cluster = book.find(who)
+        return next(p for p in book.list() if p.id == cluster.id)
+
+    person = _people_command(show, db, chroma_url)
+    if as_json:
+        print(json.dumps(person.model_dump(), ensure_ascii=False))
+        return
+    out.print(f"{person.label} ({person.id}): {person.count} faces")
+    for path in person.photos:
+        out.print(f"  {path}", highlight=False)
 
 
 # ---- status --------------------------------------------------------------------------------------

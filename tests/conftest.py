@@ -31,11 +31,28 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(scope="session")
 def tiny_clip_models_dir(tmp_path_factory) -> Path:
-    """A models folder holding a tiny CLIP trained here on drawn shapes (about a minute)."""
-    from tests.support.synthetic_clip import build_tiny_clip
+    """A models folder holding a tiny CLIP trained here on drawn shapes (about 30 s).
 
+    Training is deterministic, so the result is cached between runs under a key made of the
+    trainer's source; a fresh machine (CI) trains it once per session.
+    """
+    import hashlib
+
+    from tests.support import synthetic_clip
+
+    key = hashlib.sha256(Path(synthetic_clip.__file__).read_bytes()).hexdigest()[:16]
+    cache = Path(os.environ.get("RECALL_TEST_CACHE", Path.home() / ".cache" / "photo-recall" / "test-models"))
+    cached = cache / f"tiny-clip-{key}"
+    if not (cached / "model.safetensors").is_file():
+        building = tmp_path_factory.mktemp("tiny-clip-build") / "clip"
+        synthetic_clip.build_tiny_clip(building, seed=0)
+        cache.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copytree(building, cached)
+        except FileExistsError:  # another session got there first
+            pass
     models_dir = tmp_path_factory.mktemp("models")
-    build_tiny_clip(models_dir / "clip" / TINY_CLIP_NAME, seed=0)
+    shutil.copytree(cached, models_dir / "clip" / TINY_CLIP_NAME)
     return models_dir
 
 

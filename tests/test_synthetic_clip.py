@@ -16,7 +16,6 @@ from transformers import AutoImageProcessor, AutoTokenizer, CLIPConfig, CLIPMode
 
 from tests.support.synthetic_clip import (
     build_random_clip,
-    build_tiny_clip,
     draw_shape,
     embed_images,
     embed_texts,
@@ -28,8 +27,11 @@ from tests.support.synthetic_clip import (
 
 
 @pytest.fixture(scope="module")
-def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_clip(tmp_path_factory.mktemp("tiny_clip"), seed=0)
+def tiny_clip_dir(tiny_clip_models_dir: Path) -> Path:
+    # The session's tiny CLIP (conftest), so the suite trains it once.
+    from tests.conftest import TINY_CLIP_NAME
+
+    return tiny_clip_models_dir / "clip" / TINY_CLIP_NAME
 
 
 def test_zero_shot_accuracy_on_fresh_drawings(tiny_clip_dir: Path) -> None:

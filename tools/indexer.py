@@ -21,6 +21,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from . import geo
+from . import tags as tag_rules
 from .ingest import FileEntry, PhotoRead, WalkResult, content_hash, read_photo, walk
 from .models.registry import Models
 from .records import PhotoRecord, SkippedFile
@@ -251,7 +252,10 @@ class Indexer:
                 good.append((job, job.record or read.record, read))
         new_records = [record for job, record, _ in good if job.record is None]
         self._geocode(new_records)
+        tagged: dict[str, list[tag_rules.Tag]] = {
+            r.id: tag_rules.metadata_tags(r, path=r.path, keywords=r.keywords) for r in new_records}
 
+        backfilled: list[PhotoRecord] = []
         if clip is not None:
             with_pixels = [(r, read.pixels) for _, r, read in good if read.pixels is not None]
             if with_pixels:
@@ -259,6 +263,16 @@ class Indexer:
                 collection = self.store.vectors("clip", self.settings.clip_model, clip.dim)
                 self.store.upsert_vectors(collection, [r for r, _ in with_pixels], vectors)
                 report.clip_embedded += len(with_pixels)
+                tagger = self.models.zero_shot()
+                if tagger is not None:
+                    for (record, _), clip_tags in zip(with_pixels, tagger.tags(vectors)):
+                        known = tagged.get(record.id) or tag_rules.tags_from_json(record.tags_detail)
+                        tagged[record.id] = tag_rules.merge_tags(known, clip_tags)
+                        if record.id not in {r.id for r in new_records}:
+                            backfilled.append(record)
+        for record in new_records + backfilled:
+            record.tags_detail = tag_rules.tags_to_json(tagged[record.id])
+            record.tags = [t.name for t in tagged[record.id]]
 
         with_text = [r for r in new_records if r.user_text]
         text_model = self.models.text() if with_text else None
@@ -271,7 +285,7 @@ class Indexer:
         now = int(time.time())
         for record in new_records:
             record.indexed_at = now
-        self.store.upsert_photos(new_records)  # last: the photo is done once it is here
+        self.store.upsert_photos(new_records + backfilled)  # last: the photo is done once it is here
         report.new += len(new_records)
         self.store.forget_skipped(r.path for r in new_records)
         self.progress.advance(len(batch))

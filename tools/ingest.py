@@ -174,5 +174,6 @@ def _build_record(entry: FileEntry, photo_id: str, camera: CameraInfo, user: Use
         camera=camera.camera, camera_make=camera.make, camera_model=camera.model,
         lat=lat, lon=lon, alt=camera.alt, exposure_time=camera.exposure_time, iso=camera.iso,
         f_number=camera.f_number, flash_fired=camera.flash_fired,
-        user_text=user.text, user_text_sources=",".join(user.sources), notes="; ".join(notes),
+        user_text=user.text, user_text_sources=",".join(user.sources), keywords=list(user.keywords),
+        notes="; ".join(notes),
     )

@@ -10,7 +10,8 @@ from pydantic import BaseModel
 DateSource = Literal["exif", "sidecar", "file"]
 
 # Fields copied onto every vector record too, so a vector query filters inside the store.
-FILTER_FIELDS = ("taken_ts", "lat", "lon", "camera", "country_code", "region", "city")
+FILTER_FIELDS = ("taken_ts", "lat", "lon", "camera", "country_code", "region", "city", "faces", "people")
+LIST_FIELDS = ("tags", "people", "analyzed", "keywords")
 
 
 def wall_clock_ts(value: datetime) -> int:
@@ -49,8 +50,25 @@ class PhotoRecord(BaseModel):
     flash_fired: bool | None = None
     user_text: str = ""  # captions and keywords the person wrote (XMP/IPTC/EXIF/sidecars)
     user_text_sources: str = ""
+    keywords: list[str] = []  # the person's own keywords (also inside user_text)
+    caption: str = ""  # model-made, kept apart from what the person wrote
+    text_in_photo: str = ""  # OCR
+    tags: list[str] = []  # names, for filters and word search
+    tags_detail: str = ""  # JSON list of {name, source, confidence}, for explanations
+    faces: int = 0
+    people: list[str] = []  # person (cluster) ids of the faces
+    analyzed: list[str] = []  # analysis passes done, e.g. "faces-1", "caption-failed-1"
     notes: str = ""  # problems found while reading, e.g. an impossible EXIF date
     indexed_at: int = 0
+
+    def meaning_text(self) -> str:
+        """What the sentence embedder sees: sentences, not tag lists."""
+        return "\n".join(p for p in (self.user_text, self.caption) if p)
+
+    def search_text(self) -> str:
+        """Everything a word query may match: the person's words first, then the models'."""
+        parts = [self.user_text, self.caption, self.text_in_photo, " ".join(self.tags)]
+        return "\n".join(p for p in parts if p)
 
     @property
     def taken_ts(self) -> int | None:
@@ -68,22 +86,25 @@ class PhotoRecord(BaseModel):
 
     def to_metadata(self) -> dict[str, str | int | float | bool]:
         """Flat metadata for the store; None is not storable, so absent fields are left out."""
-        data = self.model_dump(exclude={"id", "taken_at", "user_text"})
+        data = self.model_dump(exclude={"id", "taken_at"})
         data["taken_ts"] = self.taken_ts
         data["indexed_at"] = self.indexed_at or int(time.time())
-        return {k: v for k, v in data.items() if v is not None}
+        # The store keeps neither None nor empty lists: absent means empty.
+        return {k: v for k, v in data.items() if v is not None and v != [] and v != ""}
 
     def filter_metadata(self) -> dict[str, str | int | float | bool]:
         full = self.to_metadata()
-        return {k: full[k] for k in FILTER_FIELDS if k in full} or {"taken_ts": -(2**62)}
+        out = {k: full[k] for k in FILTER_FIELDS if k in full}
+        out.setdefault("faces", 0)  # never empty, and "--faces 0" can filter
+        return out
 
     @classmethod
-    def from_metadata(cls, id_: str, meta: dict, document: str | None) -> "PhotoRecord":
+    def from_metadata(cls, id_: str, meta: dict) -> "PhotoRecord":
         data = dict(meta)
         ts = data.pop("taken_ts", None)
         if ts is not None:
             data["taken_at"] = datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None)
-        return cls(id=id_, user_text=document or "", **data)
+        return cls(id=id_, **data)
 
 
 class SkippedFile(BaseModel):

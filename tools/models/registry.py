@@ -60,8 +60,42 @@ def text_status(settings: Settings) -> ModelStatus:
     )
 
 
+def faces_status(settings: Settings) -> ModelStatus:
+    from ..faces import face_models_status
+
+    found, where = face_models_status()
+    return ModelStatus(key="faces", name="dlib ResNet face embeddings", found=found,
+                       location=where if found else None,
+                       enables="people: faces found, grouped into people you can name and search for",
+                       how_to_enable=None if found else where)
+
+
+def objects_status(settings: Settings) -> ModelStatus:
+    from .objects import object_detector_status
+
+    found, where = object_detector_status()
+    return ModelStatus(key="objects", name="SSD MobileNet v2 (COCO)", found=found,
+                       location=where if found else None,
+                       enables="object tags (dog, bicycle, cake, ...) searchable as words",
+                       how_to_enable=None if found else where)
+
+
+def caption_status(settings: Settings) -> ModelStatus:
+    from .captioner import captioner_folder_problem
+
+    path = settings.model_path("captioner", settings.captioner_model)
+    problem = captioner_folder_problem(path)
+    return ModelStatus(
+        key="caption", name=settings.captioner_model, found=problem is None, location=str(path),
+        enables="captions, object labels and text in photos written by Florence-2",
+        how_to_enable=None if problem is None else (
+            f"run `recall models pull` on a machine that is online, or put a Florence-2 folder "
+            f"(transformers format) at {path}"))
+
+
 def model_statuses(settings: Settings) -> list[ModelStatus]:
-    return [clip_status(settings), text_status(settings)]
+    return [clip_status(settings), text_status(settings), faces_status(settings), objects_status(settings),
+            caption_status(settings)]
 
 
 _LOADED: dict[tuple[str, str], object] = {}
@@ -85,6 +119,8 @@ class Models:
         self._clip: ClipModel | None = None
         self._text: TextEmbedder | None = None
         self._tried: set[str] = set()
+        self._analyzers: dict[str, object] = {}
+        self._zero_shot = None
         self.problems: dict[str, str] = {}
 
     def clip(self) -> ClipModel | None:
@@ -103,6 +139,20 @@ class Models:
     def clip_available(self) -> bool:
         """Cheap check (no load) used to decide whether there is CLIP work to do."""
         return clip_status(self.settings).found
+
+    def zero_shot(self):
+        """CLIP zero-shot tagger over the vocabulary in prompts/ (None without CLIP)."""
+        if "zero_shot" not in self._tried:
+            self._tried.add("zero_shot")
+            clip = self.clip()
+            if clip is not None and self.settings.zero_shot_tags:
+                from ..tags import ZeroShotTagger
+
+                try:
+                    self._zero_shot = _load_once("zero_shot", clip.path, lambda: ZeroShotTagger(clip))
+                except Exception as error:  # noqa: BLE001 - a bad vocabulary file turns tags off, not indexing
+                    self.problems["zero_shot"] = f"zero-shot tags off: {error}"
+        return self._zero_shot
 
     def text(self) -> TextEmbedder | None:
         if "text" not in self._tried:
@@ -124,7 +174,46 @@ class Models:
 
     @property
     def loaded(self) -> list[str]:
-        return [name for name, model in (("clip", self._clip), ("text", self._text)) if model]
+        return [name for name, model in (("clip", self._clip), ("text", self._text), *self._analyzers.items())
+                if model]
+
+    # ---- the understanding pass's models ------------------------------------------------------
+    _ANALYZER_SWITCH = {"faces": "analyze_faces", "objects": "analyze_objects", "caption": "analyze_captions"}
+    _ANALYZER_STATUS = {"faces": faces_status, "objects": objects_status, "caption": caption_status}
+
+    def available(self, key: str) -> tuple[bool, str]:
+        """Whether an analyzer can run here, and if not, why (without loading it)."""
+        if not getattr(self.settings, self._ANALYZER_SWITCH[key]):
+            return False, f"switched off (RECALL_{self._ANALYZER_SWITCH[key].upper()}=false)"
+        status = self._ANALYZER_STATUS[key](self.settings)
+        return status.found, status.how_to_enable or ""
+
+    def load(self, key: str):
+        """The analyzer adapter, loaded once; None (with ``problems[key]``) when it fails."""
+        if key in self._analyzers:
+            return self._analyzers[key]
+        try:
+            if key == "faces":
+                from ..faces import FaceAnalyzer
+
+                model = _load_once("faces", Path("dlib"), FaceAnalyzer)
+                model.load()
+            elif key == "objects":
+                from .objects import ObjectDetector
+
+                model = _load_once("objects", Path("ssd"), lambda: ObjectDetector(threads=self.settings.torch_threads))
+            else:
+                from .captioner import Captioner
+
+                path = self.settings.model_path("captioner", self.settings.captioner_model)
+                _quiet_transformers()
+                model = _load_once("caption", path, lambda: Captioner(
+                    path, threads=self.settings.torch_threads, timeout_s=self.settings.caption_timeout_s))
+        except Exception as error:  # noqa: BLE001 - a broken model turns its analyzer off, nothing more
+            self.problems[key] = f"{key} model failed to load: {error}"
+            model = None
+        self._analyzers[key] = model
+        return model
 
 
 def _sha256(path: Path) -> str:

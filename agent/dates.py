@@ -1,0 +1,706 @@
+"""Date phrases ("last summer", "Christmas 2019", "the 90s") -> concrete date ranges.
+
+A small LLM gets calendar arithmetic wrong (Qwen2.5-1.5B turned "last summer"
+into today's date), so the planner only asks it to copy the date PHRASE out of
+the request and this module resolves it, relative to an injectable ``now``.
+:func:`find_date_phrase` does the extraction with rules, for the planner that
+runs without an LLM; it uses the same patterns as the resolver.
+
+Conventions (all datetimes naive wall-clock; ``end`` is inclusive: the last
+microsecond of the last day):
+
+* Seasons are meteorological: north spring Mar-May, summer Jun-Aug, autumn
+  Sep-Nov, winter Dec-Feb; south shifted by six months (summer Dec-Feb).  A
+  season that spans New Year belongs to the year it starts in: "winter 2019"
+  (north) is Dec 2019 - Feb 2020, as is "winter 2019/20".
+* "summer" / "this summer" / "in the summer": the most recent summer that has
+  started (the current one while in it).  "last summer": the most recent one
+  that has ended, so in July "last summer" is the previous year's.
+* Holidays: Christmas Dec 24-26, Christmas Eve/Day one day, Christmas holidays
+  Dec 20 - Jan 6, New Year's Eve Dec 31 - Jan 1 (the party runs past midnight),
+  New Year's Day Jan 1, "New Year 2019" Dec 31 2018 - Jan 1 2019, Easter Good
+  Friday - Easter Monday, Halloween Oct 31, Thanksgiving (US) the 4th Thursday
+  of November to the Sunday, Valentine's Day Feb 14.  Without a year: the most
+  recent one that has started; "last Christmas": the most recent one that ended.
+* "two years ago": that whole calendar year; "3 months ago": that calendar month;
+  "2 weeks ago": that Monday-Sunday week; "a few" = 2-4, "a couple of" = 1-3,
+  "several" = 3-6 units ago, as one range.
+* "in March": this year's March if it has begun, else last year's; "last March":
+  the most recent March that has ended.  "early/mid/late March": days 1-10,
+  11-20, 21-end.  "early/mid/late 2020": Jan-Apr, May-Aug, Sep-Dec.
+  "early/mid/late 90s": 1990-93, 1994-96, 1997-99.
+* "the past year", "the last 3 months", "past few weeks": a rolling window that
+  ends today (unlike "last year", which is the previous calendar year).
+* Weeks run Monday to Sunday; "last weekend" is the most recent Saturday-Sunday
+  that has ended (on a Sunday, the one before).
+* "the nineties", "the 90s": 1990-1999; two-digit decades mean the most recent
+  such decade ("the 20s" in 2026 is the 2020s, "the 30s" the 1930s).
+
+Anything else goes to ``dateparser`` (English, past preferred) when every word is
+date vocabulary, so "when I was in Berlin" is not mistaken for a date; the day it
+finds is returned.  Nothing here raises: odd input gives ``None``.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Callable
+
+from pydantic import BaseModel
+
+MAX_PHRASE_CHARS = 200
+MIN_YEAR, MAX_YEAR = 1800, 2199  # photographs start in the 1820s; beyond 2199 is a typo
+
+
+class DateRange(BaseModel):
+    start: datetime
+    end: datetime  # inclusive: the last microsecond of the last day
+    label: str  # for people: "summer 2025 (1 Jun - 31 Aug 2025)"
+    phrase: str  # the phrase it came from, as given
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+MONTHS = {name: i for i, names in enumerate(
+    [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+     ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"),
+     ("october", "oct"), ("november", "nov"), ("december", "dec")], start=1) for name in names}
+WEEKDAYS = {name: i for i, names in enumerate(
+    [("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thur", "thurs"),
+     ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun")]) for name in names}
+NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+                "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+                "thirty": 30, "forty": 40, "fifty": 50}
+VAGUE_COUNTS = {"few": (2, 4), "couple": (1, 3), "several": (3, 6)}
+DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7,
+                "eighties": 8, "nineties": 9, "noughties": 0, "naughties": 0, "aughts": 0}
+
+_alt = lambda words: "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))  # noqa: E731
+MONTH = rf"(?:{_alt(MONTHS)})\.?"
+WEEKDAY = rf"(?:{_alt(WEEKDAYS)})"
+YEAR = r"(?:1[89]\d\d|2[01]\d\d)"
+YEARX = rf"(?:{YEAR}|'\d\d)"  # '19
+COUNT = rf"(?:\d{{1,3}}|{_alt(NUMBER_WORDS)}|(?:a\s+)?(?:few|couple(?:\s+of)?|several))"
+SEASON = r"(?:summer|winter|spring|autumn|fall)"
+PART = r"(?:early|mid|middle\s+of|late|beginning\s+of|start\s+of|end\s+of)"
+HOLIDAY = (r"(?:christmas\s+eve|christmas\s+day|christmas|xmas|new\s+year'?s?\s+eve|nye|new\s+year'?s?\s+day"
+           r"|new\s+year'?s?|easter\s+sunday|easter\s+monday|good\s+friday|easter|halloween|thanksgiving"
+           r"|(?:st\.?\s+|saint\s+)?valentine'?s?(?:\s+day)?)")
+BREAK = r"(?:holidays?|vacation|break|hols)"
+DAYNUM = r"(?:[0-3]?\d)(?:st|nd|rd|th)?"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class _Ctx:
+    now: datetime
+    south: bool
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+
+def _rng(first: date, last: date, name: str, phrase: str) -> DateRange | None:
+    if last < first:
+        return None
+    start = datetime.combine(first, time.min)
+    end = datetime.combine(last, time.max)
+    span = _span_text(first, last)
+    label = span if name == span or not name else f"{name} ({span})"
+    return DateRange(start=start, end=end, label=label, phrase=phrase)
+
+
+def _span_text(first: date, last: date) -> str:
+    def day(d: date) -> str:
+        return f"{d.day} {calendar.month_abbr[d.month]} {d.year}"
+
+    if first == last:
+        return day(first)
+    whole_months = first.day == 1 and last == _month_last(last.year, last.month)
+    if whole_months and first.month == 1 and last.month == 12:
+        return str(first.year) if first.year == last.year else f"{first.year}-{last.year}"
+    if whole_months:
+        if (first.year, first.month) == (last.year, last.month):
+            return f"{calendar.month_name[first.month]} {first.year}"
+        left = calendar.month_abbr[first.month] + ("" if first.year == last.year else f" {first.year}")
+        return f"{left} - {calendar.month_abbr[last.month]} {last.year}"
+    if first.year == last.year and first.month == last.month:
+        return f"{first.day} - {day(last)}"
+    left = f"{first.day} {calendar.month_abbr[first.month]}" + ("" if first.year == last.year else f" {first.year}")
+    return f"{left} - {day(last)}"
+
+
+def _month_last(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+def _year(text: str, ctx: _Ctx) -> int | None:
+    text = text.strip()
+    if text.startswith("'"):
+        two = int(text[1:])
+        century = ctx.now.year // 100 * 100
+        year = century + two if century + two <= ctx.now.year else century - 100 + two
+    else:
+        year = int(text)
+    return year if MIN_YEAR <= year <= MAX_YEAR else None
+
+
+def _count(text: str) -> tuple[int, int] | None:
+    text = re.sub(r"\s+", " ", text.strip())
+    for word, span in VAGUE_COUNTS.items():
+        if word in text:
+            return span
+    n = int(text) if text.isdigit() else NUMBER_WORDS.get(text)
+    return (n, n) if n is not None else None
+
+
+def _monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+# --------------------------------------------------------------------------- seasons
+
+_SEASON_START = {False: {"spring": 3, "summer": 6, "autumn": 9, "winter": 12},
+                 True: {"autumn": 3, "winter": 6, "spring": 9, "summer": 12}}
+
+
+def _season_instance(season: str, year: int, ctx: _Ctx) -> tuple[date, date]:
+    first_month = _SEASON_START[ctx.south][season]
+    end_year, end_month = _add_months(year, first_month, 2)
+    return date(year, first_month, 1), _month_last(end_year, end_month)
+
+
+def _season_name(season: str, year: int, ctx: _Ctx) -> str:
+    first, last = _season_instance(season, year, ctx)
+    return f"{season} {year}" if first.year == last.year else f"{season} {year}/{str(year + 1)[2:]}"
+
+
+def _latest_started_season(season: str, ctx: _Ctx) -> int:
+    first_month = _SEASON_START[ctx.south][season]
+    return ctx.today.year if ctx.today.month >= first_month else ctx.today.year - 1
+
+
+def _h_season(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    season = "autumn" if m["season"] == "fall" else m["season"]
+    qual = (m["q"] or "").strip()
+    if m["year"]:
+        year = _year(m["year"], ctx)
+        if year is None:
+            return None
+        if m["year2"]:
+            first, last = _season_instance(season, year, ctx)
+            year2 = _year(m["year2"], ctx) if len(m["year2"]) == 4 else year // 100 * 100 + int(m["year2"])
+            if first.year == last.year or year2 != year + 1:
+                return None
+    elif m["rel"]:
+        year = ctx.today.year + (-1 if m["rel"] == "last" else 0)
+    else:
+        year = _latest_started_season(season, ctx)
+        if qual in ("last", "past", "previous"):
+            _, last = _season_instance(season, year, ctx)
+            if last >= ctx.today:  # still in it: the last one that ended is a year earlier
+                year -= 1
+    first, last = _season_instance(season, year, ctx)
+    name = _season_name(season, year, ctx)
+    part = _part(m["part"])
+    if part:  # early/mid/late summer: its first, second or third month
+        index = {"early": 0, "mid": 1, "late": 2}[part]
+        y, mo = _add_months(first.year, first.month, index)
+        first, last = date(y, mo, 1), _month_last(y, mo)
+        name = f"{part} {name}"
+    return _rng(first, last, name, phrase)
+
+
+def _part(text: str | None) -> str | None:
+    if not text:
+        return None
+    text = re.sub(r"\s+", " ", text.strip())
+    return {"beginning of": "early", "start of": "early", "middle of": "mid", "end of": "late"}.get(text, text)
+
+
+# --------------------------------------------------------------------------- holidays
+
+
+def easter_sunday(year: int) -> date:
+    """Easter Sunday, Gregorian calendar (the "Anonymous Gregorian algorithm")."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741
+    m = (a + 11 * h + 22 * l) // 451
+    month, day = divmod(h + l - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def thanksgiving(year: int) -> date:
+    """US Thanksgiving: the fourth Thursday of November."""
+    first = date(year, 11, 1)
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+
+
+def _holiday_kind(text: str) -> str:
+    t = re.sub(r"[\s'.]+", " ", text).strip()
+    if t in ("christmas eve",):
+        return "christmas eve"
+    if t == "christmas day":
+        return "christmas day"
+    if t in ("christmas", "xmas"):
+        return "christmas"
+    if t == "nye" or (t.startswith("new year") and t.endswith("eve")):
+        return "new year's eve"
+    if t.startswith("new year") and t.endswith("day"):
+        return "new year's day"
+    if t.startswith("new year"):
+        return "new year"
+    if t in ("easter sunday", "easter monday", "good friday", "easter", "halloween", "thanksgiving"):
+        return t
+    return "valentine's day"
+
+
+def _holiday(kind: str, year: int, with_break: bool) -> tuple[date, date, str]:
+    if kind.startswith("christmas") and with_break:
+        return date(year, 12, 20), date(year + 1, 1, 6), f"Christmas holidays {year}/{str(year + 1)[2:]}"
+    if kind == "christmas":
+        return date(year, 12, 24), date(year, 12, 26), f"Christmas {year}"
+    if kind == "christmas eve":
+        return date(year, 12, 24), date(year, 12, 24), f"Christmas Eve {year}"
+    if kind == "christmas day":
+        return date(year, 12, 25), date(year, 12, 25), f"Christmas Day {year}"
+    if kind == "new year's eve":
+        return date(year, 12, 31), date(year + 1, 1, 1), f"New Year's Eve {year}"
+    if kind == "new year's day":
+        return date(year, 1, 1), date(year, 1, 1), f"New Year's Day {year}"
+    if kind == "new year":
+        return date(year - 1, 12, 31), date(year, 1, 1), f"New Year {year}"
+    if kind.startswith("easter") or kind == "good friday":
+        sunday = easter_sunday(year)
+        if kind == "easter sunday":
+            return sunday, sunday, f"Easter Sunday {year}"
+        if kind == "easter monday":
+            return sunday + timedelta(days=1), sunday + timedelta(days=1), f"Easter Monday {year}"
+        if kind == "good friday":
+            return sunday - timedelta(days=2), sunday - timedelta(days=2), f"Good Friday {year}"
+        if with_break:
+            return sunday - timedelta(days=9), sunday + timedelta(days=8), f"Easter holidays {year}"
+        return sunday - timedelta(days=2), sunday + timedelta(days=1), f"Easter {year}"
+    if kind == "halloween":
+        return date(year, 10, 31), date(year, 10, 31), f"Halloween {year}"
+    if kind == "thanksgiving":
+        thursday = thanksgiving(year)
+        return thursday, thursday + timedelta(days=3), f"Thanksgiving {year}"
+    return date(year, 2, 14), date(year, 2, 14), f"Valentine's Day {year}"
+
+
+def _h_holiday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    kind = _holiday_kind(m["h"])
+    with_break = bool(m["brk"])
+    year_text = m["year"] or m["year0"]
+    if year_text:
+        year = _year(year_text, ctx)
+        if year is None:
+            return None
+    elif m["q"] == "this":
+        year = ctx.today.year
+    else:
+        year = ctx.today.year + 1
+        while _holiday(kind, year, with_break)[0] > ctx.today:  # the most recent one that has started
+            year -= 1
+        if m["q"] in ("last", "past", "previous") and _holiday(kind, year, with_break)[1] >= ctx.today:
+            year -= 1
+    first, last, name = _holiday(kind, year, with_break)
+    return _rng(first, last, name, phrase)
+
+
+# --------------------------------------------------------------------------- relative
+
+
+def _unit_range(unit: str, back_from: int, back_to: int, ctx: _Ctx) -> tuple[date, date]:
+    """The whole units (calendar year/month, Mon-Sun week, day) from ``back_from``
+    to ``back_to`` units before the current one (back_from >= back_to)."""
+    t = ctx.today
+    if unit == "year":
+        return date(t.year - back_from, 1, 1), date(t.year - back_to, 12, 31)
+    if unit == "month":
+        y1, m1 = _add_months(t.year, t.month, -back_from)
+        y2, m2 = _add_months(t.year, t.month, -back_to)
+        return date(y1, m1, 1), _month_last(y2, m2)
+    if unit == "week":
+        monday = _monday(t)
+        return monday - timedelta(weeks=back_from), monday - timedelta(weeks=back_to) + timedelta(days=6)
+    return t - timedelta(days=back_from), t - timedelta(days=back_to)
+
+
+def _h_ago(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    span = _count(m["n"])
+    if span is None:
+        return None
+    low, high = span
+    unit = m["unit"].rstrip("s")
+    if high > 200 * {"year": 1, "month": 12, "week": 53, "day": 366}[unit]:
+        return None
+    first, last = _unit_range(unit, high, low, ctx)
+    name = re.sub(r"\s+", " ", m[0].strip())
+    return _rng(first, last, name, phrase)
+
+
+def _h_relative_unit(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    unit, qual = m["unit"], m["q"]
+    back = 0 if qual == "this" else 1
+    if unit == "weekend":
+        t = ctx.today
+        saturday = t - timedelta(days=(t.weekday() - 5) % 7)  # the latest Saturday, today included
+        # "this weekend": the current one on a Saturday or Sunday, else the one just gone (photos are
+        # never from the future); "last weekend": the latest one that is over.
+        if qual != "this" and saturday + timedelta(days=1) >= t:
+            saturday -= timedelta(weeks=1)
+        return _rng(saturday, saturday + timedelta(days=1), f"{qual} weekend", phrase)
+    if unit == "night":
+        y = ctx.today - timedelta(days=1)
+        return DateRange(start=datetime.combine(y, time(12)), end=datetime.combine(ctx.today, time(6)) -
+                         timedelta(microseconds=1), label=f"last night ({_span_text(y, y)} evening)", phrase=phrase)
+    first, last = _unit_range(unit, back, back, ctx)
+    return _rng(first, last, f"{qual} {unit}", phrase)
+
+
+def _h_rolling(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """"the past year", "the last 3 months", "past few weeks": a window ending today."""
+    count = m.groupdict().get("n")
+    span = _count(count) if count else (1, 1)
+    if span is None:
+        return None
+    n = span[1]
+    unit = m["unit"].rstrip("s")
+    t = ctx.today
+    if unit == "year":
+        if n > 200:
+            return None
+        first = t.replace(year=t.year - n) if (t.month, t.day) != (2, 29) else date(t.year - n, 2, 28)
+    elif unit == "month":
+        if n > 2400:
+            return None
+        y, mo = _add_months(t.year, t.month, -n)
+        first = date(y, mo, min(t.day, calendar.monthrange(y, mo)[1]))
+    else:
+        days = n * (7 if unit == "week" else 1)
+        if days > 73_000:
+            return None
+        first = t - timedelta(days=days)
+    name = re.sub(r"\s+", " ", m[0].strip())
+    return _rng(first, t, name, phrase)
+
+
+def _h_before_last(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    unit = m["unit"]
+    if unit == "weekend":
+        last_weekend = _h_relative_unit({"unit": "weekend", "q": "last"}, ctx, phrase)  # type: ignore[arg-type]
+        first = last_weekend.start.date() - timedelta(weeks=1)
+        return _rng(first, first + timedelta(days=1), "the weekend before last", phrase)
+    first, last = _unit_range(unit, 2, 2, ctx)
+    return _rng(first, last, f"the {unit} before last", phrase)
+
+
+def _h_day_word(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    word = re.sub(r"\s+", " ", m["w"])
+    back = {"yesterday": 1, "day before yesterday": 2}.get(word.removeprefix("the "), 0)
+    d = ctx.today - timedelta(days=back)
+    return _rng(d, d, word, phrase)
+
+
+def _h_weekday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    weekday = WEEKDAYS[m["wd"]]
+    back = (ctx.today.weekday() - weekday) % 7 or 7  # strictly before today
+    if m["q"] == "this" and ctx.today.weekday() >= weekday:
+        back = ctx.today.weekday() - weekday  # this week's, today included
+    d = ctx.today - timedelta(days=back)
+    return _rng(d, d, f"{calendar.day_name[weekday]}", phrase)
+
+
+# --------------------------------------------------------------------------- months, years, decades
+
+
+def _h_month(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    month = MONTHS[m["m"].rstrip(".")]
+    qual = m["q"]
+    if m["year"]:
+        year = _year(m["year"], ctx)
+        if year is None:
+            return None
+    elif qual == "this":
+        year = ctx.today.year
+    elif qual in ("last", "past", "previous"):
+        year = ctx.today.year if ctx.today.month > month else ctx.today.year - 1
+    else:
+        year = ctx.today.year if ctx.today.month >= month else ctx.today.year - 1
+    first, last = date(year, month, 1), _month_last(year, month)
+    name = f"{calendar.month_name[month]} {year}"
+    part = _part(m["part"])
+    if part:
+        first, last = {"early": (first, first.replace(day=10)), "mid": (first.replace(day=11), first.replace(day=20)),
+                       "late": (first.replace(day=21), last)}[part]
+        name = f"{part} {name}"
+    return _rng(first, last, name, phrase)
+
+
+def _h_day_month(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    month = MONTHS[m["m"].rstrip(".")]
+    day = int(re.match(r"\d+", m["d"])[0])
+    if m["year"]:
+        year = _year(m["year"], ctx)
+        if year is None:
+            return None
+    else:
+        year = ctx.today.year
+        if (month, day) > (ctx.today.month, ctx.today.day):
+            year -= 1
+    try:
+        d = date(year, month, day)
+    except ValueError:
+        return None
+    return _rng(d, d, "", phrase)
+
+
+def _h_iso(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    year = _year(m["y"], ctx)
+    if year is None:
+        return None
+    try:
+        month = int(m["mo"])
+        if m["d"]:
+            d = date(year, month, int(m["d"]))
+            return _rng(d, d, "", phrase)
+        return _rng(date(year, month, 1), _month_last(year, month), "", phrase)
+    except ValueError:
+        return None
+
+
+def _h_year(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    year = _year(m["year"], ctx)
+    if year is None:
+        return None
+    part = _part(m["part"])
+    if part:
+        months = {"early": (1, 4), "mid": (5, 8), "late": (9, 12)}[part]
+        return _rng(date(year, months[0], 1), _month_last(year, months[1]), f"{part} {year}", phrase)
+    return _rng(date(year, 1, 1), date(year, 12, 31), str(year), phrase)
+
+
+def _h_years(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    y1 = _year(m["y1"], ctx)
+    if y1 is None:
+        return None
+    y2 = _year(m["y2"], ctx) if len(m["y2"]) == 4 else y1 // 100 * 100 + int(m["y2"])
+    if y2 is None or not y1 < y2 <= y1 + 100:
+        return None
+    return _rng(date(y1, 1, 1), date(y2, 12, 31), f"{y1}-{y2}", phrase)
+
+
+def _h_decade(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    if m["full"]:
+        start = int(m["full"])
+    else:
+        digit = DECADE_WORDS[m["word"]] if m["word"] else int(m["two"][0])
+        century = ctx.today.year // 100 * 100
+        start = century + digit * 10 if century + digit * 10 <= ctx.today.year else century - 100 + digit * 10
+    if not MIN_YEAR <= start <= MAX_YEAR:
+        return None
+    first, last = start, start + 9
+    name = f"the {start}s"
+    part = _part(m["part"])
+    if part:
+        first, last = {"early": (start, start + 3), "mid": (start + 4, start + 6), "late": (start + 7, start + 9)}[part]
+        name = f"{part} {start}s"
+    return _rng(date(first, 1, 1), date(last, 12, 31), name, phrase)
+
+
+# --------------------------------------------------------------------------- rules
+
+Handler = Callable[[re.Match, _Ctx, str], "DateRange | None"]
+_QUAL = r"(?:(?P<q>last|this|past|previous|that)\s+)"
+
+RULES: list[tuple[str, Handler]] = [
+    # 2019-05-03, 2019-05
+    (r"(?P<y>\d{4})-(?P<mo>\d{1,2})(?:-(?P<d>\d{1,2}))?", _h_iso),
+    # 2019-2020, 2019 to 2021, between 2019 and 2020, 2019/20
+    (rf"(?:between\s+|from\s+)?(?P<y1>{YEAR})\s*(?:-|to|until|till|and|/)\s*(?P<y2>{YEAR}|\d\d)", _h_years),
+    # last summer, summer 2019, the summer of '19, early summer, winter 2019/20, summer holidays, summer last year
+    (rf"{_QUAL}?(?:(?P<part>{PART})\s+)?(?:the\s+)?(?P<season>{SEASON})(?:\s+{BREAK})?"
+     rf"(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX})(?:\s*[-/]\s*(?P<year2>{YEAR}|\d\d))?"
+     rf"|\s+(?P<rel>last|this)\s+year)?", _h_season),
+    # Christmas 2019, last Christmas, Easter, the 2018 Christmas holidays
+    (rf"{_QUAL}?(?:(?P<year0>{YEAR})\s+)?(?P<h>{HOLIDAY})(?:\s+(?P<brk>{BREAK}))?"
+     rf"(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX}))?", _h_holiday),
+    # two years ago, a few months ago, 3 weeks ago
+    (rf"(?P<n>{COUNT})\s+(?P<unit>years?|months?|weeks?|days?)\s+ago", _h_ago),
+    # the weekend before last
+    (r"(?:the\s+)?(?P<unit>weekend|week|month|year)\s+before\s+last", _h_before_last),
+    # the past year, the last 3 months, past few weeks: a window ending today
+    (rf"(?:past|last)\s+(?P<n>{COUNT})\s+(?P<unit>years|months|weeks|days)", _h_rolling),
+    (r"past\s+(?P<unit>year|month|week)", _h_rolling),
+    # last year, this month, last weekend, last night
+    (r"(?P<q>last|this|previous|past)\s+(?P<unit>year|month|week|weekend|night)", _h_relative_unit),
+    # today, yesterday, the day before yesterday
+    (r"(?P<w>(?:the\s+)?day\s+before\s+yesterday|yesterday|today|tonight|this\s+(?:morning|afternoon|evening))",
+     _h_day_word),
+    # 5 May 2019, the 5th of May, May 5th, 2019
+    (rf"(?:the\s+)?(?P<d>{DAYNUM})\s+(?:of\s+)?(?P<m>{MONTH})(?:,?\s+(?P<year>{YEARX}))?", _h_day_month),
+    (rf"(?P<m>{MONTH})\s+(?:the\s+)?(?P<d>{DAYNUM})(?:,?\s+(?P<year>{YEARX}))?", _h_day_month),
+    # in March, last March, March 2019, early March, march of '19
+    (rf"{_QUAL}?(?:(?P<part>{PART})\s+)?(?P<m>{MONTH})(?:\s+(?:of\s+)?(?P<year>{YEARX}))?", _h_month),
+    # Tuesday, last Tuesday
+    (rf"{_QUAL}?(?P<wd>{WEEKDAY})", _h_weekday),
+    # 2019, early 2020, the year 2019, '19
+    (rf"(?:(?P<part>{PART})\s+)?(?:the\s+year\s+|year\s+)?(?P<year>{YEARX})", _h_year),
+    # the 90s, the nineties, 1990s, early 2000s, the '80s
+    (rf"(?:(?P<part>{PART})\s+)?(?:the\s+)?(?:(?P<full>(?:1[89]|2[01])\d0)'?s|'?(?P<two>\d0)'?s"
+     rf"|(?P<word>{_alt(DECADE_WORDS)}))", _h_decade),
+]
+_FULL = [(re.compile(pattern), handler) for pattern, handler in RULES]
+
+_LEAD = re.compile(r"^(?:(?:back\s+|sometime\s+|some\s+time\s+)?in|on|at|during|around|about|over|circa|ca\.?|c\.|"
+                   r"approximately|roughly|probably|maybe|perhaps|like|sometime|the|was|it\s+was)\s+")
+_TRAIL = re.compile(r"(?:\s*,?\s*(?:or\s+so|i\s+think|i\s+guess|maybe|probably|or\s+something|or\s+thereabouts)"
+                    r"|\s*-?ish|\s+time)$")
+_SINCE = re.compile(r"^since\s+(?P<rest>.+)$")
+
+
+def _normalise(phrase: str) -> str:
+    text = phrase.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
+    text = re.sub(r"\s+", " ", text).strip(" \t\n.,;:!?\"()")
+    text = re.sub(r"\bx-mas\b", "xmas", text)
+    text = re.sub(r"\s*-\s*", "-", text) if re.fullmatch(r"[\d\s\-]+", text) else text
+    previous = None
+    while previous != text:
+        previous = text
+        text = _LEAD.sub("", text)
+        text = _TRAIL.sub("", text).strip()
+    return text
+
+
+def resolve_date_phrase(phrase: str, now: datetime, southern_hemisphere: bool = False) -> DateRange | None:
+    """The date range a phrase means, relative to ``now``; ``None`` if it is not a date."""
+    try:
+        if not isinstance(phrase, str) or not phrase.strip() or len(phrase) > MAX_PHRASE_CHARS:
+            return None
+        ctx = _Ctx(now=now.replace(tzinfo=None), south=bool(southern_hemisphere))
+        text = _normalise(phrase)
+        since = _SINCE.match(text)
+        if since:
+            inner = _resolve(_normalise(since["rest"]), ctx, phrase.strip())
+            if inner is None or inner.start > ctx.now:
+                return None
+            end = datetime.combine(ctx.today, time.max)
+            return DateRange(start=inner.start, end=end, label=f"since {inner.label}", phrase=phrase.strip())
+        return _resolve(text, ctx, phrase.strip())
+    except Exception:  # the contract: odd input gives None, never an exception
+        return None
+
+
+def _resolve(text: str, ctx: _Ctx, phrase: str) -> DateRange | None:
+    if not text:
+        return None
+    recognised = False
+    for pattern, handler in _FULL:
+        match = pattern.fullmatch(text)
+        if match:
+            recognised = True
+            found = handler(match, ctx, phrase)
+            if found is not None:
+                return found
+    # A phrase a rule recognised but found impossible ("2019-13", "31 February 2019") is not a
+    # date; dateparser would make one up (13 Nov 2019).
+    return None if recognised else _dateparser(text, ctx, phrase)
+
+
+# Every word must be one of these for dateparser to be asked: it finds dates in
+# almost anything ("in Berlin" is not one, but it may still try).
+_DATE_WORDS = (set(MONTHS) | set(WEEKDAYS) | set(NUMBER_WORDS) | {
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+    "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+    "twentieth", "thirtieth", "thirty", "st", "nd", "rd", "th", "of", "the", "on", "in", "at", "and", "ago", "last",
+    "next", "this", "past", "previous", "before", "after", "yesterday", "today", "tomorrow", "tonight", "morning",
+    "afternoon", "evening", "night", "noon", "midnight", "am", "pm", "day", "days", "week", "weeks", "month",
+    "months", "year", "years", "hour", "hours", "minute", "minutes", "weekend", "fortnight", "o", "clock"})
+
+
+def _dateparser(text: str, ctx: _Ctx, phrase: str) -> DateRange | None:
+    words = re.findall(r"[a-z]+|\d+", text)
+    if not words or any(w not in _DATE_WORDS and not (w.isdigit() and len(w) <= 4) for w in words):
+        return None
+    import dateparser
+
+    found = dateparser.parse(text, languages=["en"], settings={
+        "RELATIVE_BASE": ctx.now, "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False})
+    if found is None or not MIN_YEAR <= found.year <= MAX_YEAR:
+        return None
+    return _rng(found.date(), found.date(), "", phrase)
+
+
+# --------------------------------------------------------------------------- extraction
+
+_FIND = [re.compile(rf"(?<![\w'])(?:the\s+)?(?:{pattern})(?![\w'])", re.IGNORECASE) for pattern, _ in RULES]
+# Words that are dates only sometimes ("I may", "a march", "Jan" the person, "a spring", "summer dress"):
+# alone, they count only after a word like "in" or "during".
+_ABBREVIATIONS = {w for w in list(MONTHS) + list(WEEKDAYS) if len(w) <= 4 and w not in ("may", "june", "july")}
+_CONTEXT_BEFORE = re.compile(
+    r"\b(?:in|during|on|since|from|of|until|till|before|after|around|over|that)\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def find_date_phrase(text: str, now: datetime | None = None) -> str | None:
+    """The date phrase in a sentence ("... concert last summer, Berlin I think" -> "last summer").
+
+    Rule-based, over the same patterns as :func:`resolve_date_phrase`; the longest
+    match that resolves wins (the earliest among equals).  ``None`` when there is none.
+    """
+    try:
+        if not isinstance(text, str) or not text.strip():
+            return None
+        text = text[:2000].replace("\u2019", "'").replace("\u2018", "'")
+        now = now or datetime.now()
+        candidates: list[tuple[int, int]] = []
+        for pattern in _FIND:
+            for match in pattern.finditer(text):
+                if match.end() > match.start():
+                    candidates.append((match.start(), match.end()))
+        for start, end in sorted(set(candidates), key=lambda c: (-(c[1] - c[0]), c[0])):
+            found = text[start:end].strip()
+            if not _plausible(found, text[:start]):
+                continue
+            if resolve_date_phrase(found, now) is not None:
+                return found
+        return None
+    except Exception:
+        return None
+
+
+def _plausible(found: str, before: str) -> bool:
+    low = found.lower()
+    core = re.sub(r"^the\s+", "", low).rstrip(".")
+    has_the = core != low or bool(re.search(r"\bthe\s+$", before, re.IGNORECASE))
+    context = bool(_CONTEXT_BEFORE.search(before))
+    if core in _ABBREVIATIONS or re.fullmatch(r"'\d\d", core):
+        return False
+    if core in ("may", "march"):  # also verbs
+        return found[len(found) - len(core) - (1 if low.endswith(".") else 0)].isupper() and context
+    if core in ("spring", "fall"):  # "a spring", "the fall of the Wall", "fall colors"
+        return bool(re.search(r"\b(?:in|during|that|since)\s+(?:the\s+)?$", before, re.IGNORECASE))
+    if core in MONTHS:
+        return context
+    if core in ("summer", "winter", "autumn"):
+        return context or has_the
+    if re.fullmatch(r"'?\d0'?s", core):  # "in my 20s" is an age
+        return has_the or core.startswith("'")
+    return True

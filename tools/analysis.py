@@ -1,0 +1,200 @@
+"""The understanding pass: faces, objects and captions, after photos are searchable.
+
+These models are slow on a CPU (faces ~0.3 s, objects ~0.3 s, a Florence-2 caption seconds per
+photo), so they run as a second pass with its own progress bar: search works as soon as the
+first pass has stored embeddings and improves as this one goes. Like the first pass it commits
+in small batches and marks each photo with what was done (``analyzed``: "faces-1",
+"caption-failed-1", ...), so it can be interrupted at any point and resumed, and a model added
+later only processes what it has not seen. A photo on which a model fails or times out is marked
+failed for that model and the run goes on.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageOps
+from pydantic import BaseModel
+
+from . import tags as tag_rules
+from .indexer import Progress, _NoProgress, prefetch
+from .models.registry import Models
+from .people import PeopleBook
+from .records import PhotoRecord, SkippedFile
+from .settings import Settings
+from .store import PhotoStore
+
+# Bump a version when its model or logic changes: photos done with an older one are redone.
+VERSIONS = {"faces": 1, "objects": 1, "caption": 1}
+DECODE_MAX_SIDE = 1024
+BATCH = 8
+
+
+def done_marks(key: str) -> tuple[str, str]:
+    return f"{key}-{VERSIONS[key]}", f"{key}-failed-{VERSIONS[key]}"
+
+
+def needs(record: PhotoRecord, key: str) -> bool:
+    return not any(mark in record.analyzed for mark in done_marks(key))
+
+
+class AnalysisReport(BaseModel):
+    photos: int = 0
+    faces: int = 0
+    objects: int = 0
+    captions: int = 0
+    failed: list[SkippedFile] = []
+    off: dict[str, str] = {}  # analyzer -> why it did not run
+    seconds: float = 0.0
+    interrupted: bool = False
+
+
+@dataclass
+class _Result:
+    record: PhotoRecord
+    faces: list | None = None
+    objects: list | None = None
+    caption: object | None = None
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+class Analyzer:
+    def __init__(self, settings: Settings, store: PhotoStore, models: Models, progress: Progress | None = None):
+        self.settings = settings
+        self.store = store
+        self.models = models
+        self.progress = progress or _NoProgress()
+        self.people = PeopleBook(store)
+
+    def run(self, only: set[str] | None = None, limit: int | None = None) -> AnalysisReport:
+        started = time.perf_counter()
+        report = AnalysisReport()
+        wanted = [k for k in VERSIONS if only is None or k in only]
+        enabled = self._enabled(wanted, report)
+        todo = [r for r in self.store.iter_photos() if any(needs(r, k) for k in enabled)]
+        todo.sort(key=lambda r: r.path)
+        if limit is not None:
+            todo = todo[:limit]
+        try:
+            if todo and enabled:
+                self._process(todo, enabled, report)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            raise
+        finally:
+            report.seconds = time.perf_counter() - started
+        return report
+
+    def _enabled(self, wanted: list[str], report: AnalysisReport) -> list[str]:
+        enabled = []
+        for key in wanted:
+            available, why = self.models.available(key)
+            if available:
+                enabled.append(key)
+            else:
+                report.off[key] = why
+        return enabled
+
+    def _process(self, todo: list[PhotoRecord], enabled: list[str], report: AnalysisReport) -> None:
+        self.progress.start("Understanding photos (faces, objects, captions)", len(todo))
+        adapters = {key: self.models.load(key) for key in enabled}
+        for key in list(adapters):
+            if adapters[key] is None:
+                report.off[key] = self.models.problems.get(key, "failed to load")
+                del adapters[key]
+
+        def analyze(record: PhotoRecord) -> _Result:
+            return self._analyze_one(record, adapters)
+
+        pool = ThreadPoolExecutor(self.settings.decode_threads)
+        try:
+            batch: list[_Result] = []
+            for result in prefetch(pool, analyze, todo, ahead=BATCH * 2):
+                batch.append(result)
+                if len(batch) >= BATCH:
+                    self._commit(batch, adapters, report)
+                    batch = []
+            if batch:
+                self._commit(batch, adapters, report)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _analyze_one(self, record: PhotoRecord, adapters: dict) -> _Result:
+        result = _Result(record)
+        keys = [k for k in adapters if needs(record, k)]
+        try:
+            with Image.open(record.path) as image:
+                image.draft("RGB", (DECODE_MAX_SIDE, DECODE_MAX_SIDE))  # detection needs no more
+                image = ImageOps.exif_transpose(image).convert("RGB")
+        except Exception as error:  # noqa: BLE001 - a file changed or vanished since pass one
+            for key in keys:
+                result.failures[key] = f"cannot read the photo: {error}"
+            return result
+        for key in keys:
+            try:
+                if key == "faces":
+                    # Boxes in full-photo coordinates, whatever size the draft decode gave.
+                    full_size = (record.width, record.height) if record.width else None
+                    result.faces = adapters[key].analyze(image, original_size=full_size)
+                elif key == "objects":
+                    result.objects = adapters[key].detect(image)
+                elif key == "caption":
+                    result.caption = adapters[key].describe(image)
+            except Exception as error:  # noqa: BLE001 - one photo's failure is that photo's alone
+                result.failures[key] = f"{key} failed: {str(error).splitlines()[0][:200] if str(error) else type(error).__name__}"
+        return result
+
+    def _commit(self, batch: list[_Result], adapters: dict, report: AnalysisReport) -> None:
+        for result in batch:
+            if result.faces is not None:
+                self.people.add_faces(result.record.id, result.faces)
+        with_faces = [r.record.id for r in batch if r.faces is not None]
+        people = self.people.cluster_new_faces(with_faces)
+
+        records = []
+        recaptioned = []
+        for result in batch:
+            record = result.record
+            new_tags = []
+            if result.faces is not None:
+                record.faces = len(result.faces)
+                record.people = people.get(record.id, [])
+                new_tags += tag_rules.face_tags(record.faces)
+                report.faces += record.faces
+            if result.objects is not None:
+                new_tags += [tag_rules.Tag(name=o.label, source="objects", confidence=o.confidence)
+                             for o in result.objects]
+                report.objects += len(result.objects)
+            if result.caption is not None:
+                record.caption = result.caption.caption
+                record.text_in_photo = result.caption.text_in_photo
+                new_tags += [tag_rules.Tag(name=label, source="caption", confidence=0.8)
+                             for label in result.caption.objects]
+                recaptioned.append(record)
+                report.captions += 1
+            if new_tags:
+                merged = tag_rules.merge_tags(tag_rules.tags_from_json(record.tags_detail), new_tags)
+                record.tags_detail = tag_rules.tags_to_json(merged)
+                record.tags = [t.name for t in merged]
+            marks = [done_marks(k)[0] for k in adapters if needs(record, k) and k not in result.failures]
+            marks += [done_marks(k)[1] for k in result.failures]
+            record.analyzed = sorted(set(record.analyzed) | set(marks))
+            for key, reason in result.failures.items():
+                report.failed.append(SkippedFile(path=record.path, reason=reason))
+            records.append(record)
+        self._embed_meaning(recaptioned)
+        self.store.upsert_photos(records)
+        self.store.update_filter_fields(records)
+        report.photos += len(batch)
+        self.progress.advance(len(batch))
+
+    def _embed_meaning(self, records: list[PhotoRecord]) -> None:
+        """Captions change a photo's meaning text: re-embed it."""
+        if not records:
+            return
+        text_model = self.models.text()
+        if text_model is None:
+            return
+        vectors = text_model.embed([r.meaning_text() for r in records])
+        self.store.upsert_vectors(self.store.vectors("text", text_model.name, text_model.dim), records, vectors)

@@ -1,0 +1,234 @@
+"""People: face clusters kept in the store, and what a user does with them.
+
+Faces live in the ``faces`` collection (one 128-d dlib embedding each, linked to its photo and
+its cluster); clusters in ``people`` (centroid as the embedding, name and size as metadata).
+New faces join existing clusters as photos are indexed (``tools.faces.assign``); nothing is
+ever re-clustered wholesale. A user can name, merge, split and unassign; a face the user took
+out of a cluster is marked so that no later run puts it back.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel
+
+from . import faces as face_model
+from .store import PhotoStore
+
+SPLIT_THRESHOLD = 0.4  # stricter than MATCH_THRESHOLD: a split separates look-alikes
+
+
+class PeopleError(ValueError):
+    """A request about people that cannot be done, worded for the user."""
+
+
+class Person(BaseModel):
+    id: str
+    name: str | None
+    count: int  # faces
+    photos: list[str]  # paths
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class PeopleBook:
+    def __init__(self, store: PhotoStore):
+        self.store = store
+        self.faces = store.client.get_or_create_collection(
+            "faces", embedding_function=None, configuration={"hnsw": {"space": "l2"}})
+        self.people = store.client.get_or_create_collection(
+            "people", embedding_function=None, configuration={"hnsw": {"space": "l2"}})
+
+    # ---- clusters ------------------------------------------------------------------------------
+    def clusters(self) -> list[face_model.Cluster]:
+        found = self.people.get(include=["embeddings", "metadatas"])
+        return [face_model.Cluster(id=id_, centroid=list(map(float, emb)), count=int(meta.get("count", 0)),
+                                   name=meta.get("name") or None)
+                for id_, emb, meta in zip(found["ids"], found["embeddings"], found["metadatas"])]
+
+    def save_clusters(self, clusters: list[face_model.Cluster]) -> None:
+        if clusters:
+            self.people.upsert(ids=[c.id for c in clusters], embeddings=[c.centroid for c in clusters],
+                               metadatas=[{"count": c.count, **({"name": c.name} if c.name else {})}
+                                          for c in clusters])
+
+    def new_id(self) -> str:
+        """Short ids a person can type: p1, p2, ..."""
+        number = int(self.store.get_meta("next_person", 1))
+        self.store.set_meta("next_person", number + 1)
+        return f"p{number}"
+
+    def add_faces(self, photo_id: str, found: list[face_model.Face]) -> None:
+        """Store one photo's faces, replacing what an earlier run stored for it."""
+        self.faces.delete(where={"photo_id": photo_id})
+        if found:
+            self.faces.upsert(
+                ids=[f"{photo_id}-{i}" for i in range(len(found))],
+                embeddings=[f.embedding for f in found],
+                metadatas=[{"photo_id": photo_id, "cluster": "", "left": f.box.left, "top": f.box.top,
+                            "right": f.box.right, "bottom": f.box.bottom, "quality": float(f.quality)}
+                           for f in found])
+
+    def cluster_new_faces(self, photo_ids: list[str]) -> dict[str, list[str]]:
+        """Assign the unassigned faces of these photos to people; photo id -> its people."""
+        pending = self.faces.get(where={"$and": [{"photo_id": {"$in": photo_ids}}, {"cluster": ""}]},
+                                 include=["embeddings", "metadatas"]) if photo_ids else {"ids": []}
+        if pending["ids"]:
+            before = {c.id: c for c in self.clusters()}
+            labels, after = face_model.assign(np.asarray(pending["embeddings"], dtype=np.float32),
+                                              list(before.values()),
+                                              photo_ids=[m["photo_id"] for m in pending["metadatas"]],
+                                              new_id=self.new_id)
+            changed = [c for c in after if c.id not in before or c.count != before[c.id].count]
+            self.save_clusters(changed)
+            self.faces.update(ids=pending["ids"], metadatas=[{**m, "cluster": label} for m, label in
+                                                             zip(pending["metadatas"], labels)])
+        return self.people_of(photo_ids)
+
+    def people_of(self, photo_ids: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {p: [] for p in photo_ids}
+        if not photo_ids:
+            return out
+        found = self.faces.get(where={"photo_id": {"$in": photo_ids}}, include=["metadatas"])
+        for meta in found["metadatas"]:
+            cluster = meta.get("cluster", "")
+            if cluster and not cluster.startswith("!") and cluster not in out[meta["photo_id"]]:
+                out[meta["photo_id"]].append(cluster)
+        return out
+
+    def forget_photos(self, photo_ids: list[str]) -> None:
+        if photo_ids:
+            self.faces.delete(where={"photo_id": {"$in": photo_ids}})
+
+    # ---- what a user sees and does ---------------------------------------------------------------
+    def list(self, with_photos: bool = True) -> list[Person]:
+        clusters = self.clusters()
+        faces = self.faces.get(include=["metadatas"])
+        photo_ids: dict[str, list[str]] = {}
+        for meta in faces["metadatas"]:
+            photo_ids.setdefault(meta.get("cluster", ""), []).append(meta["photo_id"])
+        records = self.store.get_photos({p for ids in photo_ids.values() for p in ids}) if with_photos else {}
+        people = []
+        for cluster in clusters:
+            ids = photo_ids.get(cluster.id, [])
+            paths = sorted({records[i].path for i in ids if i in records})
+            people.append(Person(id=cluster.id, name=cluster.name, count=len(ids) or cluster.count, photos=paths))
+        return sorted(people, key=lambda p: (p.name is None, -p.count, p.id))
+
+    def find(self, who: str) -> face_model.Cluster:
+        """A cluster by id or by name (case-insensitive)."""
+        clusters = self.clusters()
+        wanted = " ".join(who.split()).casefold()
+        for cluster in clusters:
+            if cluster.id.casefold() == wanted or (cluster.name or "").casefold() == wanted:
+                return cluster
+        names = [c.name for c in clusters if c.name]
+        close = face_model.close_names(who, names)
+        hint = f"; did you mean {', '.join(close)}?" if close else (
+            f"; known people: {', '.join(sorted(names)[:10])}" if names else "; no one has been named yet "
+            "(`recall people` lists the clusters, `recall people name ID NAME` names one)")
+        raise PeopleError(f"unknown person {who!r}{hint}")
+
+    def name(self, who: str, name: str) -> face_model.Cluster:
+        """Name a cluster; a name already in use merges the two, since they are one person."""
+        try:
+            name = face_model.normalize_name(name)
+        except ValueError as error:
+            raise PeopleError(str(error)) from None
+        cluster = self.find(who)
+        holder = next((c for c in self.clusters() if (c.name or "").casefold() == name.casefold()
+                       and c.id != cluster.id), None)
+        if holder is not None:
+            cluster = self.merge(holder.id, cluster.id)
+        cluster = cluster.model_copy(update={"name": name})
+        self.save_clusters([cluster])
+        return cluster
+
+    def merge(self, into: str, other: str) -> face_model.Cluster:
+        a, b = self.find(into), self.find(other)
+        if a.id == b.id:
+            raise PeopleError(f"{into!r} and {other!r} are the same person already")
+        merged = face_model.merge(a, b)
+        moved = self.faces.get(where={"cluster": b.id}, include=["metadatas"])
+        if moved["ids"]:
+            self.faces.update(ids=moved["ids"], metadatas=[{**m, "cluster": a.id} for m in moved["metadatas"]])
+        self.people.delete(ids=[b.id])
+        self.save_clusters([merged])
+        self._refresh_photos({m["photo_id"] for m in moved["metadatas"]})
+        return merged
+
+    def unassign(self, who: str, photo_path: str) -> None:
+        """Take a photo's face out of a cluster, for good (a wrong match)."""
+        cluster = self.find(who)
+        records = [r for r in self.store.iter_photos({"path": photo_path})]
+        if not records:
+            raise PeopleError(f"{photo_path} is not in the index")
+        faces = self.faces.get(where={"$and": [{"photo_id": records[0].id}, {"cluster": cluster.id}]},
+                               include=["metadatas", "embeddings"])
+        if not faces["ids"]:
+            raise PeopleError(f"{cluster.name or cluster.id} has no face in {photo_path}")
+        self.faces.update(ids=faces["ids"], metadatas=[{**m, "cluster": f"!{cluster.id}"} for m in faces["metadatas"]])
+        self._recompute(cluster.id)
+        self._refresh_photos({records[0].id})
+
+    def split(self, who: str) -> list[face_model.Cluster]:
+        """Re-cluster one cluster's faces with a stricter threshold (it mixed look-alikes)."""
+        cluster = self.find(who)
+        faces = self.faces.get(where={"cluster": cluster.id}, include=["metadatas", "embeddings"])
+        if len(faces["ids"]) < 2:
+            raise PeopleError(f"{cluster.name or cluster.id} has fewer than two faces: nothing to split")
+        labels, parts = face_model.assign(np.asarray(faces["embeddings"], dtype=np.float32), [],
+                                          photo_ids=[m["photo_id"] for m in faces["metadatas"]],
+                                          threshold=SPLIT_THRESHOLD, new_id=self.new_id)
+        if len(parts) == 1:
+            raise PeopleError(f"{cluster.name or cluster.id} looks like one person: nothing to split")
+        # The biggest part keeps the id and the name.
+        biggest = max(parts, key=lambda c: c.count)
+        renamed = {biggest.id: cluster.id}
+        parts = [p.model_copy(update={"id": renamed.get(p.id, p.id),
+                                      "name": cluster.name if p.id == biggest.id else None}) for p in parts]
+        self.faces.update(ids=faces["ids"], metadatas=[{**m, "cluster": renamed.get(label, label)}
+                                                       for m, label in zip(faces["metadatas"], labels)])
+        self.save_clusters(parts)
+        self._refresh_photos({m["photo_id"] for m in faces["metadatas"]})
+        return parts
+
+    def _recompute(self, cluster_id: str) -> None:
+        faces = self.faces.get(where={"cluster": cluster_id}, include=["embeddings"])
+        current = next(c for c in self.clusters() if c.id == cluster_id)
+        if not faces["ids"]:
+            self.people.delete(ids=[cluster_id])
+            return
+        centroid = np.mean(np.asarray(faces["embeddings"], dtype=np.float32), axis=0)
+        self.save_clusters([current.model_copy(update={"centroid": centroid.tolist(), "count": len(faces["ids"])})])
+
+    def _refresh_photos(self, photo_ids: set[str]) -> None:
+        """Keep each photo's ``people`` field (and its copies on vector records) in step."""
+        records = self.store.get_photos(photo_ids)
+        people = self.people_of(list(records))
+        for record in records.values():
+            record.people = people[record.id]
+        self.store.upsert_photos(list(records.values()))
+        self.store.update_filter_fields(list(records.values()))
+
+    def resolve(self, names: list[str]) -> list[str]:
+        """Cluster ids for names or ids; raises PeopleError naming close matches."""
+        return [self.find(name).id for name in names]
+
+
+def people_filter(cluster_ids: list[str], mode: str = "all") -> dict | None:
+    """A store ``where`` clause: photos with all / any / only these people."""
+    if not cluster_ids:
+        return None
+    clauses = [{"people": {"$contains": c}} for c in cluster_ids]
+    if mode == "any":
+        return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+    if mode == "only":
+        clauses.append({"faces": len(cluster_ids)})
+    elif mode != "all":
+        raise PeopleError(f"people mode must be all, any or only, not {mode!r}")
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+
