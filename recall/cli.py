@@ -311,6 +311,7 @@ def status(db: DbOption = None, chroma_url: UrlOption = None, models_dir: Models
            as_json: JsonOption = False) -> None:
     """What is indexed, what was skipped and why, and which models are on."""
     from tools.models.registry import model_statuses
+    from tools.people import PeopleBook
 
     with friendly_errors():
         settings, store, _ = _context(db, chroma_url, models_dir)
@@ -324,6 +325,8 @@ def status(db: DbOption = None, chroma_url: UrlOption = None, models_dir: Models
             "with_place": sum(p.place is not None for p in photos),
             "with_user_text": sum(bool(p.user_text) for p in photos),
             "vectors": store.vector_collections(),
+            "understood": dict(Counter(mark.rsplit("-", 1)[0] for p in photos for mark in p.analyzed)),
+            "people": len(PeopleBook(store).clusters()),
             "skipped": [s.model_dump(include={"path", "reason"}) for s in skipped],
             "models": [m.model_dump() for m in model_statuses(settings)],
             "last_index": store.get_meta("last_index"),
@@ -337,6 +340,11 @@ def status(db: DbOption = None, chroma_url: UrlOption = None, models_dir: Models
                   f"place names {facts['with_place']}; own captions {facts['with_user_text']})")
         for name, count in facts["vectors"].items():
             out.print(f"Vectors: {name}: {count}")
+        if facts["understood"]:
+            out.print("Understood: " + ", ".join(f"{k} {v}" for k, v in sorted(facts["understood"].items()))
+                      + f"; people: {facts['people']}")
+        elif photos:
+            out.print("Understood: none yet (faces, objects and captions come from `recall index` without --quick)")
         _print_models(model_statuses(settings))
         if skipped:
             out.print(f"Skipped files: {len(skipped)}")

@@ -23,8 +23,10 @@ setup() {
     "$PY" -m pip install -q --upgrade pip setuptools wheel 2>&1 | grep -v "^WARNING: Location" || true
     # torch first and pinned: the CPU wheel; anything asking for torch later finds it satisfied.
     "$PY" -m pip install -q "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-    "$PY" -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
-    "$PY" -c "import torch, transformers, chromadb, PIL, pillow_heif, reverse_geocoder" \
+    # llama.cpp's default build uses the AMX path and crashes on these CPUs; pip caches the wheel.
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
+      "$PY" -m pip install -q -e ".[test,llm]" 2>&1 | grep -v "^WARNING: Location" || true
+    "$PY" -c "import torch, transformers, chromadb, PIL, pillow_heif, reverse_geocoder, dlib, cv2, llama_cpp" \
       || { echo "dependency install failed" >&2; exit 1; }
     if "$PY" -c "import torchvision" 2>/dev/null; then
       echo "torchvision got installed (a CUDA build that breaks transformers); removing it" >&2

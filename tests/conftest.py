@@ -62,7 +62,7 @@ def make_settings(tmp_path):
     from tools.settings import load_settings
 
     def factory(clip_models_dir: Path | None = None, **overrides):
-        models_dir = clip_models_dir or (tmp_path / "no-models")
+        models_dir = overrides.pop("models_dir", None) or clip_models_dir or (tmp_path / "no-models")
         return load_settings(db=tmp_path / "db", models_dir=models_dir,
                              clip_model=TINY_CLIP_NAME if clip_models_dir else "absent-clip", **overrides)
 

@@ -89,18 +89,19 @@ class PhotoRecord(BaseModel):
         data = self.model_dump(exclude={"id", "taken_at"})
         data["taken_ts"] = self.taken_ts
         data["indexed_at"] = self.indexed_at or int(time.time())
-        # The store keeps neither None nor empty lists: absent means empty.
-        return {k: v for k, v in data.items() if v is not None and v != [] and v != ""}
+        # The store keeps neither empty lists nor (usefully) empty strings, and its upsert merges
+        # metadata: None is how a field that became empty is removed.
+        return {k: (None if v is None or v == [] or v == "" else v) for k, v in data.items()}
 
     def filter_metadata(self) -> dict[str, str | int | float | bool]:
         full = self.to_metadata()
-        out = {k: full[k] for k in FILTER_FIELDS if k in full}
-        out.setdefault("faces", 0)  # never empty, and "--faces 0" can filter
+        out = {k: full.get(k) for k in FILTER_FIELDS}
+        out["faces"] = out["faces"] or 0  # never an empty record, and "--faces 0" can filter
         return out
 
     @classmethod
     def from_metadata(cls, id_: str, meta: dict) -> "PhotoRecord":
-        data = dict(meta)
+        data = {k: v for k, v in meta.items() if v is not None}
         ts = data.pop("taken_ts", None)
         if ts is not None:
             data["taken_at"] = datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None)

@@ -32,8 +32,8 @@ from pydantic import BaseModel
 from .clip import ModelMissing
 
 KIND = "captioner"  # models_dir/captioner/<name>
-DEFAULT_CAPTIONER = "Florence-2-base-ft"
-HUB_REPO = "florence-community/Florence-2-base-ft"  # for a `models pull`; never used at run time
+DEFAULT_CAPTIONER = "Florence-2-base"  # as in Settings.captioner_model
+HUB_REPO = "florence-community/Florence-2-base"  # for a `models pull`; never used at run time
 FILES = ["config.json", "generation_config.json", "model.safetensors", "processor_config.json",
          "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json",
          "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json"]
@@ -220,6 +220,7 @@ class Captioner:
         Raises CaptionFailed when the photo takes longer than ``timeout_s`` in total, when the
         caption is garbage, or when the model fails on this photo.
         """
+        tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
         unknown = [task for task in tasks if task not in TASK_PROMPTS]
         if unknown:
             raise ValueError(f"unknown captioner task(s) {unknown}; known: {list(TASK_PROMPTS)}")

@@ -18,6 +18,12 @@ prompt after the longest prefix it shares with them.  Every planner call starts
 with the same long system prompt, so after the first call only the user's turn
 is evaluated.  ``last_timing["prompt_tokens_evaluated"]`` shows it.
 
+Threads: llama.cpp's threads meet at a barrier after every operation and spin
+while they wait, so they must not share cores with other busy processes.  On a
+2-core machine running two other jobs, two threads generated at 1.1 token/s and
+one thread at 7 token/s (0.5B model); pass ``threads=1`` while the machine is busy
+(indexing in the background, say).
+
 llama-cpp-python must be built without the AMX code path on these CPUs::
 
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \\
@@ -27,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -217,7 +222,3 @@ def find_llm(models_dir: Path, preferred: str | None = None) -> Path | None:
         return max(qwens or files, key=lambda p: p.stat().st_size)
     return None
 
-
-def default_threads() -> int:
-    """Physical-ish cores, capped: llama.cpp gains nothing from hyperthreads."""
-    return max(1, min(8, (os.cpu_count() or 2)))
