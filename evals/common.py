@@ -77,6 +77,22 @@ def load_average() -> list[float] | None:
         return None
 
 
+def code_version() -> dict:
+    """The commit measured, and whether the product's code differed from it (a dirty tree)."""
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    changed = git("status", "--porcelain", "--", "tools", "recall", "prompts")
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "product_files_changed": changed.splitlines() if changed else []}
+
+
 def machine_facts() -> dict:
     """What the figures were measured on; load average matters on a shared 2-core machine."""
     try:
@@ -99,6 +115,7 @@ def machine_facts() -> dict:
         "torch_interop_threads": interop,
         "load_average_1_5_15": load_average(),
         "python": platform.python_version(),
+        "code": code_version(),
         "versions": {name: _version(name) for name in
                      ("torch", "transformers", "chromadb", "numpy", "pillow", "tokenizers")},
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "RECALL_MODELS",

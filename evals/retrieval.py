@@ -37,6 +37,17 @@ CLIP_ANCHOR = {"model": "OpenAI ViT-B/32", "dataset": "Flickr8k-test text->image
 CLIP_SKIPPED = (f"CLIP weights not present: skipped (published anchor {CLIP_ANCHOR['model']} "
                 f"R@1 {CLIP_ANCHOR['R@1']} / R@5 {CLIP_ANCHOR['R@5']} / R@10 {CLIP_ANCHOR['R@10']})")
 KS = (1, 5, 10)
+# Other weightings of the same reciprocal-rank fusion, recomputed from each response's ``why``
+# ranks (every candidate of every signal is in the response when k >= the library size): do
+# they beat the product's? name -> (RRF k, per-signal weights; a signal not named weighs 1).
+FUSION_VARIANTS: dict[str, tuple[int, dict[str, float]]] = {
+    "rrf60 equal (as product)": (60, {}),
+    "rrf60 words x0.5": (60, {"words": 0.5}),
+    "rrf60 words x0.25": (60, {"words": 0.25}),
+    "rrf10 equal": (10, {}),
+    "rrf10 words x0.5": (10, {"words": 0.5}),
+    "rrf2 equal": (2, {}),
+}
 BREAKDOWN_QUERIES = 50  # queries whose latency is also split into its parts
 
 
@@ -56,6 +67,12 @@ def rankings(response, signals: list[str]) -> dict[str, list[str]]:
         ranked.sort(key=lambda r: r.why[signal].rank)
         out[signal] = [r.path for r in ranked]
     return out
+
+
+def fused_variant(response, rrf_k: int, weights: dict[str, float]) -> list[str]:
+    scores = {r.path: sum(weights.get(s, 1.0) / (rrf_k + v.rank) for s, v in r.why.items())
+              for r in response.results}
+    return sorted(scores, key=lambda path: -scores[path])
 
 
 def summarise(ranks: list[int | None], library_size: int) -> dict:
@@ -110,6 +127,7 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
     queries = [(path, caption) for path, captions in library.items() for caption in captions]
     order = ["fused", *signals]
     ranks: dict[str, list[int | None]] = {r: [] for r in order}
+    variants: dict[str, list[int | None]] = {}
     latencies: list[float] = []
     cpu_times: list[float] = []  # process CPU time per query: less sensitive to a busy machine
     used_counts: dict[str, int] = {}
@@ -129,6 +147,9 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
             result_counts.append(len(response.results))
             for ranking, paths in rankings(response, signals).items():
                 ranks[ranking].append(rank_in(paths, path))
+            if len(signals) > 1:
+                for variant, (rrf_k, weights) in FUSION_VARIANTS.items():
+                    variants.setdefault(variant, []).append(rank_in(fused_variant(response, rrf_k, weights), path))
             progress.advance()
 
     breakdown = latency_breakdown(searcher, models, store, [c for _, c in queries[:BREAKDOWN_QUERIES]])
@@ -141,6 +162,9 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
         "index_wall_seconds": round(index_phase.seconds, 3),
         "metrics": {r: summarise(ranks[r], size) for r in order},
         "fusion_vs_parts": {s: paired(ranks["fused"], ranks[s], beyond) for s in signals},
+        "fusion_variants": {v: summarise(r, size) for v, r in variants.items()},
+        "fusion_variants_note": ("recomputed from the same responses' why ranks; 'as product' should "
+                                 "match 'fused' (up to ties)") if variants else None,
         "signals_fired": used_counts,
         "results_per_query_median": median(result_counts),
         "notices": sorted(notices),
@@ -274,6 +298,10 @@ def print_summary(out: dict) -> None:
               f"({index['photos_per_second']} photos/s); query latency median {lat['median_ms']} ms, "
               f"p95 {lat['p95_ms']} ms over {lat['queries']} queries, CPU time median {lat['cpu_median_ms']} ms "
               f"(parts, medians: {parts})")
+        if result.get("fusion_variants"):
+            print(table([f"{backbone}: fusion variant", "R@1 %", "R@5 %", "R@10 %", "median rank", "MRR"],
+                        [[v, m["R@1"], m["R@5"], m["R@10"], m["median_rank"], m["mean_reciprocal_rank"]]
+                         for v, m in result["fusion_variants"].items()]))
         for signal, cmp in result["fusion_vs_parts"].items():
             print(f"  fused vs {signal} only: better on {cmp['fused_better']}, worse on {cmp['fused_worse']}, "
                   f"same on {cmp['same']} queries")

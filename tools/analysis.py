@@ -11,14 +11,13 @@ failed for that model and the run goes on.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps
 from pydantic import BaseModel
 
 from . import tags as tag_rules
-from .indexer import Progress, _NoProgress, prefetch
+from .indexer import Progress, _NoProgress, process_in_batches
 from .models.registry import Models
 from .people import PeopleBook
 from .records import PhotoRecord, SkippedFile
@@ -107,18 +106,8 @@ class Analyzer:
         def analyze(record: PhotoRecord) -> _Result:
             return self._analyze_one(record, adapters)
 
-        pool = ThreadPoolExecutor(self.settings.decode_threads)
-        try:
-            batch: list[_Result] = []
-            for result in prefetch(pool, analyze, todo, ahead=BATCH * 2):
-                batch.append(result)
-                if len(batch) >= BATCH:
-                    self._commit(batch, adapters, report)
-                    batch = []
-            if batch:
-                self._commit(batch, adapters, report)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        process_in_batches(self.settings.decode_threads, analyze, todo, BATCH,
+                           lambda batch: self._commit(batch, adapters, report))
 
     def _analyze_one(self, record: PhotoRecord, adapters: dict) -> _Result:
         result = _Result(record)

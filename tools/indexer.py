@@ -87,6 +87,27 @@ def prefetch(executor: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable
         yield pending.popleft().result()
 
 
+def process_in_batches(threads: int, work: Callable[[T], R], items: Iterable[T], batch_size: int,
+                       commit: Callable[[list[R]], None]) -> None:
+    """Run ``work`` on decoder threads, handing results to ``commit`` in order, a batch at a time.
+
+    The main thread commits (and runs the batch models) while the threads prepare the next items;
+    on Ctrl-C, queued work is cancelled rather than finished.
+    """
+    pool = ThreadPoolExecutor(threads)
+    try:
+        batch: list[R] = []
+        for result in prefetch(pool, work, items, ahead=batch_size * 3):
+            batch.append(result)
+            if len(batch) >= batch_size:
+                commit(batch)
+                batch = []
+        if batch:
+            commit(batch)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _under(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
@@ -229,18 +250,8 @@ class Indexer:
                                    max_pixels=self.settings.max_image_pixels,
                                    with_metadata=job.record is None)
 
-        pool = ThreadPoolExecutor(self.settings.decode_threads)
-        try:
-            batch: list[tuple[_Job, PhotoRead]] = []
-            for item in prefetch(pool, read, jobs, ahead=batch_size * 3):
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    self._commit(batch, clip, report)
-                    batch = []
-            if batch:
-                self._commit(batch, clip, report)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        process_in_batches(self.settings.decode_threads, read, jobs, batch_size,
+                           lambda batch: self._commit(batch, clip, report))
 
     def _commit(self, batch: list[tuple[_Job, PhotoRead]], clip, report: IndexReport) -> None:
         good: list[tuple[_Job, PhotoRecord, PhotoRead]] = []

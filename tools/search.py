@@ -5,9 +5,15 @@ Signals (each used when it exists; the response says which were off and why):
 - ``words``: BM25 of the text against captions and keywords people wrote.
 - ``meaning``: sentence-embedding similarity of the text to those captions (only above a floor,
   so that an unrelated caption does not count as a match).
-Fusion is weighted reciprocal rank fusion: ``score = sum_s w_s / (60 + rank_s)`` over the
-signals that ranked the photo, divided by ``sum_s w_s / 61`` so that a photo ranked first by
-every available signal scores 1.0. Each result's ``why`` keeps every signal's own score and rank.
+Fusion is a weighted sum of per-query min-max normalised scores:
+``score = sum_s w_s * (x_s - min_s) / (max_s - min_s) / sum_s w_s`` over the signals that returned
+anything for this query (min and max over that signal's candidates; a photo a signal did not
+return gets 0 from it). A photo best on every signal scores 1.0. Weights: visual 1, meaning 1,
+words 0.2. On Flickr8k-test with one caption per photo as the person's own text (600 queries,
+evals/retrieval.py), equal-weight reciprocal rank fusion scored R@1 39.5 against 50.3 for meaning
+alone, because word overlap is the weaker signal on paraphrases; this fusion scores 50.5, not
+worse than its best part, while a tag or keyword that only word matching sees still counts.
+Each result's ``why`` keeps every signal's own score and rank.
 Filters (date range, place, camera) are applied inside the store before ranking.
 """
 from __future__ import annotations
@@ -25,8 +31,7 @@ from .records import PhotoRecord, wall_clock_ts
 from .store import PhotoStore
 from .text_match import bm25_scores, query_terms
 
-RRF_K = 60
-SIGNAL_WEIGHTS = {"visual": 1.0, "words": 1.0, "meaning": 1.0}
+SIGNAL_WEIGHTS = {"visual": 1.0, "meaning": 1.0, "words": 0.2}
 MAX_QUERY_CHARS = 1000  # longer text adds nothing a model can use
 CANDIDATES = 200  # per signal, before fusion
 # A caption whose meaning is this far from the query is unrelated (all-MiniLM-L6-v2 puts unrelated
@@ -186,10 +191,7 @@ class Searcher:
 
     # ---- ranking -------------------------------------------------------------------------------
     def _fuse(self, ranked: dict[str, dict[str, SignalScore]], query: SearchQuery) -> list[SearchResult]:
-        used = {s for why in ranked.values() for s in why}
-        best_possible = sum(SIGNAL_WEIGHTS[s] / (RRF_K + 1) for s in used) or 1.0
-        fused = {id_: sum(SIGNAL_WEIGHTS[s] / (RRF_K + v.rank) for s, v in why.items()) / best_possible
-                 for id_, why in ranked.items()}
+        fused = fuse_scores(ranked)
         order = sorted(fused, key=lambda id_: -fused[id_])
         results: list[SearchResult] = []
         chunk_size = query.k * 3
@@ -209,6 +211,24 @@ class Searcher:
         records = [r for r in self.store.iter_photos(where) if _in_circle(r, query.place)]
         records.sort(key=lambda r: (r.taken_at or datetime.min, r.path), reverse=True)
         return [_result(r, 1.0, {}) for r in records[: query.k]]
+
+
+def fuse_scores(ranked: dict[str, dict[str, SignalScore]]) -> dict[str, float]:
+    """The documented fusion (module docstring): photo id -> fused score in [0, 1]."""
+    bounds: dict[str, tuple[float, float]] = {}
+    for why in ranked.values():
+        for signal, value in why.items():
+            low, high = bounds.get(signal, (value.score, value.score))
+            bounds[signal] = (min(low, value.score), max(high, value.score))
+    total_weight = sum(SIGNAL_WEIGHTS[s] for s in bounds) or 1.0
+    fused = {}
+    for id_, why in ranked.items():
+        score = 0.0
+        for signal, value in why.items():
+            low, high = bounds[signal]
+            score += SIGNAL_WEIGHTS[signal] * ((value.score - low) / (high - low) if high > low else 1.0)
+        fused[id_] = score / total_weight
+    return fused
 
 
 def _result(record: PhotoRecord, score: float, why: dict[str, SignalScore]) -> SearchResult:
