@@ -451,3 +451,18 @@ def test_real_vocabulary_embeds_with_any_clip(clip):
     assert np.allclose(np.linalg.norm(tagger.tag_embeddings, axis=1), 1.0, atol=1e-5)
     results = tagger.tags(drawings(clip, "circle", "red", n=2))
     assert len(results) == 2 and all(0.6 <= t.confidence <= 1 for tags in results for t in tags)
+
+
+def test_prompt_embeddings_are_cached_per_model_and_vocabulary(clip, tmp_path):
+    vocabulary = tmp_path / "shapes.txt"
+    vocabulary.write_text(SHAPE_VOCABULARY)
+    first = ZeroShotTagger(clip, vocabulary, cache_dir=tmp_path / "cache")
+    embedded = clip.texts_embedded
+    again = ZeroShotTagger(clip, vocabulary, cache_dir=tmp_path / "cache")
+    assert clip.texts_embedded == embedded  # loaded, not recomputed
+    assert np.array_equal(first.tag_embeddings, again.tag_embeddings)
+    images = drawings(clip, "circle", "red", n=2)
+    assert np.allclose(first.probabilities(images), again.probabilities(images))
+    vocabulary.write_text(SHAPE_VOCABULARY.replace("red: red circle", "red: crimson circle", 1))
+    ZeroShotTagger(clip, vocabulary, cache_dir=tmp_path / "cache")  # other prompts: a new entry
+    assert clip.texts_embedded > embedded and len(list((tmp_path / "cache").glob("*.npz"))) == 2

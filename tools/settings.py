@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +29,8 @@ class Settings(BaseSettings):
                                    description="talk to a Chroma server instead, e.g. http://localhost:8000")
     models_dir: Path = Field(default_factory=lambda: _default_data_dir() / "models",
                              description="where model weights live (RECALL_MODELS_DIR or RECALL_MODELS)")
+    cache_dir: Path = Field(default_factory=lambda: Path(user_cache_dir(APP_NAME, appauthor=False)),
+                            description="derived data that can be rebuilt, e.g. tag prompt embeddings")
 
     # CLIP: a folder under models_dir/clip in Hugging Face CLIPModel format; the architecture is
     # in its config.json and the weights in model.safetensors, so swapping models is a setting.

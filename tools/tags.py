@@ -681,15 +681,49 @@ class ZeroShotTagger:
     """
 
     def __init__(self, clip: "ClipModel", vocabulary_path: Path = DEFAULT_VOCABULARY, *,
-                 vocabulary: Vocabulary | None = None, batch_size: int = 256):
+                 vocabulary: Vocabulary | None = None, batch_size: int = 256, cache_dir: Path | None = None):
         self.vocabulary = vocabulary or load_vocabulary(vocabulary_path)
         self.names = [t.name for t in self.vocabulary.tags]
-        self.tag_embeddings = np.stack([self._embed(clip, self.vocabulary.prompts(t), batch_size)
-                                        for t in self.vocabulary.tags])
-        self.neutral_embedding = self._embed(clip, list(self.vocabulary.neutral), batch_size)
+        cached = self._cache_file(clip, cache_dir)
+        if cached is not None and cached.is_file():
+            with np.load(cached) as arrays:
+                self.tag_embeddings, self.neutral_embedding = arrays["tags"], arrays["neutral"]
+        else:
+            self.tag_embeddings = np.stack([self._embed(clip, self.vocabulary.prompts(t), batch_size)
+                                            for t in self.vocabulary.tags])
+            self.neutral_embedding = self._embed(clip, list(self.vocabulary.neutral), batch_size)
+            if cached is not None:
+                self._save(cached)
         self._group_index = {name: np.array([self.names.index(n) for n in group.tags])
                              for name, group in self.vocabulary.groups.items()}
         self._independent = np.array([i for i, t in enumerate(self.vocabulary.tags) if t.group is None], dtype=int)
+
+    def _cache_file(self, clip: "ClipModel", cache_dir: Path | None) -> Path | None:
+        """Embedding ~1,000 prompts takes minutes on a CPU with ViT-B/32: do it once per model
+        and vocabulary. The key covers the prompts and the weights file's identity."""
+        if cache_dir is None:
+            return None
+        import hashlib
+
+        digest = hashlib.sha256()
+        for tag in self.vocabulary.tags:
+            digest.update("\x1f".join([tag.name, *self.vocabulary.prompts(tag)]).encode())
+        digest.update("\x1f".join(self.vocabulary.neutral).encode())
+        for name in ("model.safetensors", "pytorch_model.bin", "config.json"):
+            weights = Path(clip.path) / name
+            if weights.is_file():
+                stat = weights.stat()
+                digest.update(f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        return Path(cache_dir) / f"tag-embeddings-{digest.hexdigest()[:20]}.npz"
+
+    def _save(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".partial.npz")
+            np.savez(partial, tags=self.tag_embeddings, neutral=self.neutral_embedding)
+            partial.replace(path)
+        except OSError:  # a read-only cache only costs time
+            pass
 
     @staticmethod
     def _embed(clip: "ClipModel", prompts: list[str], batch_size: int) -> np.ndarray:

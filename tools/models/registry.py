@@ -149,7 +149,8 @@ class Models:
                 from ..tags import ZeroShotTagger
 
                 try:
-                    self._zero_shot = _load_once("zero_shot", clip.path, lambda: ZeroShotTagger(clip))
+                    self._zero_shot = _load_once("zero_shot", clip.path,
+                                                 lambda: ZeroShotTagger(clip, cache_dir=self.settings.cache_dir))
                 except Exception as error:  # noqa: BLE001 - a bad vocabulary file turns tags off, not indexing
                     self.problems["zero_shot"] = f"zero-shot tags off: {error}"
         return self._zero_shot
