@@ -97,20 +97,23 @@ def index(paths: Annotated[list[Path], typer.Argument(help="folders (or files) o
             out.print_json(json.dumps({"index": report.model_dump(mode="json") if report else None,
                                        "analysis": analysis.model_dump(mode="json") if analysis else None}))
             return
+        if report is not None:
+            _print_index_report(report)
         if analysis is not None:
             _print_analysis(analysis)
-        if report is None:
-            return
-        out.print(f"Indexed {report.new} new photos ({report.moved} moved, {report.unchanged} unchanged, "
-                  f"{report.removed} removed, {report.skipped} skipped) in {report.seconds:.1f} s.")
-        if report.clip_embedded:
-            out.print(f"CLIP embedded {report.clip_embedded} photos.")
-        if report.clip != "on":
-            out.print(f"[yellow]Visual search is off[/]: {report.clip}. `recall models` says how to turn it on.")
-        for problem in report.problems[:10]:
-            out.print(f"  skipped {problem.path}: {problem.reason}", highlight=False)
-        if len(report.problems) > 10:
-            out.print(f"  ... and {len(report.problems) - 10} more (`recall status` lists them)")
+
+
+def _print_index_report(report) -> None:
+    out.print(f"Indexed {report.new} new photos ({report.moved} moved, {report.unchanged} unchanged, "
+              f"{report.removed} removed, {report.skipped} skipped) in {report.seconds:.1f} s.")
+    if report.clip_embedded:
+        out.print(f"CLIP embedded {report.clip_embedded} photos.")
+    if report.clip != "on":
+        out.print(f"[yellow]Visual search is off[/]: {report.clip}. `recall models` says how to turn it on.")
+    for problem in report.problems[:10]:
+        out.print(f"  skipped {problem.path}: {problem.reason}", highlight=False)
+    if len(report.problems) > 10:
+        out.print(f"  ... and {len(report.problems) - 10} more (`recall status` lists them)")
 
 
 def _print_analysis(analysis) -> None:
@@ -209,7 +212,10 @@ def _print_results(response) -> None:
         table.add_column(column, overflow="fold")
     for number, result in enumerate(response.results, start=1):
         why = ", ".join(f"{name} {value.score:.2f} (#{value.rank})" for name, value in result.why.items())
-        table.add_row(str(number), f"{result.score:.3f}", (result.taken_at or "")[:16].replace("T", " "),
+        taken = (result.taken_at or "")[:16].replace("T", " ")
+        if taken and result.date_source == "file":
+            taken += " (file time)"  # no camera date: what the file system says
+        table.add_row(str(number), f"{result.score:.3f}", taken,
                       result.place or "", result.path, why)
     out.print(table)
 
@@ -384,19 +390,25 @@ def models_list(ctx: typer.Context, models_dir: ModelsOption = None, as_json: Js
 
 
 @models_app.command("pull")
-def models_pull(models_dir: ModelsOption = None) -> None:
-    """Download the default CLIP into the models folder (needs a network; checks checksums)."""
-    from tools.models.registry import pull_clip
+def models_pull(models_dir: ModelsOption = None,
+                only: Annotated[Optional[str], typer.Option("--only", help="clip or caption")] = None) -> None:
+    """Download the default CLIP and Florence-2 into the models folder (needs a network)."""
+    from tools.models.registry import PULLABLE, pull_model
     from tools.settings import load_settings
 
     with friendly_errors():
         settings = load_settings(models_dir=models_dir)
-        try:
-            path = pull_clip(settings)
-        except Exception as error:  # noqa: BLE001 - offline is the usual cause
-            raise UserError(f"could not download {settings.clip_hub_repo} (is this machine online?): "
-                            f"{str(error).splitlines()[0][:200]}") from None
-        out.print(f"CLIP ready at {path}. Run `recall index` again to add visual search to indexed photos.")
+        if only is not None and only not in PULLABLE:
+            raise UserError(f"--only takes one of {', '.join(PULLABLE)}")
+        for kind in [only] if only else PULLABLE:
+            repo = settings.clip_hub_repo if kind == "clip" else settings.captioner_hub_repo
+            try:
+                path = pull_model(settings, kind)
+            except Exception as error:  # noqa: BLE001 - offline is the usual cause
+                raise UserError(f"could not download {repo} (is this machine online?): "
+                                f"{str(error).splitlines()[0][:200] if str(error) else type(error).__name__}") from None
+            out.print(f"{kind} ready at {path}.")
+        out.print("Run `recall index` again: photos already indexed get the new signals.")
 
 
 def main() -> None:

@@ -78,6 +78,7 @@ class SearchResult(BaseModel):
     lat: float | None
     lon: float | None
     camera: str | None = None
+    date_source: str | None = None  # exif, sidecar or file
     why: dict[str, SignalScore] = {}
 
 
@@ -233,4 +234,5 @@ def fuse_scores(ranked: dict[str, dict[str, SignalScore]]) -> dict[str, float]:
 
 def _result(record: PhotoRecord, score: float, why: dict[str, SignalScore]) -> SearchResult:
     return SearchResult(id=record.id, path=record.path, score=round(score, 4), taken_at=record.taken_at_iso,
-                        place=record.place, lat=record.lat, lon=record.lon, camera=record.camera, why=why)
+                        place=record.place, lat=record.lat, lon=record.lon, camera=record.camera,
+                        date_source=record.date_source, why=why)

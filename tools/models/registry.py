@@ -225,33 +225,40 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pull_clip(settings: Settings) -> Path:
-    """Download the default CLIP into the models folder, checking the weights' checksum.
+PULLABLE = ("clip", "caption")
 
-    The one place that may use the network, on a user's explicit request.
+
+def pull_model(settings: Settings, kind: str) -> Path:
+    """Download a default model (CLIP or Florence-2) into the models folder, checksum-checked.
+
+    The one place that may use the network, on a user's explicit request. Every file the hub
+    lists with a SHA-256 (the large ones) is checked; all files' hashes go to MANIFEST.json.
     """
     os.environ["HF_HUB_OFFLINE"] = "0"
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub import constants as hub_constants
 
     hub_constants.HF_HUB_OFFLINE = False
-    target = settings.model_path("clip", settings.clip_model)
-    info = HfApi().model_info(settings.clip_hub_repo, files_metadata=True)
+    if kind == "clip":
+        repo, target, patterns = settings.clip_hub_repo, settings.model_path("clip", settings.clip_model), CLIP_FILES
+    else:
+        repo = settings.captioner_hub_repo
+        target = settings.model_path("captioner", settings.captioner_model)
+        patterns = ["*.json", "*.safetensors", "*.txt"]
+    info = HfApi().model_info(repo, files_metadata=True)
     expected = {s.rfilename: s.lfs.sha256 for s in info.siblings if s.lfs is not None}
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        snapshot_download(settings.clip_hub_repo, local_dir=tmp, allow_patterns=CLIP_FILES)
+        snapshot_download(repo, local_dir=tmp, allow_patterns=patterns)
+        shutil.rmtree(Path(tmp) / ".cache", ignore_errors=True)
         manifest = {}
-        for name in CLIP_FILES:
-            file = Path(tmp) / name
-            if not file.is_file():
-                continue
+        for file in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
+            name = file.relative_to(tmp).as_posix()
             manifest[name] = _sha256(file)
             if name in expected and manifest[name] != expected[name]:
                 raise RuntimeError(f"checksum mismatch for {name}: the download is corrupt")
         (Path(tmp) / "MANIFEST.json").write_text(json.dumps(
-            {"repo": settings.clip_hub_repo, "revision": info.sha, "sha256": manifest}, indent=1))
-        shutil.rmtree(Path(tmp) / ".cache", ignore_errors=True)
+            {"repo": repo, "revision": info.sha, "sha256": manifest}, indent=1))
         if target.exists():
             shutil.rmtree(target)
         Path(tmp).rename(target)
