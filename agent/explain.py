@@ -1,0 +1,37 @@
+"""One short line saying why a photo was found: each signal with its score, and the filters it met."""
+from __future__ import annotations
+
+from agent.plan import Plan
+from tools.records import PhotoRecord
+from tools.search import SearchResult
+from tools.text_match import query_terms
+
+
+def explain(result: SearchResult, record: PhotoRecord, plan: Plan) -> str:
+    parts: list[str] = []
+    why = result.why
+    if "visual" in why:
+        parts.append(f"looks like {plan.visual!r} (visual {why['visual'].score:.2f})")
+    if "words" in why:
+        found = set(query_terms(record.search_text()))
+        words = [t for t in dict.fromkeys(query_terms(plan.visual)) if t in found]
+        parts.append(f"caption words: {', '.join(words)}" if words else f"caption words ({why['words'].score:.2f})")
+    if "meaning" in why:
+        parts.append(f"caption means much the same (meaning {why['meaning'].score:.2f})")
+    if "feedback" in why:
+        parts.append(f"like the photos you picked (feedback {why['feedback'].score:.2f})")
+    tags = [t for t in plan.required_tags if t in record.tags]
+    if tags:
+        parts.append(f"tagged {', '.join(tags)}")
+    if record.taken_at:
+        taken = f"taken {record.taken_at:%Y-%m-%d}"
+        if plan.date_range and plan.date_range.start <= record.taken_at <= plan.date_range.end:
+            taken += f", in your {plan.date_phrase!r} range"
+        parts.append(taken)
+    if record.place or record.city or record.country:
+        where = ", ".join(p for p in (record.city, record.country) if p) or record.place
+        parts.append(f"in {where}" + (f" (near {plan.place_phrase!r})" if plan.place and plan.place_phrase else ""))
+    names = plan.people or []
+    if names and plan.person_ids and all(p in record.people for p in plan.person_ids):
+        parts.append(f"with {', '.join(names)}")
+    return "; ".join(parts) or "matches your filters"

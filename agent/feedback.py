@@ -1,0 +1,113 @@
+"""Feedback in plain words about the last list shown ("#3 is close", "not 1 or 2", "later").
+
+Numbers are 1-based positions in the last shown list. Parsing is by rules; what cannot be
+parsed is simply not feedback (the turn is then read as a new description).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Literal, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from agent.dates import DateRange
+
+EARLIEST = datetime(1800, 1, 1)
+LATEST = datetime(2199, 12, 31, 23, 59, 59, 999999)
+_NUM = r"#?\s*(\d{1,3})\b"
+_NUM_LIST = rf"(?:{_NUM})(?:\s*(?:,|or|and|nor|&)?\s*(?:{_NUM}))*"
+_REJECT_ALL = re.compile(r"\b(?:none of (?:these|them|those)|none|neither|nothing like|all wrong|not these)\b",
+                         re.IGNORECASE)
+
+
+class Feedback(BaseModel):
+    liked: list[int] = []  # 1-based positions in the last shown list
+    rejected: list[int] = []
+    reject_all: bool = False
+    extra_visual: str = ""  # "more like 4 but at night" -> "at night"
+    date_shift: Literal["earlier", "later"] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.liked or self.rejected or self.reject_all or self.extra_visual or self.date_shift)
+
+
+def _numbers(span: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d{1,3}", span) if int(n) > 0]
+
+
+def parse_feedback(text: str, shown_count: int | None = None) -> Feedback:
+    """``shown_count`` drops positions that were not shown (a typo, or a year like 2019)."""
+    text = " ".join((text or "").split())[:500]
+    fb = Feedback()
+    rest = text
+    # Rejections first: "not 1 or 2", "not #1, #2", "no to 3".
+    for match in re.finditer(rf"\b(?:not|no|nope|never|reject)\s+(?:to\s+|number\s+)?({_NUM_LIST})", text,
+                             re.IGNORECASE):
+        fb.rejected += _numbers(match.group(1))
+        rest = rest.replace(match.group(0), " ")
+    if _REJECT_ALL.search(text):
+        fb.reject_all = True
+    # Everything but-clause after: extra description ("... but at night").
+    but = re.search(r"\b(?:but|only|except)\s+(.+)$", rest, re.IGNORECASE)
+    if but:
+        fb.extra_visual = but.group(1).strip(" .,!")
+        rest = rest[:but.start()]
+    # Any other position number is liked: "#3 is close", "like 3", "more like 4", "3 looks right".
+    negative = re.search(r"\b(?:wrong|bad|not (?:it|right|them)|nope)\b", rest, re.IGNORECASE)
+    for match in re.finditer(_NUM, rest):
+        (fb.rejected if negative else fb.liked).append(int(match.group(1)))
+    if re.search(r"\b(?:earlier|before that|older)\b", text, re.IGNORECASE):
+        fb.date_shift = "earlier"
+    elif re.search(r"\b(?:later|after that|more recent|newer)\b", text, re.IGNORECASE):
+        fb.date_shift = "later"
+    if shown_count is not None:
+        fb.liked = [n for n in fb.liked if 1 <= n <= shown_count]
+        fb.rejected = [n for n in fb.rejected if 1 <= n <= shown_count]
+    fb.liked = [n for n in dict.fromkeys(fb.liked) if n not in fb.rejected and n > 0]
+    fb.rejected = list(dict.fromkeys(fb.rejected))
+    return fb
+
+
+def positions_to_ids(positions: list[int], shown: Sequence[str]) -> list[str]:
+    return [shown[n - 1] for n in positions if 1 <= n <= len(shown)]
+
+
+def shifted_range(shift: str, shown_dates: Sequence[datetime | None], current: DateRange | None) -> DateRange | None:
+    """"Earlier than that": before the earliest shown photo; "later": after the latest one.
+    The other end of the current range, if any, is kept."""
+    dates = [d for d in shown_dates if d is not None]
+    if not dates:
+        return current
+    start = current.start if current else EARLIEST
+    end = current.end if current else LATEST
+    if shift == "earlier":
+        end = min(dates) - timedelta(microseconds=1)
+        label = f"before {min(dates):%Y-%m-%d}"
+    else:
+        start = max(dates) + timedelta(microseconds=1)
+        label = f"after {max(dates):%Y-%m-%d}"
+    if start > end:
+        return current
+    return DateRange(start=start, end=end, label=label, phrase=shift)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+def rocchio(query_vec: np.ndarray, liked_vecs: Sequence[np.ndarray], rejected_vecs: Sequence[np.ndarray],
+            alpha: float = 1.0, beta: float = 0.75, gamma: float = 0.25) -> np.ndarray:
+    """Rocchio relevance feedback: ``q' = alpha*q + beta*mean(liked) - gamma*mean(rejected)``, then
+    L2-normalised (CLIP compares directions). All inputs are normalised first so that no one
+    vector's length counts. The classic weights (Manning et al., IR book 9.1.1): a liked photo
+    says more than a rejected one, since a rejection may be for any of several reasons."""
+    q = alpha * _unit(np.asarray(query_vec, dtype=np.float32))
+    if len(liked_vecs):
+        q = q + beta * np.mean([_unit(np.asarray(v, dtype=np.float32)) for v in liked_vecs], axis=0)
+    if len(rejected_vecs):
+        q = q - gamma * np.mean([_unit(np.asarray(v, dtype=np.float32)) for v in rejected_vecs], axis=0)
+    return _unit(q)

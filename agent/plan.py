@@ -1,0 +1,250 @@
+"""A search plan made from one sentence by rules (no LLM): what the photo shows, when, where, who.
+
+``rule_plan`` finds the spans it understands (a date phrase, place phrases, known names,
+"not X" exclusions), resolves them with the tools (``agent.dates``, ``geo.resolve_place``), and
+what is left, minus filler words, is the visual description. ``plan_to_query`` turns the plan
+into the search tool's typed ``SearchQuery``.
+
+Place rules, because the gazetteer knows a town for almost every noun ("Beach", "Friend",
+"Home", "Sunset" are US towns):
+* a capitalised span counts when it resolves; a single capitalised word at the start of a
+  sentence (where every word is capitalised) counts only when it is strong (below);
+* a lowercase span counts only after in/at/near/around, and only when it is strong: a country,
+  a region, or a city that is in the person's own library ("in italy", "in berlin" for someone
+  with Berlin photos, but not "at the beach").
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Iterable
+
+from pydantic import BaseModel
+
+from agent.dates import DateRange, find_date_phrase, resolve_date_phrase
+from tools import geo
+from tools.search import SearchQuery
+
+MAX_PLACE_WORDS = 4
+FILLERS = ("the one with", "i remember", "a photo of", "a picture of", "photo of", "picture of", "pic of", "photos of", "pictures of",
+           "i think", "i guess", "maybe", "it was", "it's", "there was", "uh", "um", "erm", "that")
+# Words that never start a place, though some are capitalised ("I", weekdays and months belong
+# to dates, which are removed first anyway).
+NOT_PLACE_WORDS = {"i", "my", "me", "we", "our", "the", "a", "an", "and", "or", "with", "of", "it", "was",
+                   "that", "this", "there", "some", "one"}
+# Words after "not"/"no" that are not things to exclude ("not sure", "no idea").
+NOT_EXCLUSIONS = {"sure", "really", "very", "too", "so", "much", "idea", "one", "longer", "more", "that",
+                  "at", "in", "on", "quite", "exactly", "certain"}
+_WORD = r"[A-Za-z\u00C0-\u024F][\w'\u00C0-\u024F-]*"
+_CAP = r"[A-Z\u00C0-\u00DE][\w'\u00C0-\u024F-]*"
+
+
+class Plan(BaseModel):
+    visual: str = ""  # what the photo shows, in the person's words
+    date_phrase: str | None = None
+    place_phrase: str | None = None
+    people: list[str] = []  # names as the person wrote them
+    exclude: list[str] = []  # words after "not" / "no" / "without"
+    required_tags: list[str] = []  # e.g. "night" from "it was at night"; boosted, not filtered
+    # Filled by code from the phrases above:
+    date_range: DateRange | None = None
+    place: geo.PlaceFilter | None = None
+    person_ids: list[str] = []
+    unknown: list[str] = []  # what did not resolve, each with a short note for the person
+
+
+def known_places_from(raw: Iterable[Any]) -> list[geo.Place]:
+    """``store.get_meta("places", [])`` gives dicts; geo wants Place values."""
+    out = []
+    for item in raw or []:
+        if isinstance(item, geo.Place):
+            out.append(item)
+        elif isinstance(item, dict):
+            try:
+                out.append(geo.Place(**{k: v or "" for k, v in item.items() if k in geo.Place.model_fields}))
+            except Exception:  # noqa: BLE001 - a malformed fact must not stop a search
+                continue
+    return out
+
+
+def _strong(found: geo.PlaceFilter, known: list[geo.Place]) -> bool:
+    """A country, a region, or a city the library has photos from."""
+    if found.kind != "city":
+        return True
+    city = geo.normalize(found.label.split(",")[0])
+    return any(geo.normalize(p.city) == city and p.country_code == found.country_code for p in known)
+
+
+class _Spans:
+    """Character spans of the input that are understood, so the rest is the visual phrase."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.taken: list[tuple[int, int]] = []
+
+    def free(self, start: int, end: int) -> bool:
+        return all(end <= a or start >= b for a, b in self.taken)
+
+    def take(self, start: int, end: int) -> None:
+        self.taken.append((start, end))
+
+    def rest(self) -> str:
+        chars = list(self.text)
+        for a, b in self.taken:
+            for i in range(a, b):
+                chars[i] = " "
+        return "".join(chars)
+
+
+def _find_date(text: str, now: datetime, spans: _Spans) -> tuple[str | None, DateRange | None]:
+    phrase = find_date_phrase(text, now)
+    if not phrase:
+        return None, None
+    at = text.lower().find(phrase.lower())
+    if at >= 0:
+        # Take a leading preposition with it: "in March" leaves no dangling "in".
+        lead = re.search(r"\b(?:in|during|on|from|at|around|over)\s+$", text[:at], re.IGNORECASE)
+        spans.take(lead.start() if lead else at, at + len(phrase))
+    return phrase, resolve_date_phrase(phrase, now)
+
+
+def _find_people(text: str, known_names: list[str], spans: _Spans) -> list[str]:
+    found: list[str] = []
+    for name in sorted({n for n in known_names if n and n.strip()}, key=len, reverse=True):
+        pattern = re.compile(rf"(?:\bwith\s+)?(?<![\w'])({re.escape(name.strip())})(?![\w'])", re.IGNORECASE)
+        for match in pattern.finditer(text):
+            if spans.free(match.start(1), match.end(1)):
+                spans.take(match.start(), match.end())
+                if name not in found:
+                    found.append(name)
+    return found
+
+
+def _words_after(text: str, start: int) -> list[re.Match]:
+    """Up to MAX_PLACE_WORDS words from ``start``, stopping at punctuation."""
+    words = []
+    for match in re.finditer(rf"{_WORD}|[^\w\s]", text[start:]):
+        if not re.match(_WORD, match.group()) or len(words) >= MAX_PLACE_WORDS:
+            break
+        words.append(match)
+    return words
+
+
+def _try_span(text: str, start: int, words: list[re.Match], known: list[geo.Place], need_strong: bool,
+              spans: _Spans) -> tuple[int, int, geo.PlaceFilter] | None:
+    """Longest prefix of ``words`` (offsets relative to ``start``) that resolves as a place."""
+    for n in range(len(words), 0, -1):
+        first, last = start + words[0].start(), start + words[n - 1].end()
+        phrase = text[first:last]
+        if words[0].group().lower() in NOT_PLACE_WORDS and words[0].group().lower() != "the":
+            return None
+        if phrase.lower() in ("the",) or not spans.free(first, last):
+            continue
+        found = geo.resolve_place(phrase, known)
+        if found is not None and (not need_strong or _strong(found, known)):
+            return first, last, found
+    return None
+
+
+def _find_place(text: str, known: list[geo.Place], spans: _Spans,
+                unknown: list[str]) -> tuple[str | None, geo.PlaceFilter | None]:
+    # 1. "in / at / near / around X": lowercase X only when strong.
+    for match in re.finditer(r"\b(in|at|near|around)\s+", text, re.IGNORECASE):
+        words = _words_after(text, match.end())
+        if not words or not spans.free(match.start(), match.end()):
+            continue
+        capitalised = [w for w in words if w.group()[0].isupper() or w.group().lower() == "the"]
+        # A capitalised run ("Arezzo", "New York") may resolve to any place; else need a strong one.
+        run = []
+        for w in words:
+            if not (w.group()[0].isupper() or (not run and w.group().lower() == "the")):
+                break
+            run.append(w)
+        hit = None
+        if run and any(w.group()[0].isupper() for w in run):
+            hit = _try_span(text, match.end(), run, known, False, spans)
+            if hit is None and capitalised:
+                name = text[match.end() + run[0].start():match.end() + run[-1].end()]
+                close = geo.close_place_names(name, 3)
+                unknown.append(f"place {name!r} not found" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+                spans.take(match.start(), match.end() + run[-1].end())  # not a visual word either
+                continue
+        if hit is None:
+            hit = _try_span(text, match.end(), words, known, True, spans)
+        if hit:
+            first, last, found = hit
+            spans.take(match.start(), last)
+            return text[first:last], found
+    # 2. Capitalised runs anywhere ("..., Berlin I think").
+    for match in re.finditer(rf"(?:{_CAP}\s*)+", text):
+        words = [w for w in re.finditer(_WORD, match.group())]
+        words = [w for w in words if w.group() != "I"][:MAX_PLACE_WORDS]
+        if not words:
+            continue
+        at_start = not text[:match.start()].strip() or text[:match.start()].rstrip()[-1] in ".!?"
+        hit = _try_span(text, match.start(), words, known, at_start and len(words) == 1, spans)
+        if hit:
+            first, last, found = hit
+            spans.take(first, last)
+            return text[first:last], found
+    return None, None
+
+
+def _find_exclusions(text: str, spans: _Spans) -> list[str]:
+    out = []
+    for match in re.finditer(rf"\b(?:not|no|without)\s+(?:any\s+|a\s+|an\s+|the\s+)?({_WORD})", text,
+                             re.IGNORECASE):
+        word = match.group(1).lower()
+        if word in NOT_EXCLUSIONS or not spans.free(match.start(), match.end()):
+            continue
+        spans.take(match.start(), match.end())
+        out.append(word)
+    return out
+
+
+def clean_visual(text: str) -> str:
+    """Drop filler words and stray punctuation; keep the person's own description words."""
+    out = " " + text + " "
+    for filler in sorted(FILLERS, key=len, reverse=True):
+        out = re.sub(rf"(?<![\w']){re.escape(filler)}(?![\w'])", " ", out, flags=re.IGNORECASE)
+    out = re.sub(r"[,;:!?.\"()]+", " ", out)
+    out = re.sub(r"\s+", " ", out).strip()
+    # A preposition or conjunction left dangling at either end by a removed span.
+    edge = r"(?:in|at|near|around|with|and|or|on|from|of|during)"
+    out = re.sub(rf"^(?:{edge}\s+)+|(?:\s+{edge})+$", "", out, flags=re.IGNORECASE)
+    return out.strip()
+
+
+def rule_plan(text: str, now: datetime, known_names: list[str], known_places: Iterable[Any] = (),
+              name_ids: dict[str, str] | None = None) -> Plan:
+    """A plan from one sentence, by rules. ``name_ids`` (name -> person id, from PeopleBook) fills
+    ``person_ids``; without it names are kept as names only. Never raises on odd text."""
+    text = " ".join((text or "").split())[:1000]
+    known = known_places_from(known_places)
+    spans = _Spans(text)
+    unknown: list[str] = []
+    date_phrase, date_range = _find_date(text, now, spans)
+    if date_phrase and date_range is None:
+        unknown.append(f"date {date_phrase!r} not understood")
+    people = _find_people(text, known_names, spans)
+    place_phrase, place = _find_place(text, known, spans, unknown)
+    exclude = _find_exclusions(text, spans)
+    # "with Bob" where Bob is nobody known: say so rather than searching for a town called Bob.
+    for match in re.finditer(rf"\bwith\s+({_CAP})", text):
+        if spans.free(match.start(1), match.end(1)) and match.group(1) != "I":
+            unknown.append(f"person {match.group(1)!r} is not a named person")
+            spans.take(match.start(), match.end())
+    ids_by_name = {k.casefold(): v for k, v in (name_ids or {}).items()}
+    person_ids = [ids_by_name[n.casefold()] for n in people if n.casefold() in ids_by_name]
+    return Plan(visual=clean_visual(spans.rest()), date_phrase=date_phrase, place_phrase=place_phrase,
+                people=people, exclude=exclude, date_range=date_range, place=place, person_ids=person_ids,
+                unknown=unknown)
+
+
+def plan_to_query(plan: Plan, k: int = 20) -> SearchQuery:
+    """The typed query the search tool runs. Exclusions and required tags are applied by the
+    agent's re-ranking (the search tool has no negative terms)."""
+    return SearchQuery(text=plan.visual, k=k,
+                       date_from=plan.date_range.start if plan.date_range else None,
+                       date_to=plan.date_range.end if plan.date_range else None,
+                       place=plan.place, people=list(plan.person_ids))

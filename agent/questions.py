@@ -1,0 +1,107 @@
+"""One clarifying question, when the top candidates are too close to tell apart.
+
+When to ask: the candidates' fused scores (search scores, in [0, 1]) are "spread" when the best
+is less than LEAD_MARGIN ahead of the second; then no single photo is clearly the one. When
+one is that far ahead, asking would only slow the person down.
+
+What to ask: each candidate attribute (a tag some of the top photos have and some do not, the
+year, the country, the city, how many faces, which named person) splits the top TOP_N photos
+into groups. Weighting photos by softmax(score / TEMPERATURE), the answer's entropy is the
+expected information gain (the answer fully determines the group), so the attribute with the
+largest entropy, in bits, is asked. Attributes unknown for most of the mass are skipped, since
+a person cannot answer for photos the index knows nothing about.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Callable
+
+from pydantic import BaseModel
+
+from tools.records import PhotoRecord
+
+LEAD_MARGIN = 0.15
+TOP_N = 10
+TEMPERATURE = 0.1
+MIN_GAIN_BITS = 0.5
+MAX_UNKNOWN_MASS = 0.5
+# Plain-English templates for tags people can answer about; other tags get "Was there a {tag}?".
+TAG_QUESTIONS = {"indoor": ("Was it indoors or outdoors?", ["indoors", "outdoors"]),
+                 "outdoor": ("Was it indoors or outdoors?", ["outdoors", "indoors"]),
+                 "night": ("Was it taken at night?", ["yes", "no"]),
+                 "crowd": ("Was there a crowd?", ["yes", "no"]),
+                 "sunset": ("Was it at sunset?", ["yes", "no"])}
+
+
+class Question(BaseModel):
+    text: str
+    attribute: str  # "tag:night", "year", "country", "city", "faces", "person:p3"
+    options: list[str]
+
+
+def _softmax(scores: list[float]) -> list[float]:
+    top = max(scores)
+    weights = [math.exp((s - top) / TEMPERATURE) for s in scores]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def _faces_bucket(r: PhotoRecord) -> str:
+    return "nobody" if r.faces == 0 else "one person" if r.faces == 1 else "several people"
+
+
+def _attributes(records: list[PhotoRecord]) -> dict[str, Callable[[PhotoRecord], str | None]]:
+    attrs: dict[str, Callable[[PhotoRecord], str | None]] = {
+        "year": lambda r: str(r.taken_at.year) if r.taken_at else None,
+        "country": lambda r: r.country or None,
+        "city": lambda r: r.city or None,
+        "faces": lambda r: _faces_bucket(r) if "faces-1" in r.analyzed or r.faces else None,
+    }
+    tags = {t for r in records for t in r.tags}
+    for tag in sorted(tags):
+        if not all(tag in r.tags for r in records):
+            attrs[f"tag:{tag}"] = lambda r, tag=tag: "yes" if tag in r.tags else "no"
+    for person in sorted({p for r in records for p in r.people}):
+        attrs[f"person:{person}"] = lambda r, person=person: "yes" if person in r.people else "no"
+    return attrs
+
+
+def _gain(groups: dict[str | None, float]) -> float:
+    return -sum(p * math.log2(p) for p in groups.values() if p > 0)
+
+
+def _phrase(attribute: str, options: list[str]) -> Question:
+    listed = " or ".join(options[:3]) if len(options) <= 3 else ", ".join(options[:3]) + " or somewhere else"
+    if attribute.startswith("tag:"):
+        tag = attribute[4:]
+        text, opts = TAG_QUESTIONS.get(tag, (f"Was there {'an' if tag[0] in 'aeiou' else 'a'} {tag} in it?",
+                                             ["yes", "no"]))
+        return Question(text=text, attribute=attribute, options=opts)
+    if attribute.startswith("person:"):
+        return Question(text=f"Was {attribute[7:]} in it?", attribute=attribute, options=["yes", "no"])
+    text = {"year": f"Which year was it: {listed}?", "country": f"Was it in {listed}?",
+            "city": f"Was it in {listed}?", "faces": f"Who was in it: {listed}?"}[attribute]
+    return Question(text=text, attribute=attribute, options=options[:3])
+
+
+def best_question(records: list[PhotoRecord], scores: list[float]) -> Question | None:
+    """The most informative question about the top candidates, or None when one is clearly ahead
+    (or nothing splits them). ``records`` and ``scores`` are in rank order, best first."""
+    pairs = sorted(zip(scores, range(len(records))), key=lambda p: -p[0])[:TOP_N]
+    if len(pairs) < 2 or pairs[0][0] - pairs[1][0] >= LEAD_MARGIN:
+        return None
+    top = [records[i] for _, i in pairs]
+    weights = _softmax([s for s, _ in pairs])
+    best: tuple[float, str, list[str]] | None = None
+    for name, value_of in _attributes(top).items():
+        groups: dict[str | None, float] = defaultdict(float)
+        for record, weight in zip(top, weights):
+            groups[value_of(record)] += weight
+        if groups.get(None, 0.0) > MAX_UNKNOWN_MASS or len([v for v in groups if v is not None]) < 2:
+            continue
+        gain = _gain(groups)
+        options = [v for v, _ in sorted(groups.items(), key=lambda g: -g[1]) if v is not None]
+        if gain >= MIN_GAIN_BITS and (best is None or gain > best[0] + 1e-9):
+            best = (gain, name, options)
+    return _phrase(best[1], best[2]) if best else None
