@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from agent.plan import Plan
+from agent.questions import Question
 
 # Tags the indexer writes that a person also says in plain words; plural/adverb forms folded.
 TAG_WORDS = {"night": "night", "indoor": "indoor", "indoors": "indoor", "inside": "indoor",
@@ -34,6 +35,7 @@ class DialogueState(BaseModel):
     liked: list[str] = []
     rejected: list[str] = []
     answers: dict[str, str] = {}  # question attribute -> the person's answer
+    pending: Question | None = None  # the question the last turn asked, if any
 
     def merge(self, new: Plan) -> Plan:
         """Fold one turn's plan into the conversation's plan (rules in the module docstring)."""

@@ -220,6 +220,69 @@ def _print_results(response) -> None:
     out.print(table)
 
 
+# ---- ask (the agent, one turn at a time) --------------------------------------------------------
+@app.command()
+def ask(text: Annotated[str, typer.Argument(help="what you remember, or feedback on the last results")],
+        session: Annotated[str, typer.Option("--session", help="dialogue name; turns with the same name continue it")] = "default",
+        new: Annotated[bool, typer.Option("--new", help="start the session afresh")] = False,
+        k: Annotated[int, typer.Option("-k", help="photos to show", min=1, max=100)] = 10,
+        no_llm: Annotated[bool, typer.Option("--no-llm", help="plan with rules only")] = False,
+        db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
+        as_json: JsonOption = False) -> None:
+    """Talk to the agent: a vague memory, answers to its questions, "#3 is close", "not 1 or 2"."""
+    from agent.dialogue import Agent
+    from agent.state import DialogueState, load_state, save_state
+    from tools.search import Searcher
+
+    with friendly_errors():
+        settings, store, models = _context(db, chroma_url, models_dir)
+        if store.count() == 0:
+            raise UserError(f"the index at {store.location} is empty: run `recall index PATH` first")
+        state, problem = (DialogueState(), None) if new else load_state(settings.sessions_path, session)
+        planner, planner_note = _planner(settings, no_llm)
+        reply = Agent(store, Searcher(store, models), planner=planner, shown=k).turn(state, text)
+        save_state(state, settings.sessions_path, session)
+        notices = [n for n in (problem, planner_note) if n] + reply.notices
+        if as_json:
+            print(json.dumps({"session": session, **reply.model_dump(mode="json"), "notices": notices},
+                             ensure_ascii=False))
+            return
+        out.print(reply.message, highlight=False)
+        for photo in reply.results:
+            out.print(f"  #{photo.number} {photo.path}", highlight=False)
+            out.print(f"      {photo.explanation}", style="dim", highlight=False)
+        for notice in notices:
+            err.print(f"[yellow]note:[/] {notice}", highlight=False)
+
+
+def _planner(settings, no_llm: bool):
+    """The LLM planner when a model is here and wanted; else rules, with a note saying why."""
+    from agent.dialogue import rules_planner
+
+    if no_llm or not settings.use_llm:
+        return rules_planner, None
+    from tools.models.llm import LLMUnavailable, LocalLLM, find_llm
+
+    path = find_llm(settings.models_dir, settings.llm_model)
+    if path is None:
+        return rules_planner, ("no local LLM: planning with rules (python -m tools.models.llm_setup "
+                               f"--size 1.5b --models-dir {settings.models_dir} adds one)")
+    try:
+        from agent.llm_planner import llm_plan
+
+        llm = LocalLLM(path, threads=settings.llm_threads)
+    except (LLMUnavailable, ImportError) as error:
+        return rules_planner, f"LLM off ({error}): planning with rules"
+    def plan_with_llm(text, now, names, places, name_ids):
+        plan, how = llm_plan(llm, text, now, names, places)
+        ids = {name.casefold(): id_ for name, id_ in name_ids.items()}
+        plan.person_ids = list(dict.fromkeys(plan.person_ids + [ids[n.casefold()] for n in plan.people
+                                                                 if n.casefold() in ids]))
+        return plan, how
+
+    return plan_with_llm, None
+
+
 # ---- people --------------------------------------------------------------------------------------
 people_app = typer.Typer(help="People found in your photos: list, name, merge, split, unassign, show.")
 app.add_typer(people_app, name="people")

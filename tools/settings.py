@@ -53,9 +53,19 @@ class Settings(BaseSettings):
     analyze_objects: bool = True
     analyze_captions: bool = True
 
+    # The agent's local LLM: a GGUF under models_dir/llm (see tools/models/llm_setup.py).
+    use_llm: bool = True
+    llm_model: str | None = None  # a file name or "0.5b"/"1.5b"; default: the largest present
+    llm_threads: int = 1  # measured: 1 thread beats 2 on a busy 2-core machine
+    sessions_dir: Path | None = Field(default=None, description="saved dialogues (default: next to the index)")
+
     max_image_pixels: int = 150_000_000  # decompression-bomb guard (~150 MP)
     write_batch_size: int = 32  # photos per store commit: what a kill can lose at most
     torch_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1))
+
+    @property
+    def sessions_path(self) -> Path:
+        return self.sessions_dir or self.db.parent / "sessions"
 
     def model_path(self, kind: str, name: str) -> Path:
         return self.models_dir / kind / name

@@ -1,0 +1,216 @@
+"""A search plan made by the local LLM, checked and resolved in code.
+
+The LLM only EXTRACTS: which words describe the picture, which phrase says when, which says
+where, which names are people, what is excluded (``PlanExtraction``).  Everything that needs
+knowledge or arithmetic is done here, as ``agent.plan.rule_plan`` does it:
+
+* date phrases are resolved by ``agent.dates.resolve_date_phrase`` against ``now``;
+* place phrases by ``tools.geo.resolve_place`` (a lowercase phrase must be "strong": a country,
+  a region or a city of the person's own library, so "the beach" is not the US town Beach);
+* people are kept only when they are known names; other person words ("my friend") go to
+  ``visual``;
+* a date or place phrase that is not in the person's text (a hallucination: the 0.5B model
+  likes to write "2025-06-01") is replaced by what ``rule_plan`` found.  Where the LLM found
+  no date / place / known name, ``rule_plan``'s is used too: the rules are precise on those.
+
+``llm_plan`` never raises and never waits for more than two bounded completions: an answer that
+is not valid JSON for the schema (cut short, wrong types) is retried once with the validation
+error appended; a second failure, or no LLM at all, gives ``rule_plan``'s plan.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel, Field, ValidationError
+
+from agent.dates import resolve_date_phrase
+from agent.plan import Plan, _strong, clean_visual, known_places_from, rule_plan
+from tools import geo
+
+PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+MAX_TOKENS = 128  # a full answer for a long sentence is ~60-90 tokens
+MAX_TEXT_CHARS = 500
+PATHS = ("llm", "llm-retry", "rules-fallback")
+_PLACE_LEAD = re.compile(r"^(?:(?:in|at|near|around|close to|somewhere near|somewhere in|outside)\s+)+", re.I)
+_DATE_LEAD = re.compile(r"^(?:(?:in|on|during|at|around|over|from)\s+)+", re.I)
+
+
+class PlanExtraction(BaseModel):
+    """What the LLM fills in (the grammar emits the properties in this order)."""
+
+    visual: str = Field(max_length=160)
+    date_phrase: str | None = Field(max_length=60)
+    place_phrase: str | None = Field(max_length=60)
+    people: list[str] = Field(max_length=4)
+    exclude: list[str] = Field(max_length=4)
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    schema = PlanExtraction.model_json_schema()
+    for field in ("people", "exclude"):  # bound each list item too
+        schema["properties"][field]["items"]["maxLength"] = 40
+    return schema
+
+
+@lru_cache(maxsize=1)
+def system_prompt() -> str:
+    return (PROMPTS / "planner_system.md").read_text(encoding="utf-8").strip()
+
+
+@lru_cache(maxsize=1)
+def few_shot_messages() -> tuple[dict, ...]:
+    """The examples as user/assistant turns (JSON in the schema's field order)."""
+    examples = json.loads((PROMPTS / "planner_examples.json").read_text(encoding="utf-8"))
+    out: list[dict] = []
+    for ex in examples:
+        plan = PlanExtraction.model_validate(ex["plan"])
+        out.append({"role": "user", "content": ex["user"]})
+        out.append({"role": "assistant", "content": json.dumps(plan.model_dump(), ensure_ascii=False)})
+    return tuple(out)
+
+
+def _user_message(text: str, state_summary: str) -> str:
+    if state_summary.strip():
+        return f"(Earlier in this search: {state_summary.strip()[:300]})\n{text}"
+    return text
+
+
+def _in_text(phrase: str | None, text: str) -> bool:
+    return bool(phrase) and phrase.casefold() in text.casefold()
+
+
+def _remove(visual: str, phrase: str | None) -> str:
+    if not phrase:
+        return visual
+    return re.sub(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", " ", visual, flags=re.IGNORECASE)
+
+
+def _resolve_place(phrase: str, text: str, known: list[geo.Place]) -> geo.PlaceFilter | None:
+    """The place phrase (without "in"/"near") resolved; lowercase in the text only when strong."""
+    core = _PLACE_LEAD.sub("", phrase).strip()
+    if not core or core.casefold() in ("the", "home", "here", "there"):
+        return None
+    found = geo.resolve_place(core, known)
+    if found is None:
+        return None
+    at = text.casefold().find(core.casefold())
+    as_written = text[at:at + len(core)] if at >= 0 else core
+    if not any(w[:1].isupper() for w in as_written.split()) and not _strong(found, known):
+        return None
+    return found
+
+
+def _finish(ex: PlanExtraction, text: str, now: datetime, known_names: list[str], known: list[geo.Place],
+            rules: Plan, name_ids: dict[str, str] | None) -> Plan:
+    """The LLM's extraction, checked against the text and resolved in code."""
+    unknown = list(rules.unknown)
+    visual = " ".join(ex.visual.split())
+
+    # Date: the LLM's phrase if it is in the text and resolves; else the rules'.
+    date_phrase = " ".join((ex.date_phrase or "").split()) or None
+    date_range = None
+    if _in_text(date_phrase, text):
+        date_range = resolve_date_phrase(date_phrase, now)
+        if date_range is None:
+            bare = _DATE_LEAD.sub("", date_phrase)
+            date_range = resolve_date_phrase(bare, now) if bare != date_phrase else None
+    if date_range is None:
+        date_phrase, date_range = rules.date_phrase, rules.date_range
+    else:
+        unknown = [u for u in unknown if not u.startswith("date ")]
+
+    # Place: likewise, and a kind of place ("the beach") goes back to visual.
+    place_phrase = " ".join((ex.place_phrase or "").split()) or None
+    place = None
+    if _in_text(place_phrase, text):
+        place = _resolve_place(place_phrase, text, known)
+        kind_of_place = _PLACE_LEAD.sub("", place_phrase)
+        if place is None and not rules.place_phrase and kind_of_place.casefold() not in visual.casefold():
+            visual = f"{visual} {kind_of_place}"
+    if place is None:
+        place_phrase, place = rules.place_phrase, rules.place
+    else:
+        unknown = [u for u in unknown if not u.startswith("place ")]
+
+    # People: known names only (spelled as known); "my friend" and the like describe the picture.
+    by_fold = {n.strip().casefold(): n for n in known_names if n and n.strip()}
+    people: list[str] = []
+    for name in ex.people:
+        name = " ".join(name.split())
+        known_name = by_fold.get(name.casefold())
+        if known_name and _in_text(name, text):
+            if known_name not in people:
+                people.append(known_name)
+        elif name and _in_text(name, text) and name.casefold() not in visual.casefold() and not name[:1].isupper():
+            visual = f"{visual} {name}"
+    for name in rules.people:
+        if name not in people:
+            people.append(name)
+
+    exclude = [w.strip().lower() for w in ex.exclude if w.strip() and _in_text(w.strip(), text)]
+    for word in rules.exclude:
+        if word not in exclude:
+            exclude.append(word)
+
+    for phrase in (date_phrase, place_phrase, *people, *[f"not {w}" for w in exclude], *[f"no {w}" for w in exclude],
+                   *[f"without {w}" for w in exclude]):
+        visual = _remove(visual, phrase)
+    visual = clean_visual(visual)
+    if not visual:
+        visual = rules.visual
+
+    ids_by_name = {k.casefold(): v for k, v in (name_ids or {}).items()}
+    person_ids = [ids_by_name[n.casefold()] for n in people if n.casefold() in ids_by_name]
+    return Plan(visual=visual, date_phrase=date_phrase, place_phrase=place_phrase, people=people, exclude=exclude,
+                required_tags=list(rules.required_tags), date_range=date_range, place=place,
+                person_ids=person_ids, unknown=unknown)
+
+
+def llm_plan(llm: Any, text: str, now: datetime, known_names: list[str], known_places: Iterable[Any] = (),
+             state_summary: str = "", name_ids: dict[str, str] | None = None,
+             max_tokens: int = MAX_TOKENS) -> tuple[Plan, str]:
+    """A plan from one sentence by the LLM, and which path made it: "llm", "llm-retry" (the
+    first answer was invalid, the second was not) or "rules-fallback".  Never raises."""
+    text = " ".join((text or "").split())[:MAX_TEXT_CHARS]
+    known_names = list(known_names or [])
+    known = known_places_from(known_places)
+    rules = rule_plan(text, now, known_names, known, name_ids=name_ids)
+    if llm is None or not text:
+        return rules, "rules-fallback"
+    try:
+        system, schema = system_prompt(), _schema()
+        messages = [*few_shot_messages(), {"role": "user", "content": _user_message(text, state_summary)}]
+    except Exception:  # noqa: BLE001 - a missing prompt file must not stop a search
+        return rules, "rules-fallback"
+    max_tokens = max(1, min(int(max_tokens), 512))
+    for attempt, path in enumerate(("llm", "llm-retry")):
+        answer = ""
+        try:
+            out = llm.complete_json(system, messages, schema, max_tokens=max_tokens, temperature=0.0)
+            answer = json.dumps(out, ensure_ascii=False)
+            extraction = PlanExtraction.model_validate(out)
+            return _finish(extraction, text, now, known_names, known, rules, name_ids), path
+        except (ValidationError, ValueError) as exc:  # LLMOutputError is a ValueError
+            answer = answer or getattr(exc, "text", "") or ""
+            if attempt == 0:
+                messages = [*messages, {"role": "assistant", "content": answer[:400] or "{"},
+                            {"role": "user", "content": f"That answer is invalid: {str(exc)[:300]}. "
+                                                        "Answer again with one complete JSON object."}]
+        except Exception:  # noqa: BLE001 - LLMUnavailable, llama.cpp errors: the rules still work
+            break
+    return rules, "rules-fallback"
+
+
+def make_llm_planner(llm: Any, state_summary: str = ""):
+    """A planner for ``agent.dialogue.Agent``: (text, now, names, places, name_ids) -> (Plan, path)."""
+
+    def planner(text: str, now: datetime, names: list[str], places: list, name_ids: dict[str, str]):
+        return llm_plan(llm, text, now, names, places, state_summary=state_summary, name_ids=name_ids)
+
+    return planner

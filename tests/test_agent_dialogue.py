@@ -1,0 +1,92 @@
+"""The agent turn by turn (rules planner), as a person scripts it with `recall ask`."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from agent.dialogue import Agent
+from agent.state import DialogueState
+from evals.library import build_library
+from tests.conftest import FLICKR, ROOT
+from tests.photos import write_photo
+from tests.test_agent_search import FINLAND, ITALY, caption, index
+
+NOW = datetime(2026, 11, 22, 12, 0)
+
+
+def test_question_when_spread_then_the_answer_narrows(make_settings, library):
+    for i in range(6):
+        where = ITALY if i % 2 == 0 else FINLAND
+        photo = write_photo(library / f"p{i}.jpg", seed=i, gps=where, taken="2021:07:0%d 12:00:00" % (i + 1))
+        caption(photo, "a picnic in the park with friends")
+    searcher = index(make_settings(), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    state = DialogueState()
+    first = agent.turn(state, "that picnic in the park")
+    assert first.question is not None and first.question.attribute == "country"
+    assert first.question.text == "Was it in Italy or Finland?" or set(first.question.options) == {"Italy", "Finland"}
+    second = agent.turn(state, "Finland")
+    assert second.results and all(int(Path(p.path).stem[1:]) % 2 == 1 for p in second.results)
+    assert second.question is None or second.question.attribute != "country"
+
+
+def test_feedback_turns_drop_and_keep_photos(make_settings, tmp_path):
+    build_library(tmp_path / "lib", FLICKR, count=30)
+    searcher = index(make_settings(), tmp_path / "lib")
+    agent = Agent(searcher.store, searcher, now=NOW)
+    state = DialogueState()
+    first = agent.turn(state, "uh, a dog running through the water I think")
+    assert first.results and first.results[0].explanation
+    rejected = first.results[0].id
+    second = agent.turn(state, "not 1")
+    assert rejected in state.rejected and rejected not in [p.id for p in second.results]
+    liked = second.results[1].id
+    agent.turn(state, "#2 is close")
+    assert liked in state.liked and len(state.turns) == 3
+
+
+@pytest.fixture(scope="module")
+def ask_env(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ask")
+    build_library(base / "lib", FLICKR, count=20)
+    env = dict(os.environ, RECALL_DB=str(base / "db"), RECALL_MODELS=str(base / "models"),
+               RECALL_ANALYZE_FACES="false", RECALL_ANALYZE_OBJECTS="false")
+    subprocess.run([sys.executable, "-m", "recall", "index", str(base / "lib")], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=600)
+    return base, env
+
+
+def ask(env, *args):
+    return subprocess.run([sys.executable, "-m", "recall", "ask", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_recall_ask_continues_a_saved_session(ask_env):
+    base, env = ask_env
+    first = ask(env, "children playing in a fountain", "--session", "trip", "--json")
+    assert first.returncode == 0, first.stderr
+    reply = json.loads(first.stdout)
+    assert reply["results"] and {"message", "question", "results", "planner", "notices"} <= reply.keys()
+    assert reply["results"][0]["why"] and reply["results"][0]["explanation"]
+    assert any("no local LLM" in n for n in reply["notices"])  # no GGUF in this models folder
+    top = reply["results"][0]["path"]
+    second = json.loads(ask(env, "not 1", "--session", "trip", "--json").stdout)
+    assert top not in [r["path"] for r in second["results"]]
+    saved = json.loads((base / "sessions" / "trip.json").read_text())
+    assert len(saved["turns"]) == 2
+    fresh = json.loads(ask(env, "children playing in a fountain", "--session", "trip", "--new", "--json").stdout)
+    assert fresh["results"][0]["path"] == top  # --new forgot the rejection
+
+
+def test_corrupt_session_starts_fresh_with_a_note(ask_env):
+    base, env = ask_env
+    (base / "sessions").mkdir(exist_ok=True)
+    (base / "sessions" / "broken.json").write_text("{ not json")
+    result = ask(env, "a dog", "--session", "broken", "--no-llm")
+    assert result.returncode == 0 and "starting fresh" in result.stderr and "Traceback" not in result.stderr
