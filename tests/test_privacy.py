@@ -1,4 +1,4 @@
-"""Privacy is a feature: index and search work with every non-loopback socket refused."""
+"""Privacy is a feature: index, search and a chat turn work with every non-loopback socket refused."""
 from __future__ import annotations
 
 import json
@@ -43,4 +43,7 @@ def test_index_and_search_work_with_the_network_refused(tmp_path, tiny_clip_mode
     assert words.returncode == 0 and "DSCN0010.jpg" in words.stdout
     status = offline("status", env=env)
     assert status.returncode == 0
+    chat = offline("ask", "the cathedral in Arezzo", "--session", "private", "--json", env=env)
+    assert chat.returncode == 0, chat.stderr
+    assert json.loads(chat.stdout)["results"][0]["path"].endswith("DSCN0010.jpg")
     assert not log.exists() or log.read_text() == "", f"network was attempted:\n{log.read_text()}"
