@@ -37,16 +37,18 @@ CLIP_ANCHOR = {"model": "OpenAI ViT-B/32", "dataset": "Flickr8k-test text->image
 CLIP_SKIPPED = (f"CLIP weights not present: skipped (published anchor {CLIP_ANCHOR['model']} "
                 f"R@1 {CLIP_ANCHOR['R@1']} / R@5 {CLIP_ANCHOR['R@5']} / R@10 {CLIP_ANCHOR['R@10']})")
 KS = (1, 5, 10)
-# Other weightings of the same reciprocal-rank fusion, recomputed from each response's ``why``
-# ranks (every candidate of every signal is in the response when k >= the library size): do
-# they beat the product's? name -> (RRF k, per-signal weights; a signal not named weighs 1).
-FUSION_VARIANTS: dict[str, tuple[int, dict[str, float]]] = {
-    "rrf60 equal (as product)": (60, {}),
-    "rrf60 words x0.5": (60, {"words": 0.5}),
-    "rrf60 words x0.25": (60, {"words": 0.25}),
-    "rrf10 equal": (10, {}),
-    "rrf10 words x0.5": (10, {"words": 0.5}),
-    "rrf2 equal": (2, {}),
+# Other fusions of the same signals, recomputed from each response's ``why`` (every candidate of
+# every signal is in the response when k >= the library size): would they beat the product's?
+# name -> (method, parameter, per-signal weights; a signal not named weighs 1). "minmax" is a
+# weighted sum of per-query min-max normalised scores, "rrf" is reciprocal rank fusion with k.
+FUSION_VARIANTS: dict[str, tuple[str, int, dict[str, float]]] = {
+    "minmax words x0.1": ("minmax", 0, {"words": 0.1}),
+    "minmax words x0.2": ("minmax", 0, {"words": 0.2}),
+    "minmax words x0.5": ("minmax", 0, {"words": 0.5}),
+    "minmax equal": ("minmax", 0, {}),
+    "rrf60 equal": ("rrf", 60, {}),
+    "rrf60 words x0.25": ("rrf", 60, {"words": 0.25}),
+    "rrf10 words x0.5": ("rrf", 10, {"words": 0.5}),
 }
 BREAKDOWN_QUERIES = 50  # queries whose latency is also split into its parts
 
@@ -69,9 +71,23 @@ def rankings(response, signals: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def fused_variant(response, rrf_k: int, weights: dict[str, float]) -> list[str]:
-    scores = {r.path: sum(weights.get(s, 1.0) / (rrf_k + v.rank) for s, v in r.why.items())
-              for r in response.results}
+def fused_variant(response, method: str, rrf_k: int, weights: dict[str, float]) -> list[str]:
+    why = {r.path: r.why for r in response.results}
+    if method == "product":  # the product's own fusion function, as a check on the recomputation
+        from tools.search import fuse_scores
+
+        scores = fuse_scores(why)
+    elif method == "rrf":
+        scores = {p: sum(weights.get(s, 1.0) / (rrf_k + v.rank) for s, v in w.items()) for p, w in why.items()}
+    else:
+        bounds: dict[str, tuple[float, float]] = {}
+        for w in why.values():
+            for s, v in w.items():
+                low, high = bounds.get(s, (v.score, v.score))
+                bounds[s] = (min(low, v.score), max(high, v.score))
+        scores = {p: sum(weights.get(s, 1.0) * ((v.score - bounds[s][0]) / (bounds[s][1] - bounds[s][0])
+                                                 if bounds[s][1] > bounds[s][0] else 1.0) for s, v in w.items())
+                  for p, w in why.items()}
     return sorted(scores, key=lambda path: -scores[path])
 
 
@@ -128,6 +144,12 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
     order = ["fused", *signals]
     ranks: dict[str, list[int | None]] = {r: [] for r in order}
     variants: dict[str, list[int | None]] = {}
+    variant_table = dict(FUSION_VARIANTS)
+    try:
+        from tools.search import fuse_scores  # noqa: F401 - present in the product since the min-max fusion
+        variant_table = {"product fuse_scores (check)": ("product", 0, {}), **variant_table}
+    except ImportError:
+        pass
     latencies: list[float] = []
     cpu_times: list[float] = []  # process CPU time per query: less sensitive to a busy machine
     used_counts: dict[str, int] = {}
@@ -148,8 +170,9 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
             for ranking, paths in rankings(response, signals).items():
                 ranks[ranking].append(rank_in(paths, path))
             if len(signals) > 1:
-                for variant, (rrf_k, weights) in FUSION_VARIANTS.items():
-                    variants.setdefault(variant, []).append(rank_in(fused_variant(response, rrf_k, weights), path))
+                for variant, (method, rrf_k, weights) in variant_table.items():
+                    variants.setdefault(variant, []).append(
+                        rank_in(fused_variant(response, method, rrf_k, weights), path))
             progress.advance()
 
     breakdown = latency_breakdown(searcher, models, store, [c for _, c in queries[:BREAKDOWN_QUERIES]])
@@ -163,8 +186,8 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
         "metrics": {r: summarise(ranks[r], size) for r in order},
         "fusion_vs_parts": {s: paired(ranks["fused"], ranks[s], beyond) for s in signals},
         "fusion_variants": {v: summarise(r, size) for v, r in variants.items()},
-        "fusion_variants_note": ("recomputed from the same responses' why ranks; 'as product' should "
-                                 "match 'fused' (up to ties)") if variants else None,
+        "fusion_variants_note": ("recomputed from the same responses' why scores and ranks; 'product "
+                                 "fuse_scores (check)' should match 'fused' (up to ties)") if variants else None,
         "signals_fired": used_counts,
         "results_per_query_median": median(result_counts),
         "notices": sorted(notices),

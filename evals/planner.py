@@ -1,0 +1,214 @@
+"""Planner accuracy: vague memories -> plan fields, for the rule planner and the local LLM planner.
+
+Each case is a sentence someone might type, with what a correct plan holds: the date range
+(resolved against a fixed now, 2026-11-22), the place (country code and kind), the known people,
+and a few words that must survive in ``visual``.  Scores per field:
+
+* date: both none, or the same first and last day;
+* place: both none, or the same country code and kind (city / region / country);
+* people: the same set of known names;
+* visual: every key word appears in ``visual`` (case-insensitive).
+
+Run:  .venv/bin/python evals/planner.py [--no-llm] [--llm-size 0.5b|1.5b] [--limit N] [--threads 1]
+Writes evals/reports/planner.json and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from evals.common import REPORTS, log, machine_facts, median, rounded, table, write_report  # noqa: E402
+
+NOW = datetime(2026, 11, 22, 12, 0)
+NAMES = ["Alice", "Bob", "Grandma Rose"]
+# The library's own places (what store.get_meta("places") would hold).
+PLACES = [
+    {"city": "Berlin", "region": "Berlin", "country_code": "DE", "country": "Germany"},
+    {"city": "Arezzo", "region": "Tuscany", "subregion": "Province of Arezzo", "country_code": "IT", "country": "Italy"},
+    {"city": "Tokyo", "region": "Tokyo", "country_code": "JP", "country": "Japan"},
+    {"city": "Paris", "region": "Île-de-France", "country_code": "FR", "country": "France"},
+]
+
+LAST_SUMMER = "2026-06-01..2026-08-31"
+XMAS_2019 = "2019-12-24..2019-12-26"
+TWO_YEARS_AGO = "2024-01-01..2024-12-31"
+MARCH = "2026-03-01..2026-03-31"
+WEEKEND_BEFORE_LAST = "2026-11-07..2026-11-08"
+Y2018 = "2018-01-01..2018-12-31"
+
+# (text, date "first..last" or None, place (country code, kind) or None, people, visual key words)
+CASES: list[tuple[str, str | None, tuple[str, str] | None, list[str], list[str]]] = [
+    ("me and Alice on a boat last summer in Italy", LAST_SUMMER, ("IT", "country"), ["Alice"], ["boat"]),
+    ("the christmas tree at grandma's house, Christmas 2019", XMAS_2019, None, [], ["tree"]),
+    ("Bob asleep on the sofa with the cat", None, None, ["Bob"], ["sofa", "cat"]),
+    ("fireworks over the river in Berlin", None, ("DE", "city"), [], ["fireworks", "river"]),
+    ("a bowl of ramen in Tokyo two years ago", TWO_YEARS_AGO, ("JP", "city"), [], ["ramen"]),
+    ("sandcastle at the beach last summer", LAST_SUMMER, None, [], ["sandcastle", "beach"]),
+    ("Grandma Rose blowing out candles in March", MARCH, None, ["Grandma Rose"], ["candles"]),
+    ("the Eiffel tower at night, Paris 2018", Y2018, ("FR", "city"), [], ["eiffel tower"]),
+    ("a vineyard near Arezzo with rolling hills", None, ("IT", "city"), [], ["vineyard", "hills"]),
+    ("snowman in the garden the weekend before last", WEEKEND_BEFORE_LAST, None, [], ["snowman", "garden"]),
+    ("Alice and Bob dancing at the wedding", None, None, ["Alice", "Bob"], ["dancing", "wedding"]),
+    ("a dog chasing a frisbee in the park", None, None, [], ["dog", "frisbee"]),
+    ("cherry blossoms in Japan last spring", "2026-03-01..2026-05-31", ("JP", "country"), [], ["cherry blossoms"]),
+    ("my friend surfing at the beach in 2018", Y2018, None, [], ["surfing", "beach"]),
+    ("the old car we had in the 90s", "1990-01-01..1999-12-31", None, [], ["car"]),
+    ("Bob with a huge pumpkin on Halloween", "2026-10-31..2026-10-31", None, ["Bob"], ["pumpkin"]),
+    ("sunset over the sea in Greece, summer 2023", "2023-06-01..2023-08-31", ("GR", "country"), [], ["sunset", "sea"]),
+    ("a plate of pasta in Rome last year", "2025-01-01..2025-12-31", ("IT", "city"), [], ["pasta"]),
+    ("Grandma Rose in her kitchen baking bread", None, None, ["Grandma Rose"], ["kitchen", "bread"]),
+    ("a tram in Lisbon", None, ("PT", "city"), [], ["tram"]),
+    ("the museum in Amsterdam with the big painting, October 2020", "2020-10-01..2020-10-31", ("NL", "city"), [],
+     ["museum", "painting"]),
+    ("kids building a snow fort last winter", "2025-12-01..2026-02-28", None, [], ["snow fort"]),
+    ("Alice holding a baby goat at the farm", None, None, ["Alice"], ["goat", "farm"]),
+    ("castle on a hill in Scotland", None, ("GB", "region"), [], ["castle", "hill"]),
+    ("us at the Brandenburg gate in Berlin two years ago", TWO_YEARS_AGO, ("DE", "city"), [], ["brandenburg gate"]),
+    ("a red umbrella in the rain", None, None, [], ["umbrella", "rain"]),
+    ("Bob grilling sausages at the barbecue last summer", LAST_SUMMER, None, ["Bob"], ["sausages", "barbecue"]),
+    ("the temple with the orange gates in Kyoto", None, ("JP", "city"), [], ["temple", "gates"]),
+    ("my brother's graduation in 2018", Y2018, None, [], ["graduation"]),
+    ("pancakes for breakfast yesterday", "2026-11-21..2026-11-21", None, [], ["pancakes"]),
+    ("a bridge over the river in Prague at dawn", None, ("CZ", "city"), [], ["bridge", "river"]),
+    ("Alice on a camel in the desert", None, None, ["Alice"], ["camel", "desert"]),
+    ("the lighthouse at the beach, Christmas 2019", XMAS_2019, None, [], ["lighthouse"]),
+    ("hiking in the mountains in Bavaria last summer", LAST_SUMMER, ("DE", "region"), [], ["hiking", "mountains"]),
+    ("Grandma Rose and Bob playing cards", None, None, ["Grandma Rose", "Bob"], ["cards"]),
+    ("a cappuccino with latte art in Italy", None, ("IT", "country"), [], ["cappuccino"]),
+    ("the fountain in Rome where we threw coins, 2018", Y2018, ("IT", "city"), [], ["fountain", "coins"]),
+    ("our tent by the lake in March", MARCH, None, [], ["tent", "lake"]),
+    ("Bob on skis in Iceland", None, ("IS", "country"), ["Bob"], ["skis"]),
+    ("a giant teddy bear at the fair two years ago", TWO_YEARS_AGO, None, [], ["teddy bear", "fair"]),
+    ("paella on the table in Barcelona", None, ("ES", "city"), [], ["paella"]),
+    ("the flooded street last month", "2026-10-01..2026-10-31", None, [], ["flooded street"]),
+    ("Alice reading on a balcony in Paris", None, ("FR", "city"), ["Alice"], ["reading", "balcony"]),
+    ("a double decker bus in London, spring 2022", "2022-03-01..2022-05-31", ("GB", "city"), [], ["bus"]),
+    ("fish market in Tokyo early in the morning", None, ("JP", "city"), [], ["fish market"]),
+    ("the sunflower field in Tuscany", None, ("IT", "region"), [], ["sunflower"]),
+    ("Grandma Rose's 80th birthday party, three weeks ago", "2026-10-26..2026-11-01", None, ["Grandma Rose"],
+     ["birthday"]),
+    ("a hot air balloon over the fields a few years ago", "2022-01-01..2024-12-31", None, [], ["hot air balloon"]),
+    ("the view from the cable car, not the foggy one", None, None, [], ["cable car"]),
+    ("opera house in Vienna at night", None, ("AT", "city"), [], ["opera house"]),
+    ("Easter egg hunt in the backyard", "2026-04-03..2026-04-06", None, [], ["egg hunt"]),
+    ("Bob and Alice at the top of the tower in Paris in March", MARCH, ("FR", "city"), ["Alice", "Bob"], ["tower"]),
+    ("a black cat on the windowsill", None, None, [], ["cat", "windowsill"]),
+    ("pool party at the hotel in Spain last summer", LAST_SUMMER, ("ES", "country"), [], ["pool party"]),
+    ("Alice with her new bike the weekend before last", WEEKEND_BEFORE_LAST, None, ["Alice"], ["bike"]),
+    ("palm trees in California, early 2017", "2017-01-01..2017-04-30", ("US", "region"), [], ["palm trees"]),
+    ("new year's eve fireworks 2021", None, None, [], ["fireworks"]),
+    ("a selfie at the beach with no people in the background", None, None, [], ["selfie", "beach"]),
+    ("train station in Berlin in 2018", Y2018, ("DE", "city"), [], ["train station"]),
+    ("the street food stall near Arezzo last summer", LAST_SUMMER, ("IT", "city"), [], ["street food"]),
+    ("Grandma Rose feeding ducks at the pond two years ago", TWO_YEARS_AGO, None, ["Grandma Rose"], ["ducks", "pond"]),
+    ("a rainbow over the valley", None, None, [], ["rainbow", "valley"]),
+]
+# "new year's eve fireworks 2021": the year alone follows the holiday, so which range is right is
+# ambiguous (Dec 31 2021 - Jan 1 2022, or 2021); scored on place / people / visual only.
+UNSCORED_DATE = {"new year's eve fireworks 2021"}
+
+FIELDS = ("date", "place", "people", "visual")
+
+
+def _range(plan) -> str | None:
+    r = plan.date_range
+    return f"{r.start.date()}..{r.end.date()}" if r else None
+
+
+def score(plan, case) -> dict[str, bool | None]:
+    text, date, place, people, words = case
+    got_place = (plan.place.country_code, plan.place.kind) if plan.place else None
+    visual = (plan.visual or "").casefold()
+    return {
+        "date": None if text in UNSCORED_DATE else _range(plan) == date,
+        "place": got_place == (tuple(place) if place else None),
+        "people": sorted(plan.people) == sorted(people),
+        "visual": all(w.casefold() in visual for w in words),
+    }
+
+
+def run_planner(name: str, plan_fn, cases) -> dict:
+    rows, seconds, paths = [], [], {}
+    for i, case in enumerate(cases, 1):
+        started = time.perf_counter()
+        plan, path = plan_fn(case[0])
+        seconds.append(time.perf_counter() - started)
+        paths[path] = paths.get(path, 0) + 1
+        marks = score(plan, case)
+        rows.append({"text": case[0], "path": path, "ok": marks, "seconds": rounded(seconds[-1], 3),
+                     "plan": plan.model_dump(mode="json", include={"visual", "date_phrase", "place_phrase", "people",
+                                                                    "exclude"}),
+                     "date": _range(plan), "place": plan.place.label if plan.place else None})
+        if name != "rules" and (i % 10 == 0 or i == len(cases)):
+            log(f"  [{name}] {i}/{len(cases)} (median {median(seconds):.2f}s/plan)")
+    accuracy = {}
+    for field in FIELDS:
+        marks = [r["ok"][field] for r in rows if r["ok"][field] is not None]
+        accuracy[field] = rounded(sum(marks) / len(marks), 3) if marks else None
+    all_ok = [all(v is not False for v in r["ok"].values()) for r in rows]
+    return {"planner": name, "cases": len(rows), "accuracy": accuracy,
+            "all_fields": rounded(sum(all_ok) / len(all_ok), 3) if all_ok else None,
+            "median_s": rounded(median(seconds), 4), "max_s": rounded(max(seconds), 4) if seconds else None,
+            "paths": paths, "failures": [r for r in rows if not all(v is not False for v in r["ok"].values())],
+            "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agent.plan import rule_plan
+    from tools.models.llm_setup import LLMS
+
+    cache = Path(os.environ.get("RECALL_TEST_MODELS", Path.home() / ".cache" / "photo-recall" / "models"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--llm", dest="llm", action="store_true", default=None,
+                        help="run the LLM planner too (default: when the GGUF is cached)")
+    parser.add_argument("--no-llm", dest="llm", action="store_false")
+    parser.add_argument("--llm-size", default="0.5b", choices=sorted(LLMS))
+    parser.add_argument("--models-dir", type=Path, default=cache)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N cases for the LLM planner")
+    parser.add_argument("--out", type=Path, default=REPORTS / "planner.json")
+    args = parser.parse_args(argv)
+
+    gguf = args.models_dir / "llm" / LLMS[args.llm_size].filename
+    use_llm = gguf.is_file() if args.llm is None else args.llm
+    results = [run_planner("rules", lambda t: (rule_plan(t, NOW, NAMES, PLACES), "rules"), CASES)]
+    if use_llm:
+        from agent.llm_planner import llm_plan
+        from tools.models.llm import LocalLLM
+
+        llm = LocalLLM(gguf, threads=args.threads)
+        started = time.perf_counter()
+        llm.load()
+        load_s = time.perf_counter() - started
+        cases = CASES[:args.limit] if args.limit else CASES
+        if args.limit:  # the rules on the same subset, for a like-for-like comparison
+            results.append(run_planner(f"rules (first {args.limit})",
+                                       lambda t: (rule_plan(t, NOW, NAMES, PLACES), "rules"), cases))
+        llm_result = run_planner(f"llm {args.llm_size}", lambda t: llm_plan(llm, t, NOW, NAMES, PLACES), cases)
+        llm_result["load_s"] = rounded(load_s, 3)
+        llm_result["threads"] = args.threads
+        results.append(llm_result)
+
+    headers = ["planner", "cases", *FIELDS, "all fields", "median s", "paths"]
+    print(table(headers, [[r["planner"], r["cases"], *(r["accuracy"][f] for f in FIELDS), r["all_fields"],
+                           r["median_s"], ", ".join(f"{k}={v}" for k, v in r["paths"].items())] for r in results]))
+    for r in results:
+        for row in r["failures"]:
+            bad = ",".join(k for k, v in row["ok"].items() if v is False)
+            log(f"  [{r['planner']}] {bad:<20} {row['text']!r} -> {row['plan']} date={row['date']} place={row['place']}")
+    write_report(args.out, {"now": NOW.isoformat(), "names": NAMES, "places": PLACES, "machine": machine_facts(),
+                            "results": results})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
