@@ -203,3 +203,16 @@ def test_exif_and_time_tags_are_searchable(make_settings):
     assert "golden hour" in records["iphone_hdr_NO.jpg"].tags
     found = names(Searcher(store, models).search(SearchQuery(text="golden hour", k=3)))
     assert "iphone_hdr_NO.jpg" in found
+
+
+def test_deleted_photos_take_their_faces_with_them(make_settings, face_library, identities):
+    settings = make_settings(analyze_objects=False, analyze_captions=False)
+    _, _, store, _ = understand(settings, [face_library])
+    gone = face_library / identities["person03"][0]
+    faces_before = PeopleBook(store).faces.count()
+    gone.unlink()
+    report, _, store, _ = understand(settings, [face_library])
+    assert report.removed == 1
+    book = PeopleBook(store)
+    assert book.faces.count() == faces_before - 1
+    assert all(str(gone) not in person.photos for person in book.list())

@@ -24,6 +24,7 @@ from . import geo
 from . import tags as tag_rules
 from .ingest import FileEntry, PhotoRead, WalkResult, content_hash, read_photo, walk
 from .models.registry import Models
+from .people import PeopleBook
 from .records import PhotoRecord, SkippedFile
 from .settings import Settings
 from .store import PhotoStore
@@ -198,6 +199,7 @@ class Indexer:
                 if _under(path, walked_roots) and path not in seen and id_to_path.get(id_) == path
                 and not _under(path, unreadable)]
         self.store.delete_photos(gone)
+        PeopleBook(self.store).forget_photos(gone)  # their faces go too; clusters keep their centroids
         self.store.forget_skipped(p for p in skipped if _under(p, walked_roots) and p not in seen)
         report.removed = len(gone)
         jobs.extend(self._backfill_jobs(gone, new_ids))
