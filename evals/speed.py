@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--insert-batch", type=int, default=5000)
     parser.add_argument("--skip-index", action="store_true", help="only the vector benchmark")
     parser.add_argument("--skip-vectors", action="store_true", help="only the indexing benchmarks")
+    parser.add_argument("--understanding-count", type=int, default=100,
+                        help="photos for the understanding-pass benchmark (faces, objects); 0 skips it")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the CLIP indexing run into <report>-profile.txt")
     parser.add_argument("--report", type=Path, default=default_report("speed"))
@@ -244,6 +246,8 @@ def main(argv: list[str] | None = None) -> dict:
     with temp_dir("recall-speed-", keep=args.keep, parent=args.tmp) as tmp:
         if not args.skip_index:
             run_indexing(args, tmp, out, phases, every)
+        if args.understanding_count:
+            out["understanding"] = understanding_benchmark(args, tmp)
         if not args.skip_vectors:
             log(f"[vectors] sizes {sizes}, {args.queries} queries each, inserts of {args.insert_batch}")
             out["vectors"] = vector_benchmark(tmp / "db-vectors", sizes, args.queries, args.insert_batch,
@@ -256,6 +260,30 @@ def main(argv: list[str] | None = None) -> dict:
     print_summary(out)
     path = write_report(args.report, out)
     print(f"\nreport: {path}")
+    return out
+
+
+def understanding_benchmark(args, tmp: Path) -> dict:
+    """Photos/s of the second pass with each analyzer alone (faces, objects), on Flickr photos."""
+    from tools.analysis import Analyzer
+    from tools.indexer import Indexer
+    from tools.models.registry import Models
+    from tools.settings import load_settings
+    from tools.store import PhotoStore
+
+    library = tmp / "library-understanding"
+    build_library(library, args.images, count=args.understanding_count, sidecar_caption=None)
+    out: dict = {"photos": args.understanding_count}
+    for only in ("faces", "objects"):
+        settings = load_settings(db=tmp / f"db-understanding-{only}", models_dir=tmp / "no-models",
+                                 clip_model="absent", analyze_captions=False)
+        store, models = PhotoStore(settings), Models(settings)
+        Indexer(settings, store, models).run([library])
+        models.load(only)  # loading is not part of the per-photo rate
+        log(f"[understanding] {only} on {args.understanding_count} photos")
+        report = Analyzer(settings, store, models).run(only={only})
+        out[only] = {"photos_per_second": round(report.photos / report.seconds, 2) if report.seconds else None,
+                     "seconds": round(report.seconds, 2), "found": report.faces if only == "faces" else report.objects}
     return out
 
 
@@ -345,6 +373,11 @@ def print_summary(out: dict) -> None:
             rows.append([f"re-run unchanged ({name})", r["median_wall_seconds"], "s",
                          f"median of {r['repeats']}; target < 2 s for 1,000"])
         print(table(["indexing", "value", "unit", "note"], rows))
+        print()
+    if "understanding" in out:
+        u = out["understanding"]
+        print(table(["understanding pass", "photos/s", "found"],
+                    [[name, u[name]["photos_per_second"], u[name]["found"]] for name in ("faces", "objects")]))
         print()
     if "vectors" in out:
         rows = [[f"{r['vectors']:,}", r["insert_rate_per_second"], r["plain"]["p50_ms"], r["plain"]["p95_ms"],
