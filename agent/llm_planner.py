@@ -101,9 +101,37 @@ def _resolve_place(phrase: str, text: str, known: list[geo.Place]) -> geo.PlaceF
         return None
     at = text.casefold().find(core.casefold())
     as_written = text[at:at + len(core)] if at >= 0 else core
-    if not any(w[:1].isupper() for w in as_written.split()) and not _strong(found, known):
+    lowercase = not any(w[:1].isupper() for w in as_written.split())
+    first_word = at == 0 and len(as_written.split()) == 1  # every sentence starts capitalised ("Beach party")
+    if (lowercase or first_word) and not _strong(found, known):
         return None
     return found
+
+
+_NEGATION = r"\b(?:not|no|without|except|never)\b(?:\W+\w+){0,3}?\W+"  # then the excluded words
+_STOP = {"the", "a", "an", "and", "or", "with", "in", "at", "on", "of", "our", "my", "we", "us", "me", "i", "where",
+         "was", "to", "for", "by", "from", "some", "her", "his", "their", "its", "it", "this", "that", "when", "think"}
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[\w']+", text.casefold()))
+
+
+def _leftover(text: str, date_phrase: str | None, place_phrase: str | None, people: list[str],
+              exclude: list[str]) -> str:
+    """The text without the understood phrases (and their prepositions), as rule_plan makes visual."""
+    out = text
+    if date_phrase:
+        out = re.sub(rf"(?:\b(?:in|during|on|from|at|around|over)\s+)?(?<![\w']){re.escape(date_phrase)}(?![\w'])",
+                     " ", out, flags=re.IGNORECASE)
+    if place_phrase:
+        out = re.sub(rf"(?:\b(?:in|at|near|around)\s+)?(?<![\w']){re.escape(place_phrase)}(?![\w'])", " ", out,
+                     flags=re.IGNORECASE)
+    for name in people:
+        out = re.sub(rf"(?:\bwith\s+)?(?<![\w']){re.escape(name)}(?:'s)?(?![\w'])", " ", out, flags=re.IGNORECASE)
+    for word in exclude:
+        out = re.sub(rf"{_NEGATION}{re.escape(word)}(?![\w'])", " ", out, flags=re.IGNORECASE)
+    return clean_visual(out)
 
 
 def _finish(ex: PlanExtraction, text: str, now: datetime, known_names: list[str], known: list[geo.Place],
@@ -152,18 +180,34 @@ def _finish(ex: PlanExtraction, text: str, now: datetime, known_names: list[str]
     for name in rules.people:
         if name not in people:
             people.append(name)
+    for fold, name in by_fold.items():  # "Grandma Rose's cake": the rules skip possessives
+        if name not in people and re.search(rf"(?<![\w']){re.escape(fold)}(?:'s)?(?![\w'])", text.casefold()):
+            people.append(name)
+            visual = re.sub(rf"(?<![\w']){re.escape(name)}(?:'s)?(?![\w'])", " ", visual, flags=re.IGNORECASE)
 
-    exclude = [w.strip().lower() for w in ex.exclude if w.strip() and _in_text(w.strip(), text)]
+    # An exclusion must follow a negation in the text ("with the cat" excludes nothing).
+    exclude: list[str] = []
+    for word in ex.exclude:
+        word = " ".join(word.split()).lower()
+        if word and re.search(rf"{_NEGATION}{re.escape(word)}(?![\w'])", text, re.IGNORECASE):
+            exclude.append(word)
+        elif word and _in_text(word, text) and word not in visual.casefold():
+            visual = f"{visual} {word}"
     for word in rules.exclude:
-        if word not in exclude:
+        if not any(word in w.split() for w in exclude):
             exclude.append(word)
 
-    for phrase in (date_phrase, place_phrase, *people, *[f"not {w}" for w in exclude], *[f"no {w}" for w in exclude],
-                   *[f"without {w}" for w in exclude]):
+    cores = [_PLACE_LEAD.sub("", place_phrase) if place_phrase else None,
+             _DATE_LEAD.sub("", date_phrase) if date_phrase else None]
+    negated = [f"{neg} {w}" for w in exclude for neg in ("not", "no", "without")]
+    for phrase in (date_phrase, place_phrase, *cores, *people, *negated):
         visual = _remove(visual, phrase)
     visual = clean_visual(visual)
-    if not visual:
-        visual = rules.visual
+    # The 0.5B model drops words ("vineyard" from "a vineyard ... with rolling hills"): when its
+    # visual misses a content word of what is left of the text, that leftover is the visual.
+    left = _leftover(text, date_phrase, place_phrase, people, exclude)
+    if not visual or any(w not in _words(visual) for w in _words(left) - _STOP):
+        visual = left or rules.visual
 
     ids_by_name = {k.casefold(): v for k, v in (name_ids or {}).items()}
     person_ids = [ids_by_name[n.casefold()] for n in people if n.casefold() in ids_by_name]

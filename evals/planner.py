@@ -32,7 +32,8 @@ NAMES = ["Alice", "Bob", "Grandma Rose"]
 # The library's own places (what store.get_meta("places") would hold).
 PLACES = [
     {"city": "Berlin", "region": "Berlin", "country_code": "DE", "country": "Germany"},
-    {"city": "Arezzo", "region": "Tuscany", "subregion": "Province of Arezzo", "country_code": "IT", "country": "Italy"},
+    {"city": "Arezzo", "region": "Tuscany", "subregion": "Province of Arezzo", "country_code": "IT",
+     "country": "Italy"},
     {"city": "Tokyo", "region": "Tokyo", "country_code": "JP", "country": "Japan"},
     {"city": "Paris", "region": "Île-de-France", "country_code": "FR", "country": "France"},
 ]
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         for row in r["failures"]:
             bad = ",".join(k for k, v in row["ok"].items() if v is False)
-            log(f"  [{r['planner']}] {bad:<20} {row['text']!r} -> {row['plan']} date={row['date']} place={row['place']}")
+            log(f"  [{r['planner']}] {bad:<20} {row['text']!r} -> {row['plan']} "
+                f"date={row['date']} place={row['place']}")
     write_report(args.out, {"now": NOW.isoformat(), "names": NAMES, "places": PLACES, "machine": machine_facts(),
                             "results": results})
     print(f"wrote {args.out}")

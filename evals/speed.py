@@ -15,7 +15,7 @@ Phases (each with its wall time and peak memory in the report):
    without a ``taken_ts`` range filter that keeps ~10% of the records; insert rate too.
 
     .venv/bin/python -m evals.speed                  # full run (1k and 100k vectors)
-    .venv/bin/python -m evals.speed --big            # adds 1M vectors (long: see the README)
+    .venv/bin/python -m evals.speed --big            # adds 1M vectors (stops after 15 min of inserts)
     .venv/bin/python -m evals.speed --count 100 --sizes 1000 --queries 10   # quick look
 """
 from __future__ import annotations
@@ -138,7 +138,10 @@ class _VectorRecord:
         return {"taken_ts": self.taken_ts}
 
 
-def vector_benchmark(db: Path, sizes: list[int], queries: int, batch: int, every: float, sink: dict) -> list[dict]:
+def vector_benchmark(db: Path, sizes: list[int], queries: int, batch: int, every: float, sink: dict,
+                     budget_seconds: float | None = None) -> list[dict]:
+    """Grow one collection through ``sizes``, timing queries at each; inserting stops (and the
+    size reached is measured instead) once the insert time passes ``budget_seconds``."""
     from tools.search import CANDIDATES
     from tools.settings import load_settings
     from tools.store import PhotoStore
@@ -154,8 +157,15 @@ def vector_benchmark(db: Path, sizes: list[int], queries: int, batch: int, every
     for size in sorted(sizes):
         progress = TextProgress("vectors", every)
         progress.start(f"inserting up to {size:,}", size - inserted)
+        batch_rates: list[float] = []
+        stopped = False
         with Phase(f"vectors: insert to {size:,}", sink) as insert_phase:
             while inserted < size:
+                if budget_seconds is not None and insert_seconds > budget_seconds:
+                    stopped = True
+                    log(f"  [vectors] insert budget of {budget_seconds / 60:.0f} min spent at {inserted:,} vectors: "
+                        f"stopping there")
+                    break
                 n = min(batch, size - inserted)
                 vectors = rng.standard_normal((n, DIM), dtype=np.float32)
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -164,14 +174,19 @@ def vector_benchmark(db: Path, sizes: list[int], queries: int, batch: int, every
                 records = [_VectorRecord(f"v{inserted + i:08d}", int(t)) for i, t in enumerate(stamps)]
                 started = time.perf_counter()
                 store.upsert_vectors(collection, records, vectors)  # the indexer's own write path
-                insert_seconds += time.perf_counter() - started
+                took = time.perf_counter() - started
+                insert_seconds += took
+                batch_rates.append(n / took)
                 inserted += n
                 progress.advance(n)
         step = insert_phase.seconds
         count = collection.count()
-        row = {"vectors": count, "insert_seconds_this_step": round(step, 2),
-               "insert_rate_per_second": round((size - (results[-1]["vectors"] if results else 0)) / step, 1)
-               if step else None,
+        previous = results[-1]["vectors"] if results else 0
+        row = {"vectors": count, "target": size, "stopped_by_budget": stopped,
+               "insert_seconds_this_step": round(step, 2),
+               "insert_rate_per_second": round((count - previous) / step, 1) if step else None,
+               # the rate falls as the index grows: the last batches say what the next ones cost
+               "insert_rate_last_5_batches": round(median(batch_rates[-5:]), 1) if batch_rates else None,
                "cumulative_insert_seconds": round(insert_seconds, 2),
                "filter_matches": in_window, "filter_fraction": round(in_window / max(count, 1), 4),
                "n_results": CANDIDATES}
@@ -182,10 +197,13 @@ def vector_benchmark(db: Path, sizes: list[int], queries: int, batch: int, every
                           "max_ms": rounded(1000 * max(latencies), 2), "results_median": median(returned)}
         row["maxrss_mb"] = maxrss_mb()
         row["phase"] = sink[f"vectors: insert to {size:,}"]
-        log(f"  [vectors] {count:,}: insert {row['insert_rate_per_second']}/s, query p50 {row['plain']['p50_ms']} ms "
+        log(f"  [vectors] {count:,}: insert {row['insert_rate_per_second']}/s "
+            f"(last batches {row['insert_rate_last_5_batches']}/s), query p50 {row['plain']['p50_ms']} ms "
             f"p95 {row['plain']['p95_ms']} ms; filtered p50 {row['filtered']['p50_ms']} ms "
             f"p95 {row['filtered']['p95_ms']} ms")
         results.append(row)
+        if stopped:
+            break
     return results
 
 
@@ -216,9 +234,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3, help="re-runs over the unchanged library")
     parser.add_argument("--forward-batches", type=int, default=10, help="timed batches of 16 in the forward benchmark")
     parser.add_argument("--sizes", default="1000,100000", help="vector counts, comma-separated")
-    parser.add_argument("--big", action="store_true", help="add 1,000,000 vectors (long: ~see README)")
+    parser.add_argument("--big", action="store_true", help="add 1,000,000 vectors (long: see --insert-budget-minutes)")
     parser.add_argument("--queries", type=int, default=50, help="timed queries per size and kind")
     parser.add_argument("--insert-batch", type=int, default=5000)
+    parser.add_argument("--insert-budget-minutes", type=float, default=15.0,
+                        help="stop growing the vector collection after this much insert time (0: no limit)")
     parser.add_argument("--skip-index", action="store_true", help="only the vector benchmark")
     parser.add_argument("--skip-vectors", action="store_true", help="only the indexing benchmarks")
     parser.add_argument("--understanding-count", type=int, default=100,
@@ -250,10 +270,16 @@ def main(argv: list[str] | None = None) -> dict:
             out["understanding"] = understanding_benchmark(args, tmp)
         if not args.skip_vectors:
             log(f"[vectors] sizes {sizes}, {args.queries} queries each, inserts of {args.insert_batch}")
+            budget = 60 * args.insert_budget_minutes if args.insert_budget_minutes > 0 else None
             out["vectors"] = vector_benchmark(tmp / "db-vectors", sizes, args.queries, args.insert_batch,
-                                              every, phases)
+                                              every, phases, budget)
+            last = out["vectors"][-1]
             if 1_000_000 not in sizes:
                 out["vectors_1m"] = "not run: pass --big (inserting 1M vectors takes long on 2 cores)"
+            elif last["stopped_by_budget"]:
+                out["vectors_1m"] = (f"not reached: the {args.insert_budget_minutes:g}-minute insert budget was spent at "
+                                     f"{last['vectors']:,} vectors (last batches {last['insert_rate_last_5_batches']}/s); "
+                                     f"figures are for that size")
     out["total_seconds"] = round(time.perf_counter() - started, 1)
     out["machine"]["load_average_at_end"] = machine_facts()["load_average_1_5_15"]
     out["machine"]["torch_threads_at_end"] = machine_facts()["torch_threads"]

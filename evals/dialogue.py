@@ -1,0 +1,388 @@
+"""Multi-turn search with a simulated user on Flickr8k-test: Hits@10 after each turn.
+
+Backbone: the captions backbone of evals/retrieval.py. Every photo of a temporary copy of the
+library gets ONE of its five human captions (caption 0) in an XMP sidecar; the library is indexed
+without CLIP (no weights offline), faces, objects or generated captions. The simulated user never
+says that sidecar caption: what the user says overlaps it only by meaning (and by chance words).
+
+For each target photo (a seeded sample) the simulated user does exactly this:
+
+* turn 0: opens with the target's first non-sidecar caption, verbatim.
+  Hit = the target is among the 10 photos shown.
+* turns 1..5 (while the target has not been shown):
+  (a) if the agent asked a question, the user answers it, and only that, truthfully from the
+      target's own record (``store.get_photos([target_id])``): "country"/"city"/"year" -> the
+      target's value if it is one of the options, else "neither"; "tag:X" -> "yes"/"no" (X in the
+      target's tags); "faces" -> the target's bucket (nobody / one person / several people) if it
+      is an option, else "neither"; "person:..." -> "yes"/"no".
+  (b) otherwise gives feedback like a person who sees the target: each photo's "look" is the
+      normalised mean MiniLM embedding of its 5 Flickr captions (load_captions, by file name); the
+      shown photo most similar to the target -> "#N is close"; shown photos whose similarity is
+      below ``--reject-below`` (at most ``--max-reject``, the least similar first) -> "not a, b, c".
+      Said as "#N is close, not a, b".
+  (c) on turns 1, 3 and 5 (every other turn; deferred to the next turn when that turn was an
+      answer) the user adds the content words of the next unused non-sidecar caption (captions 2,
+      3, 4 of the file order after the opening one), as " but it was <words>" after the feedback
+      (so agent.feedback.parse_feedback reads it as ``extra_visual``). Content words = lower-case
+      alphabetic words minus stop words and minus the words the feedback parser treats as commands
+      (not/no/none/neither/older/later/...): a caption like "an older man" would otherwise be read
+      as "earlier than that". When the agent showed nothing at all (e.g. a caption's "on Broadway"
+      became a place filter, and the Flickr photos have no GPS), the user has nothing to react to
+      and says the next caption's words at once, whatever the turn; with none left, says "".
+* the dialogue stops at the first turn whose shown 10 hold the target (a success at that turn).
+
+Reported per planner: Hits@10 after turns 0..5 (cumulative), mean turns to success (among
+successes; turn 0 = 0), median / p95 latency of ``Agent.turn`` (everything: feedback, planning,
+search, re-ranking, question, explanations), questions asked, planner paths. The rules planner
+always runs; the LLM planner (``agent.llm_planner.llm_plan``, wrapped as recall/cli.py's _planner
+does) runs when a GGUF is found, on the first ``--llm-targets`` targets of the same sample (the
+rules figures on that same subset are reported beside it). A benchmark, not a test: it prints a
+table and writes evals/reports/dialogue.json.
+
+    .venv/bin/python -m evals.dialogue --count 1000 --targets 100
+    .venv/bin/python -m evals.dialogue --count 200 --targets 20 --planner both --llm-targets 10
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python evals/dialogue.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evals.common import (Phase, TextProgress, busy_machine_warning, default_report, log, machine_facts,
+                          median, percentile, rounded, table, temp_dir, write_report)
+from evals.library import DEFAULT_FLICKR, build_library, load_captions
+
+CACHE_MODELS = Path("~/.cache/photo-recall/models").expanduser()  # where a GGUF is also looked for
+MAX_TURNS = 5  # turns after the opening one
+INFO_TURNS = (1, 3, 5)
+SIDECAR_CAPTION = 0
+STOP_WORDS = set("""a an the and or of in on at to with from by for into onto over under near is are was were be
+been being it its this that these those there their his her he she they them some one two three four five
+six several while as up down out off very has have had who which what while""".split())
+# Words agent.feedback.parse_feedback treats as commands (reject-all, date shifts, rejections, "but").
+COMMAND_WORDS = set("""not no nope never reject none neither nothing wrong bad earlier later older newer before
+after recent but only except""".split())
+NOTE = ("captions backbone: each photo's sidecar holds ONE human caption (caption 0); the simulated user "
+        "never says it, so the user's words overlap the indexed text only by meaning (MiniLM) and by chance "
+        "words (BM25). CLIP is absent (no weights offline), so nothing is matched on pixels. The Flickr photos "
+        "have no GPS or dates, and faces/objects/captioning are off, so the agent has little to ask about.")
+
+
+# ---- the simulated user ------------------------------------------------------------------------
+def content_words(caption: str) -> str:
+    words = re.findall(r"[a-z]+", caption.lower())
+    return " ".join(w for w in words if w not in STOP_WORDS and w not in COMMAND_WORDS)
+
+
+def answer(question, record) -> str:
+    """A truthful answer from the target's own record."""
+    attribute, options = question.attribute, [o.casefold() for o in question.options]
+    if attribute.startswith("tag:"):
+        return "yes" if record is not None and attribute[4:] in record.tags else "no"
+    if attribute.startswith("person:"):
+        return "yes" if record is not None and attribute[7:] in record.people else "no"
+    value = None
+    if record is not None:
+        if attribute == "year":
+            value = str(record.taken_at.year) if record.taken_at else None
+        elif attribute in ("country", "city"):
+            value = getattr(record, attribute, None)
+        elif attribute == "faces":
+            value = "nobody" if record.faces == 0 else "one person" if record.faces == 1 else "several people"
+    if value and value.casefold() in options:
+        return value
+    return "neither"
+
+
+class Looks:
+    """What a person sees: a photo's look = normalised mean MiniLM embedding of its 5 captions."""
+
+    def __init__(self, text_model, captions: dict[str, list[str]]):
+        import numpy as np
+
+        names = list(captions)
+        flat = [c for n in names for c in captions[n]]
+        vectors = np.asarray(text_model.embed(flat), dtype=np.float32)
+        self.vectors, at = {}, 0
+        for name in names:
+            v = vectors[at: at + len(captions[name])].mean(axis=0)
+            at += len(captions[name])
+            self.vectors[name] = v / (float(np.linalg.norm(v)) or 1.0)
+
+    def similarity(self, a: str, b: str) -> float:
+        return float(self.vectors[a] @ self.vectors[b])
+
+
+def feedback_text(target: str, shown, looks: Looks, reject_below: float, max_reject: int) -> tuple[str, dict]:
+    sims = [(looks.similarity(target, Path(p.path).name), p.number) for p in shown]
+    if not sims:
+        return "", {}
+    best_sim, best = max(sims)
+    rejected = sorted((s, n) for s, n in sims if s < reject_below and n != best)[:max_reject]
+    text = f"#{best} is close"
+    if rejected:
+        text += ", not " + ", ".join(str(n) for _, n in rejected)
+    return text, {"closest_similarity": best_sim, "rejected": len(rejected)}
+
+
+# ---- one dialogue -------------------------------------------------------------------------------
+def run_dialogue(agent, store, target_name: str, target_id: str | None, queries: list[str], looks: Looks,
+                 args, collect: dict) -> dict:
+    from agent.state import DialogueState
+
+    state = DialogueState()
+    record = store.get_photos([target_id]).get(target_id) if target_id else None
+    infos = [content_words(c) for c in queries[1:]]
+    infos = [w for w in infos if w]
+    due = False
+    text = queries[0]
+    log_turns = []
+    for turn in range(MAX_TURNS + 1):
+        started = time.perf_counter()
+        reply = agent.turn(state, text)
+        collect["latencies"].append(time.perf_counter() - started)
+        collect["planners"][reply.planner] = collect["planners"].get(reply.planner, 0) + 1
+        shown_names = [Path(p.path).name for p in reply.results]
+        hit = target_name in shown_names[:10]
+        plan = state.plan
+        log_turns.append({"turn": turn, "said": text, "planner": reply.planner, "shown": len(shown_names),
+                          "plan_place": plan.place.label if plan.place else None,
+                          "plan_dates": plan.date_range.label if plan.date_range else None,
+                          "question": reply.question.attribute if reply.question else None,
+                          "rank": shown_names.index(target_name) + 1 if hit else None})
+        if hit:
+            return {"success_turn": turn, "turns": log_turns}
+        if turn == MAX_TURNS:
+            break
+        nxt = turn + 1
+        due = due or nxt in INFO_TURNS
+        if reply.question is not None:
+            collect["questions"][reply.question.attribute] = collect["questions"].get(reply.question.attribute, 0) + 1
+            text = answer(reply.question, record)
+            continue  # (c) is deferred to the next turn
+        if not reply.results:
+            collect["empty_turns"] += 1
+            due = True  # nothing to react to: the user says the next caption's words at once
+        text, facts = feedback_text(target_name, reply.results, looks, args.reject_below, args.max_reject)
+        if facts:
+            collect["closest_similarity"].append(facts["closest_similarity"])
+            collect["rejected_per_turn"].append(facts["rejected"])
+        if due and infos:
+            words = infos.pop(0)
+            text = f"{text} but it was {words}" if text else f"it was {words}"
+            due = False
+    return {"success_turn": None, "turns": log_turns}
+
+
+def summarise(outcomes: list[dict], collect: dict) -> dict:
+    n = len(outcomes)
+    successes = [o["success_turn"] for o in outcomes if o["success_turn"] is not None]
+    hits = {f"turn {t}": round(100 * sum(1 for s in successes if s <= t) / n, 2) if n else None
+            for t in range(MAX_TURNS + 1)}
+    lat = collect["latencies"]
+    return {
+        "targets": n,
+        "hits_at_10_pct_by_turn": hits,
+        "successes": len(successes),
+        "mean_turns_to_success": rounded(sum(successes) / len(successes), 3) if successes else None,
+        "success_turn_counts": {str(t): successes.count(t) for t in range(MAX_TURNS + 1)},
+        "turns_run": len(lat),
+        "turn_latency_ms": {"median": rounded(1000 * median(lat), 1) if lat else None,
+                            "p95": rounded(1000 * percentile(lat, 95), 1) if lat else None,
+                            "max": rounded(1000 * max(lat), 1) if lat else None},
+        "questions_asked": collect["questions"],
+        "turns_with_nothing_shown": collect["empty_turns"],
+        "dialogues_with_place_filter": sum(1 for o in outcomes if any(t["plan_place"] for t in o["turns"])),
+        "dialogues_with_date_filter": sum(1 for o in outcomes if any(t["plan_dates"] for t in o["turns"])),
+        "planner_paths": collect["planners"],
+        "closest_shown_similarity_median": rounded(median(collect["closest_similarity"]), 3),
+        "rejections_per_feedback_turn_mean": rounded(sum(collect["rejected_per_turn"])
+                                                     / len(collect["rejected_per_turn"]), 2)
+        if collect["rejected_per_turn"] else None,
+    }
+
+
+def run_planner(name: str, planner, store, searcher, targets, ids, library, looks, args, sink: dict) -> dict:
+    from agent.dialogue import Agent
+
+    agent = Agent(store, searcher, planner=planner, shown=10)
+    collect = {"latencies": [], "planners": {}, "questions": {}, "closest_similarity": [], "rejected_per_turn": [],
+               "empty_turns": 0}
+    outcomes = []
+    progress = TextProgress(name, args.progress_every)
+    progress.start("dialogues", len(targets))
+    with Phase(f"{name}: dialogues", sink):
+        for path in targets:
+            name_ = Path(path).name
+            outcome = run_dialogue(agent, store, name_, ids.get(name_), library[path], looks, args, collect)
+            outcome["target"] = name_
+            outcomes.append(outcome)
+            progress.advance()
+    return {"summary": summarise(outcomes, collect), "dialogues": outcomes}
+
+
+def llm_planner(settings, models_dir: Path, preferred: str | None):
+    """(planner, model name, None) or (None, None, reason)."""
+    from tools.models.llm import LLMUnavailable, LocalLLM, find_llm
+
+    path = None
+    for folder in dict.fromkeys([Path(models_dir), CACHE_MODELS]):
+        path = find_llm(folder, preferred)
+        if path is not None:
+            break
+    if path is None:
+        return None, None, f"no GGUF under {models_dir}/llm or {CACHE_MODELS}/llm"
+    try:
+        from agent.llm_planner import llm_plan
+    except Exception as error:  # noqa: BLE001 - the module may be missing or incomplete
+        return None, None, f"agent.llm_planner could not be imported: {type(error).__name__}: {error}"
+    try:
+        llm = LocalLLM(path, threads=settings.llm_threads)
+    except (LLMUnavailable, ImportError) as error:
+        return None, None, f"LLM unavailable: {error}"
+
+    def plan_with_llm(text, now, names, places, name_ids):  # as recall/cli.py's _planner
+        plan, how = llm_plan(llm, text, now, names, places)
+        ids = {n.casefold(): i for n, i in name_ids.items()}
+        plan.person_ids = list(dict.fromkeys(plan.person_ids + [ids[n.casefold()] for n in plan.people
+                                                                 if n.casefold() in ids]))
+        return plan, how
+
+    return plan_with_llm, path.name, None
+
+
+# ---- main ---------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> dict:
+    from tools.settings import load_settings
+
+    defaults = load_settings()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=None, help="photos in the library (default: all 1,000)")
+    parser.add_argument("--targets", type=int, default=200, help="target photos (seeded sample)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--planner", choices=["rules", "llm", "both"], default="rules")
+    parser.add_argument("--llm-targets", type=int, default=None,
+                        help="targets for the LLM planner: the first N of the same sample (default: all)")
+    parser.add_argument("--llm-model", default=None, help='GGUF file name or "0.5b"/"1.5b" (default: largest)')
+    parser.add_argument("--reject-below", type=float, default=0.35,
+                        help="a shown photo less similar than this to the target is rejected")
+    parser.add_argument("--max-reject", type=int, default=3)
+    parser.add_argument("--images", type=Path, default=DEFAULT_FLICKR, help="the flickr8k-test folder")
+    parser.add_argument("--models-dir", type=Path, default=defaults.models_dir)
+    parser.add_argument("--report", type=Path, default=default_report("dialogue"))
+    parser.add_argument("--progress-every", type=float, default=15.0)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args(argv)
+
+    warning = busy_machine_warning()
+    if warning:
+        log(warning)
+    command = " ".join([sys.executable, "-m", "evals.dialogue", *(sys.argv[1:] if argv is None else argv)])
+    out: dict = {"benchmark": "dialogue", "command": command, "machine": machine_facts(),
+                 "data": str(args.images.resolve()), "note": NOTE, "simulated_user": __doc__.split("\n\n")[2:4],
+                 "params": {"max_turns": MAX_TURNS, "info_turns": INFO_TURNS, "reject_below": args.reject_below,
+                            "max_reject": args.max_reject, "seed": args.seed, "sidecar_caption": SIDECAR_CAPTION},
+                 "planners": {}, "phases": {}}
+    started = time.perf_counter()
+    with temp_dir("recall-dialogue-", keep=args.keep) as tmp:
+        from tools.indexer import Indexer
+        from tools.models.registry import Models
+        from tools.search import SearchQuery, Searcher
+        from tools.store import PhotoStore
+
+        folder = tmp / "library"
+        library = build_library(folder, args.images, count=args.count, sidecar_caption=SIDECAR_CAPTION)
+        settings = load_settings(db=tmp / "db", models_dir=args.models_dir, clip_model="no-clip-on-purpose",
+                                 analyze_faces=False, analyze_objects=False, analyze_captions=False)
+        store, models = PhotoStore(settings), Models(settings)
+        log(f"indexing {len(library)} photos from {folder}")
+        with Phase("index", out["phases"]):
+            report = Indexer(settings, store, models, TextProgress("index", args.progress_every)).run([folder])
+        out["index"] = {"photos": report.new, "seconds": round(report.seconds, 1), "clip": report.clip}
+        ids = {Path(r.path).name: r.id for r in store.iter_photos()}
+        text_model = models.text()
+        if text_model is None:
+            raise SystemExit(f"no MiniLM text embedder: {models.problems}")
+        with Phase("looks", out["phases"]):
+            all_captions = load_captions(args.images)
+            looks = Looks(text_model, {Path(p).name: all_captions[Path(p).name] for p in library})
+        searcher = Searcher(store, models)
+        searcher.search(SearchQuery(text="warm up the models", k=10))
+
+        paths = sorted(library)
+        targets = random.Random(args.seed).sample(paths, min(args.targets, len(paths)))
+        out["library_size"], out["targets"] = len(library), len(targets)
+
+        if args.planner in ("rules", "both"):
+            from agent.dialogue import rules_planner
+
+            out["planners"]["rules"] = run_planner("rules", rules_planner, store, searcher, targets, ids, library,
+                                                   looks, args, out["phases"])
+        if args.planner in ("llm", "both"):
+            planner, model, reason = llm_planner(settings, args.models_dir, args.llm_model)
+            if planner is None:
+                log(f"LLM planner skipped: {reason}")
+                out["planners"]["llm"] = {"skipped": True, "reason": reason}
+            else:
+                subset = targets[: args.llm_targets] if args.llm_targets else targets
+                result = run_planner("llm", planner, store, searcher, subset, ids, library, looks, args,
+                                     out["phases"])
+                result["model"] = model
+                out["planners"]["llm"] = result
+                rules = out["planners"].get("rules")
+                if rules and len(subset) < len(targets):  # rules on the same subset, for comparison
+                    picked = {Path(p).name for p in subset}
+                    same = [d for d in rules["dialogues"] if d["target"] in picked]
+                    rules["summary_on_llm_subset"] = {
+                        "targets": len(same),
+                        "hits_at_10_pct_by_turn": {
+                            f"turn {t}": round(100 * sum(1 for d in same if d["success_turn"] is not None
+                                                         and d["success_turn"] <= t) / len(same), 2)
+                            for t in range(MAX_TURNS + 1)}}
+
+    out["total_seconds"] = round(time.perf_counter() - started, 1)
+    out["machine"]["load_average_at_end"] = machine_facts()["load_average_1_5_15"]
+    print_summary(out)
+    path = write_report(args.report, out)
+    print(f"\nreport: {path}")
+    return out
+
+
+def print_summary(out: dict) -> None:
+    rows = []
+    for name, result in out["planners"].items():
+        if result.get("skipped"):
+            continue
+        s = result["summary"]
+        rows.append([name, s["targets"], *s["hits_at_10_pct_by_turn"].values(), s["mean_turns_to_success"],
+                     s["turn_latency_ms"]["median"], s["turn_latency_ms"]["p95"]])
+        if result.get("summary_on_llm_subset"):
+            sub = result["summary_on_llm_subset"]
+            rows.append([f"{name} (LLM's targets)", sub["targets"], *sub["hits_at_10_pct_by_turn"].values(),
+                         None, None, None])
+    print()
+    if rows:
+        print(table(["planner", "targets", *(f"H@10 t{t} %" for t in range(MAX_TURNS + 1)), "mean turns",
+                     "turn ms med", "turn ms p95"], rows))
+    for name, result in out["planners"].items():
+        if result.get("skipped"):
+            print(f"{name}: skipped ({result['reason']})")
+            continue
+        s = result["summary"]
+        print(f"{name}: {s['successes']}/{s['targets']} found; questions asked {s['questions_asked'] or 'none'}; "
+              f"planner paths {s['planner_paths']}; closest shown similarity median "
+              f"{s['closest_shown_similarity_median']}; rejections per feedback turn {s['rejections_per_feedback_turn_mean']}")
+    print(f"library {out.get('library_size')} photos, indexed in {out['index']['seconds']}s (clip: {out['index']['clip']}); "
+          f"load average at start/end {out['machine']['load_average_1_5_15']} / {out['machine']['load_average_at_end']}; "
+          f"total {out['total_seconds']}s")
+    print(f"note: {out['note']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The LLM planner on the real 0.5B GGUF (llama.cpp, CPU): extraction, retry / fallback, guards.
+
+The model's free text is asserted on loosely; what code resolves (date ranges, places, known
+people) is asserted exactly.  Post-processing is also tested with a scripted fake LLM, so the
+guards are checked whatever the real model happens to say.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from agent.llm_planner import PlanExtraction, _schema, few_shot_messages, llm_plan, system_prompt
+from agent.plan import Plan
+from tools.models.llm import LLMOutputError, LocalLLM
+from tools.models.llm_setup import assemble_llm
+
+CACHE = Path(os.environ.get("RECALL_TEST_MODELS", Path.home() / ".cache" / "photo-recall" / "models"))
+THREADS = int(os.environ.get("RECALL_TEST_LLM_THREADS", "1"))
+NOW = datetime(2026, 11, 22, 12, 0)
+NAMES = ["Alice", "Bob", "Grandma Rose"]
+PLACES = [{"city": "Berlin", "region": "Berlin", "country_code": "DE", "country": "Germany"},
+          {"city": "Arezzo", "region": "Tuscany", "country_code": "IT", "country": "Italy"}]
+
+
+@pytest.fixture(scope="module")
+def llm() -> LocalLLM:
+    import llama_cpp  # noqa: F401  (part of the test environment: missing is a failure)
+
+    return LocalLLM(assemble_llm(CACHE, "0.5b", log=lambda m: print(m, flush=True)), threads=THREADS)
+
+
+class FakeLLM:
+    """Answers from a script: dicts are returned, exceptions raised; records the calls."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls: list[dict] = []
+
+    def complete_json(self, system, messages, schema, max_tokens=256, temperature=0.0):
+        self.calls.append({"system": system, "messages": messages, "schema": schema, "max_tokens": max_tokens})
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def extraction(**fields) -> dict:
+    base = {"visual": "", "date_phrase": None, "place_phrase": None, "people": [], "exclude": []}
+    return {**base, **fields}
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def test_prompts_load_and_examples_fit_the_schema():
+    assert "verbatim" in system_prompt().lower() or "copy" in system_prompt().lower()
+    shots = few_shot_messages()
+    assert 12 <= len(shots) <= 20 and [m["role"] for m in shots[:2]] == ["user", "assistant"]
+    for answer in shots[1::2]:
+        PlanExtraction.model_validate(json.loads(answer["content"]))
+    assert list(_schema()["properties"]) == ["visual", "date_phrase", "place_phrase", "people", "exclude"]
+
+
+# --------------------------------------------------------------------------- the real model
+
+
+@pytest.mark.parametrize("text, check", [
+    ("Alice and my friend jumping at a concert last summer in Berlin", "concert"),
+    ("Grandma Rose cutting a cake, Christmas 2019, near Arezzo", "christmas"),
+    ("a dog running on the beach two years ago", "beach"),
+])
+def test_real_model_extracts_a_valid_plan(llm, text, check):
+    plan, path = llm_plan(llm, text, NOW, NAMES, PLACES)
+    print(f"\n{path}: {plan.model_dump(include={'visual', 'date_phrase', 'place_phrase', 'people', 'exclude'})}",
+          llm.last_timing)
+    assert path == "llm"
+    Plan.model_validate(plan.model_dump())
+    assert plan.visual and plan.visual.strip() == plan.visual
+    if check == "concert":
+        assert (str(plan.date_range.start.date()), str(plan.date_range.end.date())) == ("2026-06-01", "2026-08-31")
+        assert plan.place.country_code == "DE" and plan.place.kind == "city"
+        assert plan.people == ["Alice"]
+        assert "concert" in plan.visual.lower() and "berlin" not in plan.visual.lower()
+    elif check == "christmas":
+        assert (str(plan.date_range.start.date()), str(plan.date_range.end.date())) == ("2019-12-24", "2019-12-26")
+        assert plan.place.country_code == "IT" and "Arezzo" in plan.place.label
+        assert plan.people == ["Grandma Rose"]
+        assert "cake" in plan.visual.lower()
+    else:
+        assert (str(plan.date_range.start.date()), str(plan.date_range.end.date())) == ("2024-01-01", "2024-12-31")
+        assert plan.place is None  # "the beach" is a kind of place, not the US town Beach
+        assert plan.people == []
+        assert "dog" in plan.visual.lower() and "beach" in plan.visual.lower()
+
+
+def test_real_model_cut_short_retries_then_falls_back_to_rules(llm):
+    """max_tokens=3 cuts the JSON short: LLMOutputError, one retry (also cut), then the rules."""
+    plan, path = llm_plan(llm, "a cat on the sofa in Berlin last summer", NOW, NAMES, PLACES, max_tokens=3)
+    with pytest.raises(LLMOutputError):  # what llm_plan met, twice
+        llm.complete_json(system_prompt(), [*few_shot_messages(), {"role": "user", "content": "a cat"}], _schema(),
+                          max_tokens=3)
+    assert path == "rules-fallback"
+    assert isinstance(plan, Plan) and plan.place.country_code == "DE"
+    assert str(plan.date_range.start.date()) == "2026-06-01" and "cat" in plan.visual
+
+
+# --------------------------------------------------------------------------- retry / fallback paths
+
+
+def test_invalid_then_valid_answer_takes_the_retry_path():
+    fake = FakeLLM({"visual": 3, "people": "Bob"}, extraction(visual="Bob fishing", people=["Bob"]))
+    plan, path = llm_plan(fake, "Bob fishing", NOW, NAMES, PLACES)
+    assert path == "llm-retry" and plan.people == ["Bob"] and plan.visual == "fishing"
+    retry = fake.calls[1]["messages"]
+    assert retry[-2]["role"] == "assistant" and retry[-1]["role"] == "user" and "invalid" in retry[-1]["content"]
+    assert all(call["max_tokens"] <= 512 for call in fake.calls)
+
+
+def test_exclusion_needs_a_negation():
+    fake = FakeLLM(extraction(visual="asleep on the sofa", people=["Bob"], exclude=["cat"]))
+    plan, _ = llm_plan(fake, "Bob asleep on the sofa with the cat", NOW, NAMES, PLACES)
+    assert plan.exclude == [] and "cat" in plan.visual and "sofa" in plan.visual and plan.people == ["Bob"]
+
+
+def test_garbage_twice_and_broken_llm_fall_back_to_rules():
+    fake = FakeLLM(LLMOutputError('{"vis'), LLMOutputError('{"visual": "a'), extraction(visual="never asked"))
+    plan, path = llm_plan(fake, "a dog in Italy", NOW, NAMES, PLACES)
+    assert path == "rules-fallback" and len(fake.calls) == 2
+    assert plan.place.country_code == "IT" and plan.visual == "a dog"
+    plan, path = llm_plan(FakeLLM(RuntimeError("llama.cpp crashed")), "a dog", NOW, NAMES, PLACES)
+    assert path == "rules-fallback" and plan.visual == "a dog"
+    assert llm_plan(None, "a dog", NOW, NAMES, PLACES)[1] == "rules-fallback"
+    assert llm_plan(FakeLLM(), "   ", NOW, NAMES, PLACES) == (Plan(), "rules-fallback")
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def test_date_phrase_not_in_the_text_is_replaced():
+    fake = FakeLLM(extraction(visual="a picnic", date_phrase="2026-06-01"))
+    plan, path = llm_plan(fake, "a picnic last summer", NOW, NAMES, PLACES)
+    assert path == "llm" and plan.date_phrase == "last summer"
+    assert (str(plan.date_range.start.date()), str(plan.date_range.end.date())) == ("2026-06-01", "2026-08-31")
+    # No date in the text at all: an invented one is dropped.
+    plan, _ = llm_plan(FakeLLM(extraction(visual="a picnic", date_phrase="summer 2025")), "a picnic", NOW, NAMES, [])
+    assert plan.date_phrase is None and plan.date_range is None
+
+
+def test_place_people_and_exclusion_guards():
+    fake = FakeLLM(extraction(visual="my friend at the beach", place_phrase="the beach",
+                              people=["Alice", "my friend", "Carol"], exclude=["rain", "snow"]))
+    plan, _ = llm_plan(fake, "Alice and my friend at the beach, not in the rain", NOW, NAMES, PLACES,
+                       name_ids={"Alice": "p1"})
+    assert plan.place is None and plan.place_phrase is None  # the US town "Beach" is not meant
+    assert plan.people == ["Alice"] and plan.person_ids == ["p1"]
+    assert "my friend" in plan.visual and "beach" in plan.visual
+    assert plan.exclude == ["rain"] and "rain" not in plan.visual  # "snow" is not in the text
+    # A place phrase not in the text is replaced by the rules' (here: Italy).
+    fake = FakeLLM(extraction(visual="olive trees", place_phrase="Rome"))
+    plan, _ = llm_plan(fake, "olive trees in italy", NOW, NAMES, PLACES)
+    assert plan.place.country_code == "IT" and plan.place.kind == "country" and plan.place_phrase == "italy"
+    # The LLM's place is used and stripped from visual; names are spelled as known.
+    fake = FakeLLM(extraction(visual="grandma rose at the market in Arezzo", place_phrase="near Arezzo",
+                              people=["grandma rose"]))
+    plan, _ = llm_plan(fake, "grandma rose at the market near Arezzo", NOW, NAMES, PLACES)
+    assert plan.place.label.startswith("Arezzo") and plan.people == ["Grandma Rose"]
+    assert "market" in plan.visual and "arezzo" not in plan.visual.lower() and "rose" not in plan.visual.lower()
+    # A single capitalised word at the start is every sentence's first word: a weak town is not meant.
+    plan, _ = llm_plan(FakeLLM(extraction(visual="party", place_phrase="Beach")), "Beach party", NOW, NAMES, PLACES)
+    assert plan.place is None and "beach" in plan.visual.lower()
