@@ -1,11 +1,17 @@
 """One turn of the conversation: words in; a message, maybe a question, and ranked photos out.
 
 A turn (1) reads feedback on the photos shown last ("#3 is close", "not 1 or 2", "earlier than
-that"), (2) takes an answer to the question asked last, (3) plans whatever else the person said
-(an LLM planner when one is loaded, else rules; dates and places are always resolved in code),
-(4) merges that into the dialogue's plan, (5) searches and re-ranks with the feedback so far,
-(6) asks the question that best splits the top candidates when no photo is clearly ahead, and
-(7) explains each result. The state is a plain pydantic object the caller saves between turns.
+that"), (2) takes an answer to the question asked last, (3) turns whatever else the person said
+into an action (an LLM planner when one is loaded, else rules; dates and places are always
+resolved in code): a search plan, or a call of another tool (``similar_to`` likes that photo,
+``photo_details`` and ``list_people`` answer in the message), (4) merges a plan into the
+dialogue's plan, (5) searches and re-ranks with the feedback so far, (6) asks the question that
+best splits the top candidates when no photo is clearly ahead, and (7) explains each result.
+The state is a plain pydantic object the caller saves between turns.
+
+With an LLM planner, ``turn(..., on_quick=callback)`` first runs the whole turn with the rules on
+a copy of the state and hands that reply to the callback (a few hundred milliseconds: results for
+the person's own words on screen at once), then lets the LLM refine.
 """
 from __future__ import annotations
 
@@ -14,20 +20,21 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from agent import dates
 from agent.explain import explain
 from agent.feedback import parse_feedback, positions_to_ids, shifted_range
-from agent.plan import Plan, rule_plan
+from agent.plan import Action, Plan, PlanContext, rule_action, rule_tool_call
 from agent.questions import Question, best_question
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn
+from tools import date_phrases as dates
 from tools import geo
 from tools.people import PeopleBook
 from tools.search import Searcher, SignalScore
 from tools.store import PhotoStore
+from tools.toolbox import ListPeople, PhotoDetails, PhotoFacts, SimilarTo, list_people, photo_details
 
-# A planner: (text, now, known names, known places, name -> person id) -> (plan, how it was made).
-Planner = Callable[[str, datetime, list[str], list, dict[str, str]], tuple[Plan, str]]
+# A planner: (text, what it knows) -> (a plan or another tool's call, how it was decided).
+Planner = Callable[[str, PlanContext], tuple[Action, str]]
 
 
 class ShownPhoto(BaseModel):
@@ -49,9 +56,8 @@ class AgentReply(BaseModel):
     notices: list[str] = []
 
 
-def rules_planner(text: str, now: datetime, names: list[str], places: list,
-                  name_ids: dict[str, str]) -> tuple[Plan, str]:
-    return rule_plan(text, now, names, places, name_ids=name_ids), "rules"
+def rules_planner(text: str, ctx: PlanContext) -> tuple[Action, str]:
+    return rule_action(text, ctx), "rules"
 
 
 class Agent:
@@ -63,14 +69,21 @@ class Agent:
         self.now = now
         self.shown = shown
 
-    def turn(self, state: DialogueState, text: str) -> AgentReply:
+    def turn(self, state: DialogueState, text: str,
+             on_quick: Callable[[AgentReply], None] | None = None) -> AgentReply:
+        if on_quick is not None and self.planner is not rules_planner:
+            on_quick(self._turn(state.model_copy(deep=True), text, rules_planner))
+        return self._turn(state, text, self.planner)
+
+    def _turn(self, state: DialogueState, text: str, planner: Planner) -> AgentReply:
         now = self.now or datetime.now()
         text = " ".join((text or "").split())[:2000]
         notices: list[str] = []
         planner_used = "none"
         to_plan = text
         shown_before = state.last_shown
-        if shown_before:
+        asked_tool = rule_tool_call(text, len(shown_before))  # "details of #2" is no feedback on #2
+        if shown_before and asked_tool is None:
             feedback = parse_feedback(text, len(shown_before))
             if not feedback.empty:
                 state.like(positions_to_ids(feedback.liked, shown_before))
@@ -85,18 +98,23 @@ class Agent:
         if state.pending is not None and to_plan and self._take_answer(state, to_plan, notices):
             to_plan = ""
         state.pending = None
+        answer = ""
         if to_plan.strip():
             book = PeopleBook(self.store)
             name_ids = {c.name: c.id for c in book.clusters() if c.name}
-            plan, planner_used = self.planner(to_plan, now, list(name_ids), self.store.get_meta("places", []),
-                                              name_ids)
-            notices += plan.unknown
-            state.merge(plan)
+            ctx = PlanContext(now=now, names=list(name_ids), places=self.store.get_meta("places", []),
+                              name_ids=name_ids, shown=len(shown_before))
+            action, planner_used = planner(to_plan, ctx)
+            if isinstance(action, Plan):
+                notices += action.unknown
+                state.merge(action)
+            else:
+                answer = self._run_tool(action, state, shown_before)
 
         results = search_with_feedback(self.searcher, state.plan, state, k=max(self.shown, 10))
         records = self.store.get_photos([r.id for r in results])
         question = None
-        if results:
+        if results and not answer:  # a tool's answer is the reply; a question would bury it
             top = [records[r.id] for r in results[:10] if r.id in records]
             question = best_question(top, [r.score for r in results[: len(top)]])
             if question is not None and question.attribute in state.answers:
@@ -104,7 +122,7 @@ class Agent:
         shown = [ShownPhoto(number=i, id=r.id, path=r.path, score=r.score, taken_at=r.taken_at, place=r.place,
                             why=r.why, explanation=explain(r, records[r.id], state.plan))
                  for i, r in enumerate(results[: self.shown], start=1) if r.id in records]
-        message = self._message(shown, question, state)
+        message = self._message(shown, question, state, answer)
         state.pending = question
         state.turns.append(Turn(user=text, agent=message, question=question.text if question else None,
                                 shown=[p.id for p in shown]))
@@ -141,11 +159,48 @@ class Agent:
             state.plan.person_ids = list(dict.fromkeys(state.plan.person_ids + [question.attribute[7:]]))
         return True
 
+    def _run_tool(self, call: SimilarTo | PhotoDetails | ListPeople, state: DialogueState,
+                  shown_before: list[str]) -> str:
+        """Carry out a call that is not a search; what to tell the person about it."""
+        if isinstance(call, ListPeople):
+            people = list_people(self.store)
+            if not people:
+                return "I know nobody by face yet (indexing finds faces; `recall people` names them)."
+            named = [f"{p.name} ({p.count})" for p in people if p.name]
+            unnamed = sum(1 for p in people if not p.name)
+            text = f"People I know: {', '.join(named)}." if named else "No one has a name yet."
+            return text + (f" {unnamed} more without a name (`recall people name`)." if unnamed else "")
+        if not 1 <= call.photo <= len(shown_before):
+            return f"There is no #{call.photo} on screen."
+        photo_id = shown_before[call.photo - 1]
+        if isinstance(call, SimilarTo):
+            state.like([photo_id])
+            return f"Photos like #{call.photo}:"
+        facts = photo_details(self.store, photo_id)
+        return describe(call.photo, facts) if facts else f"#{call.photo} is no longer in the index."
+
     @staticmethod
-    def _message(shown: list[ShownPhoto], question: Question | None, state: DialogueState) -> str:
+    def _message(shown: list[ShownPhoto], question: Question | None, state: DialogueState,
+                 answer: str = "") -> str:
+        if answer:
+            return answer
         if not shown:
             return "I found nothing that fits yet. Tell me something else you remember: where, when, who?"
         if question is not None:
             return f"A few photos could be it. {question.text}"
         lead = "This looks like it" if len(state.turns) == 0 else "Here is my best guess now"
         return f"{lead}: #1 ({shown[0].explanation}). Say \"#N is close\" or \"not 1\" to steer me."
+
+
+def describe(number: int, facts: PhotoFacts) -> str:
+    """``photo_details`` in a sentence or two."""
+    parts = [f"#{number}: {facts.path}"]
+    if facts.taken_at:
+        parts.append(f"taken {facts.taken_at[:16].replace('T', ' ')}"
+                     + (" (file date: no date in the photo)" if facts.date_source == "file" else ""))
+    for label, value in (("at", facts.place), ("with", ", ".join(facts.people)), ("camera", facts.camera),
+                         ("tags", ", ".join(facts.tags[:8])), ("your caption", facts.user_text[:120]),
+                         ("caption", facts.caption[:120])):
+        if value:
+            parts.append(f"{label} {value}")
+    return "; ".join(parts) + "."

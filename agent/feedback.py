@@ -12,7 +12,7 @@ from typing import Literal, Sequence
 import numpy as np
 from pydantic import BaseModel
 
-from agent.dates import DateRange
+from tools.date_phrases import DateRange
 
 EARLIEST = datetime(1800, 1, 1)
 LATEST = datetime(2199, 12, 31, 23, 59, 59, 999999)
@@ -20,6 +20,22 @@ _NUM = r"#?\s*(\d{1,3})\b"
 _NUM_LIST = rf"(?:{_NUM})(?:\s*(?:,|or|and|nor|&)?\s*(?:{_NUM}))*"
 _REJECT_ALL = re.compile(r"\b(?:none of (?:these|them|those)|none|neither|nothing like|all wrong|not these)\b",
                          re.IGNORECASE)
+
+
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+             "eighth": 8, "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+_ORDINAL_REF = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)}|last)\s+(?:one|photo|picture|pic|image|shot)\b",
+                          re.IGNORECASE)
+
+
+def ordinals_to_numbers(text: str, shown_count: int | None = None) -> str:
+    """"the third one" -> "#3" ("the last one" -> the last shown), so positions read one way."""
+    def number(match: re.Match) -> str:
+        word = match.group(1).lower()
+        n = shown_count if word == "last" else _ORDINALS[word]
+        return f"#{n}" if n else match.group(0)
+
+    return _ORDINAL_REF.sub(number, text or "")
 
 
 class Feedback(BaseModel):
@@ -40,7 +56,7 @@ def _numbers(span: str) -> list[int]:
 
 def parse_feedback(text: str, shown_count: int | None = None) -> Feedback:
     """``shown_count`` drops positions that were not shown (a typo, or a year like 2019)."""
-    text = " ".join((text or "").split())[:500]
+    text = ordinals_to_numbers(" ".join((text or "").split())[:500], shown_count)
     fb = Feedback()
     rest = text
     # Rejections first: "not 1 or 2", "not #1, #2", "no to 3".

@@ -1,10 +1,12 @@
-"""A search plan made by the local LLM, checked and resolved in code.
+"""The local LLM turns what the person said into one typed tool call, checked and resolved in code.
 
-The LLM only EXTRACTS: which words describe the picture, which phrase says when, which says
-where, which names are people, what is excluded (``PlanExtraction``).  Everything that needs
+The LLM answers with one of ``tools.toolbox``'s calls, decoded under ``tool_call_schema()``:
+``search_photos`` for a description, ``similar_to`` / ``photo_details`` for a photo on screen,
+``list_people``.  For a search it only EXTRACTS: which words describe the picture, which phrase
+says when, which says where, which names are people, what is excluded.  Everything that needs
 knowledge or arithmetic is done here, as ``agent.plan.rule_plan`` does it:
 
-* date phrases are resolved by ``agent.dates.resolve_date_phrase`` against ``now``;
+* date phrases are resolved by ``tools.date_phrases.resolve_date_phrase`` against ``now``;
 * place phrases by ``tools.geo.resolve_place`` (a lowercase phrase must be "strong": a country,
   a region or a city of the person's own library, so "the beach" is not the US town Beach);
 * people are kept only when they are known names; other person words ("my friend") go to
@@ -13,9 +15,10 @@ knowledge or arithmetic is done here, as ``agent.plan.rule_plan`` does it:
   likes to write "2025-06-01") is replaced by what ``rule_plan`` found.  Where the LLM found
   no date / place / known name, ``rule_plan``'s is used too: the rules are precise on those.
 
-``llm_plan`` never raises and never waits for more than two bounded completions: an answer that
-is not valid JSON for the schema (cut short, wrong types) is retried once with the validation
-error appended; a second failure, or no LLM at all, gives ``rule_plan``'s plan.
+``llm_action`` never raises and never waits for more than two bounded completions: an answer
+that is not valid JSON for the schema (cut short, wrong types, a photo number not on screen) is
+retried once with the validation error appended; a second failure, or no LLM at all, gives the
+rules' action (``agent.plan.rule_action``).
 """
 from __future__ import annotations
 
@@ -24,13 +27,14 @@ import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from agent.dates import resolve_date_phrase
-from agent.plan import Plan, _strong, clean_visual, known_places_from, rule_plan
+from agent.plan import Action, Plan, PlanContext, _strong, clean_visual, known_places_from, rule_action
 from tools import geo
+from tools.date_phrases import resolve_date_phrase
+from tools.toolbox import SearchPhotos, parse_tool_call, tool_call_schema, tools_help
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 MAX_TOKENS = 128  # a full answer for a long sentence is ~60-90 tokens
@@ -40,45 +44,28 @@ _PLACE_LEAD = re.compile(r"^(?:(?:in|at|near|around|close to|somewhere near|some
 _DATE_LEAD = re.compile(r"^(?:(?:in|on|during|at|around|over|from)\s+)+", re.I)
 
 
-class PlanExtraction(BaseModel):
-    """What the LLM fills in (the grammar emits the properties in this order)."""
-
-    visual: str = Field(max_length=160)
-    date_phrase: str | None = Field(max_length=60)
-    place_phrase: str | None = Field(max_length=60)
-    people: list[str] = Field(max_length=4)
-    exclude: list[str] = Field(max_length=4)
-
-
-@lru_cache(maxsize=1)
-def _schema() -> dict:
-    schema = PlanExtraction.model_json_schema()
-    for field in ("people", "exclude"):  # bound each list item too
-        schema["properties"][field]["items"]["maxLength"] = 40
-    return schema
-
-
 @lru_cache(maxsize=1)
 def system_prompt() -> str:
-    return (PROMPTS / "planner_system.md").read_text(encoding="utf-8").strip()
+    template = (PROMPTS / "planner_system.md").read_text(encoding="utf-8").strip()
+    return template.replace("{tools}", tools_help())
 
 
 @lru_cache(maxsize=1)
 def few_shot_messages() -> tuple[dict, ...]:
-    """The examples as user/assistant turns (JSON in the schema's field order)."""
+    """The examples as user/assistant turns (each call in the schema's field order)."""
     examples = json.loads((PROMPTS / "planner_examples.json").read_text(encoding="utf-8"))
     out: list[dict] = []
     for ex in examples:
-        plan = PlanExtraction.model_validate(ex["plan"])
-        out.append({"role": "user", "content": ex["user"]})
-        out.append({"role": "assistant", "content": json.dumps(plan.model_dump(), ensure_ascii=False)})
+        call = parse_tool_call(ex["call"])
+        out.append({"role": "user", "content": _user_message(ex["user"], ex.get("shown", 0))})
+        out.append({"role": "assistant", "content": json.dumps(call.model_dump(), ensure_ascii=False)})
     return tuple(out)
 
 
-def _user_message(text: str, state_summary: str) -> str:
-    if state_summary.strip():
-        return f"(Earlier in this search: {state_summary.strip()[:300]})\n{text}"
-    return text
+def _user_message(text: str, shown: int) -> str:
+    """The person's words, after what is on screen (the numbers a call may name)."""
+    screen = f"[photos #1-#{shown} on screen]" if shown else "[no photos on screen]"
+    return f"{screen} {text}"
 
 
 def _in_text(phrase: str | None, text: str) -> bool:
@@ -134,7 +121,7 @@ def _leftover(text: str, date_phrase: str | None, place_phrase: str | None, peop
     return clean_visual(out)
 
 
-def _finish(ex: PlanExtraction, text: str, now: datetime, known_names: list[str], known: list[geo.Place],
+def _finish(ex: SearchPhotos, text: str, now: datetime, known_names: list[str], known: list[geo.Place],
             rules: Plan, name_ids: dict[str, str] | None) -> Plan:
     """The LLM's extraction, checked against the text and resolved in code."""
     unknown = list(rules.unknown)
@@ -216,20 +203,18 @@ def _finish(ex: PlanExtraction, text: str, now: datetime, known_names: list[str]
                 person_ids=person_ids, unknown=unknown)
 
 
-def llm_plan(llm: Any, text: str, now: datetime, known_names: list[str], known_places: Iterable[Any] = (),
-             state_summary: str = "", name_ids: dict[str, str] | None = None,
-             max_tokens: int = MAX_TOKENS) -> tuple[Plan, str]:
-    """A plan from one sentence by the LLM, and which path made it: "llm", "llm-retry" (the
-    first answer was invalid, the second was not) or "rules-fallback".  Never raises."""
+def llm_action(llm: Any, text: str, ctx: PlanContext, max_tokens: int = MAX_TOKENS) -> tuple[Action, str]:
+    """What to do with one sentence, by the LLM, and which path decided it: "llm", "llm-retry"
+    (the first answer was invalid, the second was not) or "rules-fallback".  Never raises."""
     text = " ".join((text or "").split())[:MAX_TEXT_CHARS]
-    known_names = list(known_names or [])
-    known = known_places_from(known_places)
-    rules = rule_plan(text, now, known_names, known, name_ids=name_ids)
+    known = known_places_from(ctx.places)
+    rules = rule_action(text, ctx)
     if llm is None or not text:
         return rules, "rules-fallback"
+    rules_plan = rules if isinstance(rules, Plan) else Plan()
     try:
-        system, schema = system_prompt(), _schema()
-        messages = [*few_shot_messages(), {"role": "user", "content": _user_message(text, state_summary)}]
+        system, schema = system_prompt(), tool_call_schema()
+        messages = [*few_shot_messages(), {"role": "user", "content": _user_message(text, ctx.shown)}]
     except Exception:  # noqa: BLE001 - a missing prompt file must not stop a search
         return rules, "rules-fallback"
     max_tokens = max(1, min(int(max_tokens), 512))
@@ -238,8 +223,12 @@ def llm_plan(llm: Any, text: str, now: datetime, known_names: list[str], known_p
         try:
             out = llm.complete_json(system, messages, schema, max_tokens=max_tokens, temperature=0.0)
             answer = json.dumps(out, ensure_ascii=False)
-            extraction = PlanExtraction.model_validate(out)
-            return _finish(extraction, text, now, known_names, known, rules, name_ids), path
+            call = parse_tool_call(out)
+            if isinstance(call, SearchPhotos):
+                return _finish(call, text, ctx.now, list(ctx.names), known, rules_plan, ctx.name_ids), path
+            if getattr(call, "photo", 0) > ctx.shown:
+                raise ValueError(f"there is no photo #{call.photo} on screen ({ctx.shown} are shown)")
+            return call, path
         except (ValidationError, ValueError) as exc:  # LLMOutputError is a ValueError
             answer = answer or getattr(exc, "text", "") or ""
             if attempt == 0:
@@ -251,10 +240,20 @@ def llm_plan(llm: Any, text: str, now: datetime, known_names: list[str], known_p
     return rules, "rules-fallback"
 
 
-def make_llm_planner(llm: Any, state_summary: str = ""):
-    """A planner for ``agent.dialogue.Agent``: (text, now, names, places, name_ids) -> (Plan, path)."""
+def llm_plan(llm: Any, text: str, ctx: PlanContext, max_tokens: int = MAX_TOKENS) -> tuple[Plan, str]:
+    """``llm_action`` for a sentence meant as a search (the planner eval): a call of another tool
+    counts as a miss and gives the rules' plan, path "llm-other-tool"."""
+    action, path = llm_action(llm, text, ctx, max_tokens=max_tokens)
+    if isinstance(action, Plan):
+        return action, path
+    fallback = rule_action(" ".join((text or "").split())[:MAX_TEXT_CHARS], ctx.model_copy(update={"shown": 0}))
+    return (fallback if isinstance(fallback, Plan) else Plan()), "llm-other-tool"
 
-    def planner(text: str, now: datetime, names: list[str], places: list, name_ids: dict[str, str]):
-        return llm_plan(llm, text, now, names, places, state_summary=state_summary, name_ids=name_ids)
+
+def make_llm_planner(llm: Any):
+    """A planner for ``agent.dialogue.Agent``: (text, PlanContext) -> (action, path)."""
+
+    def planner(text: str, ctx: PlanContext) -> tuple[Action, str]:
+        return llm_action(llm, text, ctx)
 
     return planner

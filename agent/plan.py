@@ -1,7 +1,7 @@
 """A search plan made from one sentence by rules (no LLM): what the photo shows, when, where, who.
 
 ``rule_plan`` finds the spans it understands (a date phrase, place phrases, known names,
-"not X" exclusions), resolves them with the tools (``agent.dates``, ``geo.resolve_place``), and
+"not X" exclusions), resolves them with the tools (``tools.date_phrases``, ``geo.resolve_place``), and
 what is left, minus filler words, is the visual description. ``plan_to_query`` turns the plan
 into the search tool's typed ``SearchQuery``.
 
@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Union
 
 from pydantic import BaseModel
 
-from agent.dates import DateRange, find_date_phrase, resolve_date_phrase
+from agent.feedback import ordinals_to_numbers
 from tools import geo
+from tools.date_phrases import DateRange, find_date_phrase, resolve_date_phrase
 from tools.search import SearchQuery
+from tools.toolbox import ListPeople, PhotoDetails, SimilarTo
 
 MAX_PLACE_WORDS = 4
 FILLERS = ("the one with", "i remember", "a photo of", "a picture of", "photo of", "picture of", "pic of", "photos of", "pictures of",
@@ -51,6 +53,40 @@ class Plan(BaseModel):
     place: geo.PlaceFilter | None = None
     person_ids: list[str] = []
     unknown: list[str] = []  # what did not resolve, each with a short note for the person
+
+
+class PlanContext(BaseModel):
+    """What a planner knows besides the sentence."""
+
+    now: datetime
+    names: list[str] = []  # the people the library knows by name
+    places: list[Any] = []  # the library's places (store meta "places")
+    name_ids: dict[str, str] = {}  # name -> person id
+    shown: int = 0  # photos on screen: the numbers the person may refer to
+
+
+# What a planner decides: search with a plan, or call one of the other tools.
+Action = Union[Plan, SimilarTo, PhotoDetails, ListPeople]
+
+_DETAILS = re.compile(r"\b(?:details?|tell me (?:more )?about|info(?:rmation)? (?:on|about)|more about|"
+                      r"(?:when|where) was)\b.*?#?\s*(\d{1,3})\b", re.IGNORECASE)
+_PEOPLE = re.compile(r"\b(?:(?:list|show)(?: me)?(?: the| all)? (?:people|persons|faces)|which people|"
+                     r"who (?:do you know|is in my|are the people|have you (?:found|seen)))\b", re.IGNORECASE)
+
+
+def rule_tool_call(text: str, shown: int) -> PhotoDetails | ListPeople | None:
+    """The other tools, by pattern: "details of #2", "who do you know?"."""
+    match = _DETAILS.search(ordinals_to_numbers(text, shown))
+    if match and 1 <= int(match.group(1)) <= shown:
+        return PhotoDetails(photo=int(match.group(1)))
+    if _PEOPLE.search(text or ""):
+        return ListPeople()
+    return None
+
+
+def rule_action(text: str, ctx: PlanContext) -> Action:
+    """What the rules make of a sentence: another tool's call when it asks for one, else a plan."""
+    return rule_tool_call(text, ctx.shown) or rule_plan(text, ctx.now, ctx.names, ctx.places, name_ids=ctx.name_ids)
 
 
 def known_places_from(raw: Iterable[Any]) -> list[geo.Place]:

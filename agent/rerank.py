@@ -2,11 +2,14 @@
 
 Scoring of each candidate the search tool returned (its fused score ``f`` is in [0, 1]):
 
-    score = (1 - FEEDBACK_WEIGHT) * f + FEEDBACK_WEIGHT * v      (only when CLIP and a liked photo exist)
+    score = (1 - FEEDBACK_WEIGHT) * f + FEEDBACK_WEIGHT * v      (only when a liked photo has a vector)
           + TAG_BOOST * (required tags the photo has) - EXCLUDE_PENALTY * (excluded words in its tags)
 
-``v`` is the cosine of the photo's CLIP vector with the Rocchio-moved vector
-(``agent.feedback.rocchio``: towards the liked photos, away from the rejected ones). Here the
+``v`` is the cosine of the photo's vector with the Rocchio-moved vector (``agent.feedback.rocchio``:
+towards the liked photos, away from the rejected ones), in CLIP space when CLIP exists, else in the
+space of the sentence embeddings of the photos' captions (``tools.toolbox.looks_space``). The
+nearest photos to the liked ones join the candidates (``f = 0`` for them), so "#3 is close" can
+bring up a photo the words alone missed. Here the
 query's own term gets ``RERANK_ALPHA = 0``: the words already count through ``f``, and counting
 them twice let the words outvote the photo the person pointed at (tiny-CLIP test: liking a red
 circle for "a circle" left blue circles on top with alpha 1). ``v`` is the raw cosine, not
@@ -22,34 +25,51 @@ from agent.feedback import rocchio
 from agent.plan import Plan, plan_to_query
 from agent.state import DialogueState
 from tools.search import SearchResult, Searcher, SignalScore
+from tools.toolbox import similar_to, vector_of
 
 CANDIDATES = 200
 FEEDBACK_WEIGHT = 0.5
 RERANK_ALPHA = 0.0
 TAG_BOOST = 0.1
 EXCLUDE_PENALTY = 0.2
+NEIGHBOURS = 30  # nearest photos added per liked photo
+MAX_LIKED_NEIGHBOURS = 3
 
 
-def _feedback_vectors(searcher: Searcher, plan: Plan, state: DialogueState,
-                      ids: list[str]) -> dict[str, float] | None:
-    """Candidate id -> cosine with the moved query, or None when CLIP or liked photos are missing."""
-    if not state.liked or not searcher.models.clip_available():
+def _feedback_cosines(searcher: Searcher, state: DialogueState, ids: list[str]) -> tuple[str, dict[str, float]] | None:
+    """(space, candidate id -> cosine with the moved query), or None without liked photos or vectors.
+
+    The space is CLIP when it exists, else the sentence embeddings of the photos' captions
+    (``tools.toolbox.looks_space``): "#3 is close" then means "captioned like #3"."""
+    if not state.liked:
         return None
-    clip = searcher.models.clip()
-    if clip is None:
+    found = vector_of(searcher, list(dict.fromkeys(state.liked + state.rejected + ids)))
+    if found is None:
         return None
-    collection = searcher.store.vectors("clip", clip.name, clip.dim)
-    liked = searcher.store.get_vectors(collection, state.liked)
+    space, vectors = found
+    liked = [vectors[i] for i in state.liked if i in vectors]
     if not liked:
         return None
-    rejected = searcher.store.get_vectors(collection, state.rejected)
-    # The query term only when it has weight (see RERANK_ALPHA) and there are words.
-    query = (clip.embed_texts([plan.visual])[0] if plan.visual and RERANK_ALPHA
-             else np.zeros(clip.dim, dtype=np.float32))
-    moved = rocchio(np.asarray(query, dtype=np.float32), list(liked.values()), list(rejected.values()),
-                    alpha=RERANK_ALPHA)
-    vectors = searcher.store.get_vectors(collection, ids)
-    return {i: float(np.dot(moved, v / (np.linalg.norm(v) or 1.0))) for i, v in vectors.items()}
+    rejected = [vectors[i] for i in state.rejected if i in vectors]
+    # RERANK_ALPHA = 0: the query's own term is zero, so the words are not counted twice.
+    moved = rocchio(np.zeros_like(liked[0]), liked, rejected, alpha=RERANK_ALPHA)
+    return space, {i: float(np.dot(moved, vectors[i] / (np.linalg.norm(vectors[i]) or 1.0)))
+                   for i in ids if i in vectors}
+
+
+def _with_neighbours(searcher: Searcher, state: DialogueState, results: list[SearchResult],
+                     has_filters: bool) -> list[SearchResult]:
+    """The candidates plus the nearest photos to the latest liked ones, which the words alone may
+    have missed. Not under filters: the neighbours ignore dates and places."""
+    if not state.liked or has_filters:
+        return results
+    seen = {r.id for r in results} | set(state.rejected)
+    extra: list[SearchResult] = []
+    for liked in state.liked[-MAX_LIKED_NEIGHBOURS:]:
+        for result in similar_to(searcher, liked, k=NEIGHBOURS, skip=tuple(seen)):
+            seen.add(result.id)
+            extra.append(result.model_copy(update={"score": 0.0, "why": {}}))  # no word evidence of its own
+    return results + extra
 
 
 def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k: int = 20) -> list[SearchResult]:
@@ -57,10 +77,12 @@ def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k
     if not query.text and not query.has_filters():
         return []
     results = [r for r in searcher.search(query).results if r.id not in set(state.rejected)]
+    results = _with_neighbours(searcher, state, results, query.has_filters())
     if not results:
         return []
     records = searcher.store.get_photos([r.id for r in results])
-    cosines = _feedback_vectors(searcher, plan, state, [r.id for r in results])
+    found = _feedback_cosines(searcher, state, [r.id for r in results])
+    cosines = found[1] if found else None
     scored: list[tuple[float, float | None, SearchResult]] = []
     for result in results:
         score = result.score

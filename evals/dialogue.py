@@ -34,8 +34,8 @@ For each target photo (a seeded sample) the simulated user does exactly this:
 Reported per planner: Hits@10 after turns 0..5 (cumulative), mean turns to success (among
 successes; turn 0 = 0), median / p95 latency of ``Agent.turn`` (everything: feedback, planning,
 search, re-ranking, question, explanations), questions asked, planner paths. The rules planner
-always runs; the LLM planner (``agent.llm_planner.llm_plan``, wrapped as recall/cli.py's _planner
-does) runs when a GGUF is found, on the first ``--llm-targets`` targets of the same sample (the
+always runs; the LLM planner (``agent.llm_planner.make_llm_planner``, as recall/cli.py's _planner
+makes it) runs when a GGUF is found, on the first ``--llm-targets`` targets of the same sample (the
 rules figures on that same subset are reported beside it). A benchmark, not a test: it prints a
 table and writes evals/reports/dialogue.json.
 
@@ -239,22 +239,14 @@ def llm_planner(settings, models_dir: Path, preferred: str | None):
     if path is None:
         return None, None, f"no GGUF under {models_dir}/llm or {CACHE_MODELS}/llm"
     try:
-        from agent.llm_planner import llm_plan
+        from agent.llm_planner import make_llm_planner
     except Exception as error:  # noqa: BLE001 - the module may be missing or incomplete
         return None, None, f"agent.llm_planner could not be imported: {type(error).__name__}: {error}"
     try:
         llm = LocalLLM(path, threads=settings.llm_threads)
     except (LLMUnavailable, ImportError) as error:
         return None, None, f"LLM unavailable: {error}"
-
-    def plan_with_llm(text, now, names, places, name_ids):  # as recall/cli.py's _planner
-        plan, how = llm_plan(llm, text, now, names, places)
-        ids = {n.casefold(): i for n, i in name_ids.items()}
-        plan.person_ids = list(dict.fromkeys(plan.person_ids + [ids[n.casefold()] for n in plan.people
-                                                                 if n.casefold() in ids]))
-        return plan, how
-
-    return plan_with_llm, path.name, None
+    return make_llm_planner(llm), path.name, None
 
 
 # ---- main ---------------------------------------------------------------------------------------

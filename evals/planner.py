@@ -9,6 +9,12 @@ and a few words that must survive in ``visual``.  Scores per field:
 * people: the same set of known names;
 * visual: every key word appears in ``visual`` (case-insensitive).
 
+A second, smaller set checks the choice of tool (``tools.toolbox``) with ten photos on screen:
+"when was #4 taken?" is ``photo_details(4)``, "who do you know?" is ``list_people``, "the third
+one, more like that" is ``similar_to(3)``, a new description is ``search_photos``. The rules
+column is what the agent does without an LLM: ``agent.plan.rule_tool_call``, then the feedback
+parser ("#3 is close" likes #3, read as ``similar_to``), then ``agent.plan.rule_action``.
+
 Run:  .venv/bin/python evals/planner.py [--no-llm] [--llm-size 0.5b|1.5b] [--limit N] [--threads 1]
 Writes evals/reports/planner.json and prints a table.
 """
@@ -118,6 +124,24 @@ UNSCORED_DATE = {"new year's eve fireworks 2021"}
 
 FIELDS = ("date", "place", "people", "visual")
 
+# (text with ten photos on screen, expected tool, expected photo number or None)
+TOOL_CASES: list[tuple[str, str, int | None]] = [
+    ("show me more like the third one", "similar_to", 3),
+    ("the second one is almost it, find more like that", "similar_to", 2),
+    ("more like number 5", "similar_to", 5),
+    ("when was number 4 taken?", "photo_details", 4),
+    ("tell me more about the first photo", "photo_details", 1),
+    ("where was #7 taken", "photo_details", 7),
+    ("details of 2 please", "photo_details", 2),
+    ("who do you know?", "list_people", None),
+    ("which people are in my photos", "list_people", None),
+    ("list the people you found", "list_people", None),
+    ("a dog on the beach", "search_photos", None),
+    ("it was at night, with fireworks", "search_photos", None),
+    ("no, it was Alice in Berlin", "search_photos", None),
+    ("the one with the red umbrella", "search_photos", None),
+]
+
 
 def _range(plan) -> str | None:
     r = plan.date_range
@@ -162,6 +186,41 @@ def run_planner(name: str, plan_fn, cases) -> dict:
             "rows": rows}
 
 
+def run_tool_choice(name: str, act_fn) -> dict:
+    """How often the planner picks the expected tool (and photo number) with ten photos shown."""
+    rows = []
+    for text, tool, photo in TOOL_CASES:
+        action, path = act_fn(text)
+        got_tool = getattr(action, "tool", "search_photos")  # a Plan is a search
+        got_photo = getattr(action, "photo", None)
+        rows.append({"text": text, "expected": [tool, photo], "got": [got_tool, got_photo], "path": path,
+                     "ok": got_tool == tool and got_photo == photo})
+    right = sum(r["ok"] for r in rows)
+    return {"planner": name, "cases": len(rows), "accuracy": rounded(right / len(rows), 3),
+            "failures": [r for r in rows if not r["ok"]]}
+
+
+def rules_tool_choice(text: str):
+    """What the agent does with these words without an LLM (see the module docstring)."""
+    from agent.feedback import parse_feedback
+    from agent.plan import rule_action, rule_tool_call
+    from tools.toolbox import SimilarTo
+
+    asked = rule_tool_call(text, 10)
+    if asked is not None:
+        return asked, "rules"
+    feedback = parse_feedback(text, 10)
+    if feedback.liked and not feedback.rejected:
+        return SimilarTo(photo=feedback.liked[0]), "feedback"
+    return rule_action(text, context(shown=10)), "rules"
+
+
+def context(shown: int = 0):
+    from agent.plan import PlanContext
+
+    return PlanContext(now=NOW, names=NAMES, places=PLACES, shown=shown)
+
+
 def main(argv: list[str] | None = None) -> int:
     from agent.plan import rule_plan
     from tools.models.llm_setup import LLMS
@@ -181,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     gguf = args.models_dir / "llm" / LLMS[args.llm_size].filename
     use_llm = gguf.is_file() if args.llm is None else args.llm
     results = [run_planner("rules", lambda t: (rule_plan(t, NOW, NAMES, PLACES), "rules"), CASES)]
+    tool_results = [run_tool_choice("rules", rules_tool_choice)]
     if use_llm:
-        from agent.llm_planner import llm_plan
+        from agent.llm_planner import llm_action, llm_plan
         from tools.models.llm import LocalLLM
 
         llm = LocalLLM(gguf, threads=args.threads)
@@ -193,10 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit:  # the rules on the same subset, for a like-for-like comparison
             results.append(run_planner(f"rules (first {args.limit})",
                                        lambda t: (rule_plan(t, NOW, NAMES, PLACES), "rules"), cases))
-        llm_result = run_planner(f"llm {args.llm_size}", lambda t: llm_plan(llm, t, NOW, NAMES, PLACES), cases)
+        llm_result = run_planner(f"llm {args.llm_size}", lambda t: llm_plan(llm, t, context()), cases)
         llm_result["load_s"] = rounded(load_s, 3)
         llm_result["threads"] = args.threads
         results.append(llm_result)
+        tool_results.append(run_tool_choice(f"llm {args.llm_size}", lambda t: llm_action(llm, t, context(shown=10))))
 
     headers = ["planner", "cases", *FIELDS, "all fields", "median s", "paths"]
     print(table(headers, [[r["planner"], r["cases"], *(r["accuracy"][f] for f in FIELDS), r["all_fields"],
@@ -206,8 +267,13 @@ def main(argv: list[str] | None = None) -> int:
             bad = ",".join(k for k, v in row["ok"].items() if v is False)
             log(f"  [{r['planner']}] {bad:<20} {row['text']!r} -> {row['plan']} "
                 f"date={row['date']} place={row['place']}")
+    print()
+    print(table(["planner", "tool cases", "right tool"], [[r["planner"], r["cases"], r["accuracy"]] for r in tool_results]))
+    for r in tool_results:
+        for row in r["failures"]:
+            log(f"  [{r['planner']}] {row['text']!r}: expected {row['expected']}, got {row['got']} ({row['path']})")
     write_report(args.out, {"now": NOW.isoformat(), "names": NAMES, "places": PLACES, "machine": machine_facts(),
-                            "results": results})
+                            "results": results, "tool_choice": tool_results})
     print(f"wrote {args.out}")
     return 0
 

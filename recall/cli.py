@@ -268,19 +268,12 @@ def _planner(settings, no_llm: bool):
         return rules_planner, ("no local LLM: planning with rules (python -m tools.models.llm_setup "
                                f"--size 1.5b --models-dir {settings.models_dir} adds one)")
     try:
-        from agent.llm_planner import llm_plan
+        from agent.llm_planner import make_llm_planner
 
         llm = LocalLLM(path, threads=settings.llm_threads)
     except (LLMUnavailable, ImportError) as error:
         return rules_planner, f"LLM off ({error}): planning with rules"
-    def plan_with_llm(text, now, names, places, name_ids):
-        plan, how = llm_plan(llm, text, now, names, places)
-        ids = {name.casefold(): id_ for name, id_ in name_ids.items()}
-        plan.person_ids = list(dict.fromkeys(plan.person_ids + [ids[n.casefold()] for n in plan.people
-                                                                 if n.casefold() in ids]))
-        return plan, how
-
-    return plan_with_llm, None
+    return make_llm_planner(llm), None
 
 
 # ---- people --------------------------------------------------------------------------------------

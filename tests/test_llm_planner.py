@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm_planner import PlanExtraction, _schema, few_shot_messages, llm_plan, system_prompt
-from agent.plan import Plan
+from agent.llm_planner import few_shot_messages, llm_action, llm_plan, system_prompt
+from agent.plan import Plan, PlanContext
 from tools.models.llm import LLMOutputError, LocalLLM
 from tools.models.llm_setup import assemble_llm
+from tools.toolbox import ListPeople, PhotoDetails, SimilarTo, parse_tool_call, tool_call_schema
 
 CACHE = Path(os.environ.get("RECALL_TEST_MODELS", Path.home() / ".cache" / "photo-recall" / "models"))
 THREADS = int(os.environ.get("RECALL_TEST_LLM_THREADS", "1"))
@@ -31,6 +32,10 @@ def llm() -> LocalLLM:
     import llama_cpp  # noqa: F401  (part of the test environment: missing is a failure)
 
     return LocalLLM(assemble_llm(CACHE, "0.5b", log=lambda m: print(m, flush=True)), threads=THREADS)
+
+
+def ctx(shown: int = 0, name_ids: dict[str, str] | None = None, places=PLACES) -> PlanContext:
+    return PlanContext(now=NOW, names=NAMES, places=places, name_ids=name_ids or {}, shown=shown)
 
 
 class FakeLLM:
@@ -49,7 +54,7 @@ class FakeLLM:
 
 
 def extraction(**fields) -> dict:
-    base = {"visual": "", "date_phrase": None, "place_phrase": None, "people": [], "exclude": []}
+    base = {"tool": "search_photos", "visual": "", "date_phrase": None, "place_phrase": None, "people": [], "exclude": []}
     return {**base, **fields}
 
 
@@ -58,11 +63,13 @@ def extraction(**fields) -> dict:
 
 def test_prompts_load_and_examples_fit_the_schema():
     assert "verbatim" in system_prompt().lower() or "copy" in system_prompt().lower()
+    assert "photo_details" in system_prompt() and "{tools}" not in system_prompt()
     shots = few_shot_messages()
-    assert 12 <= len(shots) <= 20 and [m["role"] for m in shots[:2]] == ["user", "assistant"]
-    for answer in shots[1::2]:
-        PlanExtraction.model_validate(json.loads(answer["content"]))
-    assert list(_schema()["properties"]) == ["visual", "date_phrase", "place_phrase", "people", "exclude"]
+    assert 16 <= len(shots) <= 40 and [m["role"] for m in shots[:2]] == ["user", "assistant"]
+    tools = {parse_tool_call(json.loads(answer["content"])).tool for answer in shots[1::2]}
+    assert tools == {"search_photos", "similar_to", "photo_details", "list_people"}
+    search = tool_call_schema()["anyOf"][0]
+    assert list(search["properties"]) == ["tool", "visual", "date_phrase", "place_phrase", "people", "exclude"]
 
 
 # --------------------------------------------------------------------------- the real model
@@ -74,7 +81,7 @@ def test_prompts_load_and_examples_fit_the_schema():
     ("a dog running on the beach two years ago", "beach"),
 ])
 def test_real_model_extracts_a_valid_plan(llm, text, check):
-    plan, path = llm_plan(llm, text, NOW, NAMES, PLACES)
+    plan, path = llm_plan(llm, text, ctx())
     print(f"\n{path}: {plan.model_dump(include={'visual', 'date_phrase', 'place_phrase', 'people', 'exclude'})}",
           llm.last_timing)
     assert path == "llm"
@@ -99,9 +106,9 @@ def test_real_model_extracts_a_valid_plan(llm, text, check):
 
 def test_real_model_cut_short_retries_then_falls_back_to_rules(llm):
     """max_tokens=3 cuts the JSON short: LLMOutputError, one retry (also cut), then the rules."""
-    plan, path = llm_plan(llm, "a cat on the sofa in Berlin last summer", NOW, NAMES, PLACES, max_tokens=3)
+    plan, path = llm_plan(llm, "a cat on the sofa in Berlin last summer", ctx(), max_tokens=3)
     with pytest.raises(LLMOutputError):  # what llm_plan met, twice
-        llm.complete_json(system_prompt(), [*few_shot_messages(), {"role": "user", "content": "a cat"}], _schema(),
+        llm.complete_json(system_prompt(), [*few_shot_messages(), {"role": "user", "content": "a cat"}], tool_call_schema(),
                           max_tokens=3)
     assert path == "rules-fallback"
     assert isinstance(plan, Plan) and plan.place.country_code == "DE"
@@ -113,7 +120,7 @@ def test_real_model_cut_short_retries_then_falls_back_to_rules(llm):
 
 def test_invalid_then_valid_answer_takes_the_retry_path():
     fake = FakeLLM({"visual": 3, "people": "Bob"}, extraction(visual="Bob fishing", people=["Bob"]))
-    plan, path = llm_plan(fake, "Bob fishing", NOW, NAMES, PLACES)
+    plan, path = llm_plan(fake, "Bob fishing", ctx())
     assert path == "llm-retry" and plan.people == ["Bob"] and plan.visual == "fishing"
     retry = fake.calls[1]["messages"]
     assert retry[-2]["role"] == "assistant" and retry[-1]["role"] == "user" and "invalid" in retry[-1]["content"]
@@ -122,19 +129,19 @@ def test_invalid_then_valid_answer_takes_the_retry_path():
 
 def test_exclusion_needs_a_negation():
     fake = FakeLLM(extraction(visual="asleep on the sofa", people=["Bob"], exclude=["cat"]))
-    plan, _ = llm_plan(fake, "Bob asleep on the sofa with the cat", NOW, NAMES, PLACES)
+    plan, _ = llm_plan(fake, "Bob asleep on the sofa with the cat", ctx())
     assert plan.exclude == [] and "cat" in plan.visual and "sofa" in plan.visual and plan.people == ["Bob"]
 
 
 def test_garbage_twice_and_broken_llm_fall_back_to_rules():
     fake = FakeLLM(LLMOutputError('{"vis'), LLMOutputError('{"visual": "a'), extraction(visual="never asked"))
-    plan, path = llm_plan(fake, "a dog in Italy", NOW, NAMES, PLACES)
+    plan, path = llm_plan(fake, "a dog in Italy", ctx())
     assert path == "rules-fallback" and len(fake.calls) == 2
     assert plan.place.country_code == "IT" and plan.visual == "a dog"
-    plan, path = llm_plan(FakeLLM(RuntimeError("llama.cpp crashed")), "a dog", NOW, NAMES, PLACES)
+    plan, path = llm_plan(FakeLLM(RuntimeError("llama.cpp crashed")), "a dog", ctx())
     assert path == "rules-fallback" and plan.visual == "a dog"
-    assert llm_plan(None, "a dog", NOW, NAMES, PLACES)[1] == "rules-fallback"
-    assert llm_plan(FakeLLM(), "   ", NOW, NAMES, PLACES) == (Plan(), "rules-fallback")
+    assert llm_plan(None, "a dog", ctx())[1] == "rules-fallback"
+    assert llm_plan(FakeLLM(), "   ", ctx()) == (Plan(), "rules-fallback")
 
 
 # --------------------------------------------------------------------------- guards
@@ -142,33 +149,60 @@ def test_garbage_twice_and_broken_llm_fall_back_to_rules():
 
 def test_date_phrase_not_in_the_text_is_replaced():
     fake = FakeLLM(extraction(visual="a picnic", date_phrase="2026-06-01"))
-    plan, path = llm_plan(fake, "a picnic last summer", NOW, NAMES, PLACES)
+    plan, path = llm_plan(fake, "a picnic last summer", ctx())
     assert path == "llm" and plan.date_phrase == "last summer"
     assert (str(plan.date_range.start.date()), str(plan.date_range.end.date())) == ("2026-06-01", "2026-08-31")
     # No date in the text at all: an invented one is dropped.
-    plan, _ = llm_plan(FakeLLM(extraction(visual="a picnic", date_phrase="summer 2025")), "a picnic", NOW, NAMES, [])
+    plan, _ = llm_plan(FakeLLM(extraction(visual="a picnic", date_phrase="summer 2025")), "a picnic", ctx(places=[]))
     assert plan.date_phrase is None and plan.date_range is None
 
 
 def test_place_people_and_exclusion_guards():
     fake = FakeLLM(extraction(visual="my friend at the beach", place_phrase="the beach",
                               people=["Alice", "my friend", "Carol"], exclude=["rain", "snow"]))
-    plan, _ = llm_plan(fake, "Alice and my friend at the beach, not in the rain", NOW, NAMES, PLACES,
-                       name_ids={"Alice": "p1"})
+    plan, _ = llm_plan(fake, "Alice and my friend at the beach, not in the rain", ctx(name_ids={"Alice": "p1"}))
     assert plan.place is None and plan.place_phrase is None  # the US town "Beach" is not meant
     assert plan.people == ["Alice"] and plan.person_ids == ["p1"]
     assert "my friend" in plan.visual and "beach" in plan.visual
     assert plan.exclude == ["rain"] and "rain" not in plan.visual  # "snow" is not in the text
     # A place phrase not in the text is replaced by the rules' (here: Italy).
     fake = FakeLLM(extraction(visual="olive trees", place_phrase="Rome"))
-    plan, _ = llm_plan(fake, "olive trees in italy", NOW, NAMES, PLACES)
+    plan, _ = llm_plan(fake, "olive trees in italy", ctx())
     assert plan.place.country_code == "IT" and plan.place.kind == "country" and plan.place_phrase == "italy"
     # The LLM's place is used and stripped from visual; names are spelled as known.
     fake = FakeLLM(extraction(visual="grandma rose at the market in Arezzo", place_phrase="near Arezzo",
                               people=["grandma rose"]))
-    plan, _ = llm_plan(fake, "grandma rose at the market near Arezzo", NOW, NAMES, PLACES)
+    plan, _ = llm_plan(fake, "grandma rose at the market near Arezzo", ctx())
     assert plan.place.label.startswith("Arezzo") and plan.people == ["Grandma Rose"]
     assert "market" in plan.visual and "arezzo" not in plan.visual.lower() and "rose" not in plan.visual.lower()
     # A single capitalised word at the start is every sentence's first word: a weak town is not meant.
-    plan, _ = llm_plan(FakeLLM(extraction(visual="party", place_phrase="Beach")), "Beach party", NOW, NAMES, PLACES)
+    plan, _ = llm_plan(FakeLLM(extraction(visual="party", place_phrase="Beach")), "Beach party", ctx())
     assert plan.place is None and "beach" in plan.visual.lower()
+
+
+# --------------------------------------------------------------------------- the other tools
+
+
+@pytest.mark.parametrize("text, shown, expected", [
+    ("when was #4 taken?", 10, PhotoDetails(photo=4)),
+    ("who do you know?", 0, ListPeople()),
+    ("the third one is nearly it, more like that", 10, SimilarTo(photo=3)),
+])
+def test_real_model_picks_the_other_tools(llm, text, shown, expected):
+    action, path = llm_action(llm, text, ctx(shown=shown))
+    print(f"\n{path}: {action!r}", llm.last_timing)
+    assert path == "llm" and action == expected
+
+
+def test_a_photo_number_not_on_screen_is_retried():
+    fake = FakeLLM({"tool": "photo_details", "photo": 12}, {"tool": "photo_details", "photo": 2})
+    action, path = llm_action(fake, "details of the second one", ctx(shown=10))
+    assert (action, path) == (PhotoDetails(photo=2), "llm-retry")
+    assert "no photo #12" in fake.calls[1]["messages"][-1]["content"]
+    # Twice wrong: the rules' reading of the same words.
+    fake = FakeLLM({"tool": "similar_to", "photo": 40}, {"tool": "similar_to", "photo": 40})
+    action, path = llm_action(fake, "details of 2", ctx(shown=10))
+    assert (action, path) == (PhotoDetails(photo=2), "rules-fallback")
+    # llm_plan wants a search: another tool there gives the rules' plan.
+    plan, path = llm_plan(FakeLLM({"tool": "list_people"}), "a dog in Italy", ctx())
+    assert path == "llm-other-tool" and plan.place.country_code == "IT"

@@ -203,7 +203,7 @@ class Searcher:
                 record = records.get(id_)  # None: deleted since the vectors were written
                 if record is None or not _in_circle(record, query.place):
                     continue
-                results.append(_result(record, fused[id_], ranked[id_]))
+                results.append(result_from_record(record, fused[id_], ranked[id_]))
                 if len(results) >= query.k:
                     return results
         return results
@@ -211,7 +211,7 @@ class Searcher:
     def _browse(self, query: SearchQuery, where: dict | None) -> list[SearchResult]:
         records = [r for r in self.store.iter_photos(where) if _in_circle(r, query.place)]
         records.sort(key=lambda r: (r.taken_at or datetime.min, r.path), reverse=True)
-        return [_result(r, 1.0, {}) for r in records[: query.k]]
+        return [result_from_record(r, 1.0, {}) for r in records[: query.k]]
 
 
 def fuse_scores(ranked: dict[str, dict[str, SignalScore]]) -> dict[str, float]:
@@ -232,7 +232,7 @@ def fuse_scores(ranked: dict[str, dict[str, SignalScore]]) -> dict[str, float]:
     return fused
 
 
-def _result(record: PhotoRecord, score: float, why: dict[str, SignalScore]) -> SearchResult:
+def result_from_record(record: PhotoRecord, score: float, why: dict[str, SignalScore]) -> SearchResult:
     return SearchResult(id=record.id, path=record.path, score=round(score, 4), taken_at=record.taken_at_iso,
                         place=record.place, lat=record.lat, lon=record.lon, camera=record.camera,
                         date_source=record.date_source, why=why)

@@ -32,10 +32,17 @@ llama-cpp-python must be built without the AMX code path on these CPUs::
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import hashlib
 import json
+import logging
+import os
+import struct
+import tempfile
 import threading
 import time
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +51,9 @@ from .llm_setup import LLMS, GGUFError, GGUFInfo, check_gguf
 INSTALL_HINT = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON '
                 '-DGGML_BMI2=ON" pip install llama-cpp-python==0.3.36')
 SETUP_HINT = "python -m tools.models.llm_setup --size 0.5b --models-dir <models dir>"
+N_BATCH = 512
+
+log = logging.getLogger(__name__)
 
 
 class LLMUnavailable(RuntimeError):
@@ -62,6 +72,7 @@ class LLMOutputError(ValueError):
 class _Loaded:
     llama: Any
     lock: threading.Lock
+    state_tried: set[Path] = field(default_factory=set)  # state files this context restored (or tried to)
 
 
 _LOADED: dict[tuple[str, int, int], _Loaded] = {}
@@ -98,11 +109,13 @@ class LocalLLM:
     the file is missing or broken, or llama-cpp-python is not installed.
     """
 
-    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, seed: int = 0):
+    def __init__(self, path: Path, n_ctx: int = 4096, threads: int = 2, seed: int = 0,
+                 state_dir: Path | None = None):
         self.path = Path(path).expanduser()
         self.n_ctx = int(n_ctx)
         self.threads = max(1, int(threads))
         self.seed = int(seed)
+        self.state_dir = Path(state_dir).expanduser() if state_dir is not None else None
         self.last_timing: dict[str, Any] = {}
         if not self.path.is_file():
             raise LLMUnavailable(f"no LLM file at {self.path}; make one with: {SETUP_HINT}")
@@ -117,6 +130,17 @@ class LocalLLM:
     def name(self) -> str:
         return self.info.name or self.path.stem
 
+    @property
+    def state_path(self) -> Path | None:
+        """Where the evaluated prompt (KV cache) of this model is kept between processes, if anywhere."""
+        return self._state_file()[0]
+
+    def _state_file(self) -> tuple[Path | None, str]:
+        if self.state_dir is None:
+            return None, ""
+        key = _state_key(self.path, self.n_ctx)
+        return self.state_dir / f"{self.path.stem}-{key}.kvstate", key
+
     # ------------------------------------------------------------------ loading
 
     def load(self) -> _Loaded:
@@ -128,7 +152,7 @@ class LocalLLM:
                 try:
                     llama = llama_cpp.Llama(
                         model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
-                        n_threads_batch=self.threads, n_batch=512, seed=self.seed, verbose=False,
+                        n_threads_batch=self.threads, n_batch=N_BATCH, seed=self.seed, verbose=False,
                     )
                 except Exception as exc:  # llama.cpp says little more than "failed to load"
                     raise LLMUnavailable(f"llama.cpp could not load {self.path}: {exc}") from None
@@ -163,7 +187,11 @@ class LocalLLM:
         chat += [{"role": m["role"], "content": m["content"]} for m in messages]
         loaded = self.load()
         llama_cpp = _import_llama_cpp()
+        state_path, key = self._state_file()
         with loaded.lock:
+            state_started = time.perf_counter()
+            restored = _restore_once(loaded, state_path, key) if state_path else None
+            restore_s = time.perf_counter() - state_started
             ctx = loaded.llama.ctx
             llama_cpp.llama_perf_context_reset(ctx)
             started = time.perf_counter()
@@ -173,17 +201,162 @@ class LocalLLM:
             )
             seconds = time.perf_counter() - started
             perf = llama_cpp.llama_perf_context(ctx)
-        usage = response.get("usage") or {}
+            usage = response.get("usage") or {}
+            prompt_tokens = usage.get("prompt_tokens", 0)
+            evaluated = int(perf.n_p_eval)
+            state_started = time.perf_counter()
+            # A restored state that shared little with this prompt (a changed system prompt, a
+            # broken file) would be restored uselessly by every later process: replace it.
+            stale = restored is not None and prompt_tokens - evaluated < prompt_tokens / 2
+            saved = bool(state_path) and _save_once(loaded.llama, state_path, key, stale)
+            save_s = time.perf_counter() - state_started
         self.last_timing = {
-            "prompt_tokens": usage.get("prompt_tokens", 0),
-            "prompt_tokens_evaluated": int(perf.n_p_eval),  # after the reused prefix
+            "prompt_tokens": prompt_tokens,
+            "prompt_tokens_evaluated": evaluated,  # after the reused prefix
             "generated_tokens": usage.get("completion_tokens", 0),
             "prompt_eval_s": perf.t_p_eval_ms / 1000.0,
             "generation_s": perf.t_eval_ms / 1000.0,
             "seconds": seconds,
             "finish_reason": response["choices"][0].get("finish_reason"),
+            "state_restored_tokens": restored or 0,  # None (nothing tried) and 0 (a bad file) alike
+            "state_restore_s": restore_s,
+            "state_saved": saved,
+            "state_save_s": save_s,
         }
         return response["choices"][0]["message"].get("content") or ""
+
+
+# --------------------------------------------------------------------------- the KV state on disk
+#
+# File layout: header (_STATE_HEADER), then the evaluated token ids (int32, little-endian), then
+# llama.cpp's context state (KV cache, last logits).  The header carries the key, so a file renamed
+# from another model or version is refused, and a CRC of the payload, so a truncated or damaged file
+# is refused before llama.cpp, which trusts the sizes it reads, ever sees it.
+
+_STATE_MAGIC = b"PRKVST\0\0"
+_STATE_VERSION = 1
+_STATE_HEADER = struct.Struct("<8sI16sIQI")  # magic, version, key, n_tokens, state bytes, crc32 of the rest
+_SAVED: set[Path] = set()  # state files this process has written (or tried to): once each
+
+
+def _state_key(model: Path, n_ctx: int) -> str:
+    """A hash of everything that makes a saved state unusable when it changes."""
+    llama_cpp = _import_llama_cpp()
+    stat = model.stat()
+    parts = {"model": str(model.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+             "n_ctx": n_ctx, "n_batch": N_BATCH, "llama_cpp": llama_cpp.__version__, "format": _STATE_VERSION}
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _restore_once(loaded: _Loaded, state_path: Path, key: str) -> int | None:
+    """Restores the saved state into a context that has evaluated nothing yet.
+
+    Returns the number of tokens restored, 0 when the file was unusable (it is deleted, and the
+    context left empty), None when nothing was tried (no file, or the context is already in use:
+    its own cache is at least as good).
+    """
+    llama = loaded.llama
+    if state_path in loaded.state_tried or llama.n_tokens > 0:
+        return None
+    loaded.state_tried.add(state_path)
+    try:
+        data = bytearray(state_path.read_bytes())
+    except OSError:  # usually: not saved yet
+        return None
+    try:
+        return _set_state(llama, data, key)
+    except Exception as exc:  # never fail a call over a cache
+        log.debug("ignoring the LLM state file %s: %s", state_path, exc)
+        _reset(llama)
+        with contextlib.suppress(OSError):
+            state_path.unlink()
+        return 0
+
+
+def _set_state(llama, data: bytearray, key: str) -> int:
+    import numpy as np
+
+    llama_cpp = _import_llama_cpp()
+    if len(data) < _STATE_HEADER.size:
+        raise ValueError("shorter than its header")
+    magic, version, file_key, n_tokens, n_state, crc = _STATE_HEADER.unpack_from(data)
+    if magic != _STATE_MAGIC or version != _STATE_VERSION or file_key != key.encode():
+        raise ValueError("not a state file for this model, context size and llama.cpp")
+    ids_end = _STATE_HEADER.size + 4 * n_tokens
+    if not 0 < n_tokens <= llama.n_ctx() or len(data) != ids_end + n_state:
+        raise ValueError(f"{len(data)} bytes do not match the header ({n_tokens} tokens, {n_state} state bytes)")
+    if zlib.crc32(memoryview(data)[_STATE_HEADER.size:]) != crc:
+        raise ValueError("checksum mismatch")
+    ids = np.frombuffer(data, dtype="<i4", count=n_tokens, offset=_STATE_HEADER.size)
+    state = (ctypes.c_uint8 * n_state).from_buffer(data, ids_end)  # no copy of the megabytes
+    if llama_cpp.llama_state_set_data(llama.ctx, state, n_state) != n_state:
+        raise ValueError("llama.cpp refused the state")
+    # What Llama.load_state does, less the logits rows (``scores``, n_batch x vocab floats,
+    # 300 MB that sampling does not read): _requires_eval makes generate() decode at least the
+    # prompt's last token again, so the logits it samples from are fresh.
+    llama.input_ids[:n_tokens] = ids
+    llama.n_tokens = n_tokens
+    llama._requires_eval = True
+    return n_tokens
+
+
+def _reset(llama) -> None:
+    """Forgets whatever a failed restore left in the context."""
+    llama.reset()  # n_tokens = 0: the next eval() clears the KV cache from position 0
+    llama_cpp = _import_llama_cpp()
+    with contextlib.suppress(Exception):
+        memory = llama_cpp.llama_get_memory(llama.ctx)
+        if memory is not None:
+            llama_cpp.llama_memory_clear(memory, True)
+
+
+def _save_once(llama, state_path: Path, key: str, replace: bool = False) -> bool:
+    """Writes the context's state when no file holds it yet (or ``replace``), once per process.
+
+    The state holds the call just made (prefix, user turn and answer); later prompts share the
+    prefix and generate() evaluates the rest.  Failures (read-only or full disk) only cost speed.
+    """
+    if state_path in _SAVED or (state_path.exists() and not replace) or llama.n_tokens == 0:
+        return False
+    _SAVED.add(state_path)  # also on failure: do not pay for a failing write on every call
+    try:
+        _write_atomically(state_path, _get_state(llama, key))
+    except Exception as exc:
+        log.debug("could not save the LLM state to %s: %s", state_path, exc)
+        return False
+    return True
+
+
+def _get_state(llama, key: str) -> list[bytes]:
+    llama_cpp = _import_llama_cpp()
+    size = llama_cpp.llama_state_get_size(llama.ctx)
+    buffer = (ctypes.c_uint8 * size)()
+    n_state = llama_cpp.llama_state_get_data(llama.ctx, buffer, size)
+    if not 0 < n_state <= size:
+        raise RuntimeError(f"llama.cpp wrote {n_state} state bytes into {size}")
+    ids = llama.input_ids[:llama.n_tokens].astype("<i4").tobytes()
+    state = memoryview(buffer)[:n_state].cast("B")
+    crc = zlib.crc32(state, zlib.crc32(ids))
+    header = _STATE_HEADER.pack(_STATE_MAGIC, _STATE_VERSION, key.encode(), llama.n_tokens, n_state, crc)
+    return [header, ids, state]
+
+
+def _write_atomically(path: Path, chunks: list) -> None:
+    """Readers see the old file or the whole new one, never half of one.
+
+    No fsync: a file cut short by a crash fails its checksum and is ignored.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _grammar(schema: dict):
