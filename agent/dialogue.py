@@ -99,6 +99,8 @@ class Agent:
             to_plan = ""
         state.pending = None
         answer = ""
+        if asked_tool is not None:  # the rules are sure what tool is meant: no planner needed
+            answer, to_plan, planner_used = self._run_tool(asked_tool, state, shown_before), "", "rules"
         if to_plan.strip():
             book = PeopleBook(self.store)
             name_ids = {c.name: c.id for c in book.clusters() if c.name}

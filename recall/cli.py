@@ -240,19 +240,34 @@ def ask(text: Annotated[str, typer.Argument(help="what you remember, or feedback
             raise UserError(f"the index at {store.location} is empty: run `recall index PATH` first")
         state, problem = (DialogueState(), None) if new else load_state(settings.sessions_path, session)
         planner, planner_note = _planner(settings, no_llm)
-        reply = Agent(store, Searcher(store, models), planner=planner, shown=k).turn(state, text)
+        quick: list = []
+
+        def show_quick(first) -> None:  # the rules' results at once; the LLM's follow if they differ
+            quick.append(first)
+            if not as_json and first.results:
+                _print_reply(first)
+                err.print("[dim]refining with the local LLM...[/]", highlight=False)
+
+        reply = Agent(store, Searcher(store, models), planner=planner, shown=k).turn(state, text, on_quick=show_quick)
         save_state(state, settings.sessions_path, session)
         notices = [n for n in (problem, planner_note) if n] + reply.notices
         if as_json:
             print(json.dumps({"session": session, **reply.model_dump(mode="json"), "notices": notices},
                              ensure_ascii=False))
             return
-        out.print(reply.message, highlight=False)
-        for photo in reply.results:
-            out.print(f"  #{photo.number} {photo.path}", highlight=False)
-            out.print(f"      {photo.explanation}", style="dim", highlight=False)
+        if quick and quick[0].results and [p.id for p in quick[0].results] == [p.id for p in reply.results]:
+            err.print("[dim]the LLM's reading gives the same photos[/]", highlight=False)
+        else:
+            _print_reply(reply)
         for notice in notices:
             err.print(f"[yellow]note:[/] {notice}", highlight=False)
+
+
+def _print_reply(reply) -> None:
+    out.print(reply.message, highlight=False)
+    for photo in reply.results:
+        out.print(f"  #{photo.number} {photo.path}", highlight=False)
+        out.print(f"      {photo.explanation}", style="dim", highlight=False)
 
 
 def _planner(settings, no_llm: bool):
@@ -270,7 +285,8 @@ def _planner(settings, no_llm: bool):
     try:
         from agent.llm_planner import make_llm_planner
 
-        llm = LocalLLM(path, threads=settings.llm_threads)
+        # The evaluated prompt prefix is kept on disk: a fresh `recall ask` need not re-read it.
+        llm = LocalLLM(path, threads=settings.llm_threads, state_dir=settings.cache_dir / "llm-state")
     except (LLMUnavailable, ImportError) as error:
         return rules_planner, f"LLM off ({error}): planning with rules"
     return make_llm_planner(llm), None

@@ -90,3 +90,41 @@ def test_corrupt_session_starts_fresh_with_a_note(ask_env):
     (base / "sessions" / "broken.json").write_text("{ not json")
     result = ask(env, "a dog", "--session", "broken", "--no-llm")
     assert result.returncode == 0 and "starting fresh" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_without_clip_liking_a_photo_brings_up_photos_captioned_like_it(make_settings, library):
+    """No CLIP: "#N is close" pulls in caption-meaning space, and its neighbours join the candidates
+    (bike2 shares no word with "a wall" and is below the meaning floor, so only the like finds it)."""
+    captions = {"bike1": "a red bicycle leaning against a brick wall",
+                "bike2": "an old bike parked next to the garden fence",
+                "wall1": "a brick wall covered in graffiti", "wall2": "a stone wall by the sea",
+                "wall3": "a wall clock in the kitchen", "cat": "a cat asleep on the sofa"}
+    for i, (name, text) in enumerate(captions.items()):
+        caption(write_photo(library / f"{name}.jpg", seed=i), text)
+    searcher = index(make_settings(analyze_faces=False, analyze_objects=False), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    state = DialogueState()
+    first = agent.turn(state, "a wall")
+    shown = [Path(p.path).stem for p in first.results]
+    assert "bike2" not in shown and shown[-1] == "bike1"  # no word of it, and too far in meaning
+    second = agent.turn(state, f"#{shown.index('bike1') + 1} is close")
+    ranked = [Path(p.path).stem for p in second.results]
+    assert "bike2" in ranked and "feedback" in second.results[ranked.index("bike2")].why
+    assert ranked.index("bike1") < shown.index("bike1")  # the liked photo moves up
+    assert ranked.index("bike2") < ranked.index("wall3") < ranked.index("cat")  # nearer bikes than clocks
+
+
+def test_photo_details_and_people_are_answered_not_searched(make_settings, library):
+    for i, (where, text) in enumerate([(ITALY, "a cathedral at dusk"), (FINLAND, "a harbour with boats")]):
+        caption(write_photo(library / f"p{i}.jpg", seed=i, gps=where, taken="2021:07:0%d 12:00:00" % (i + 1)), text)
+    searcher = index(make_settings(analyze_faces=False, analyze_objects=False), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    state = DialogueState()
+    first = agent.turn(state, "a cathedral")
+    assert Path(first.results[0].path).name == "p0.jpg"
+    details = agent.turn(state, "when was the first one taken?")
+    assert "p0.jpg" in details.message and "2021-07-01" in details.message and "Italy" in details.message
+    assert state.liked == [] and [p.id for p in details.results] == [p.id for p in first.results]
+    people = agent.turn(state, "who do you know?")
+    assert "nobody by face" in people.message and people.question is None
+    assert agent.turn(state, "details of #9").message.startswith("I found") is False  # 9 is not on screen: a search

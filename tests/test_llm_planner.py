@@ -206,3 +206,27 @@ def test_a_photo_number_not_on_screen_is_retried():
     # llm_plan wants a search: another tool there gives the rules' plan.
     plan, path = llm_plan(FakeLLM({"tool": "list_people"}), "a dog in Italy", ctx())
     assert path == "llm-other-tool" and plan.place.country_code == "IT"
+
+
+# --------------------------------------------------------------------------- in the agent
+
+
+def test_agent_shows_rules_results_first_then_the_llm_refines(llm, make_settings, library):
+    from agent.dialogue import Agent
+    from agent.llm_planner import make_llm_planner
+    from agent.state import DialogueState
+    from tests.photos import write_photo
+    from tests.test_agent_search import ITALY, caption, index
+
+    for i, text in enumerate(["a dog running on the beach", "a cathedral at dusk", "a dog asleep by the fire"]):
+        caption(write_photo(library / f"p{i}.jpg", seed=i, gps=ITALY, taken="2026-07-0%d 12:00:00" % (i + 1)), text)
+    searcher = index(make_settings(analyze_faces=False, analyze_objects=False), library)
+    agent = Agent(searcher.store, searcher, planner=make_llm_planner(llm), now=NOW)
+    state, quick = DialogueState(), []
+    reply = agent.turn(state, "my dog running on the beach last summer", on_quick=quick.append)
+    assert [q.planner for q in quick] == ["rules"] and quick[0].results
+    assert reply.planner == "llm" and Path(reply.results[0].path).name == "p0.jpg"
+    assert len(state.turns) == 1  # the quick pass ran on a copy of the state
+    assert state.plan.date_range.label and "dog" in state.plan.visual
+    details = agent.turn(state, "when was the first one taken?")  # caught by the rules: no LLM call
+    assert details.planner == "rules" and "2026-07-01" in details.message

@@ -19,6 +19,19 @@ def offline(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+def models_with_llm(tmp_path, tiny_clip_models_dir):
+    """The tiny CLIP and the real 0.5B chat model in one models folder (links, nothing copied)."""
+    from tests.test_llm_planner import CACHE
+    from tools.models.llm_setup import assemble_llm
+
+    models = tmp_path / "models"
+    (models / "llm").mkdir(parents=True)
+    (models / "clip").symlink_to(tiny_clip_models_dir / "clip")
+    gguf = assemble_llm(CACHE, "0.5b", log=lambda m: None)
+    (models / "llm" / gguf.name).symlink_to(gguf)
+    return models
+
+
 def test_index_and_search_work_with_the_network_refused(tmp_path, tiny_clip_models_dir):
     library = tmp_path / "lib"
     write_photo(library / "red.jpg", "circle", "red", seed=1)
@@ -29,8 +42,9 @@ def test_index_and_search_work_with_the_network_refused(tmp_path, tiny_clip_mode
         '<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag><rdf:li>cathedral'
         '</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>')
     log = tmp_path / "network.log"
-    env = dict(os.environ, RECALL_DB=str(tmp_path / "db"), RECALL_MODELS=str(tiny_clip_models_dir),
-               RECALL_CLIP_MODEL=TINY_CLIP_NAME, NO_NETWORK_LOG=str(log))
+    models = models_with_llm(tmp_path, tiny_clip_models_dir)
+    env = dict(os.environ, RECALL_DB=str(tmp_path / "db"), RECALL_MODELS=str(models),
+               RECALL_CLIP_MODEL=TINY_CLIP_NAME, RECALL_CACHE_DIR=str(tmp_path / "cache"), NO_NETWORK_LOG=str(log))
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         env.pop(key, None)  # the product itself must keep offline, not the test's environment
 
@@ -45,5 +59,7 @@ def test_index_and_search_work_with_the_network_refused(tmp_path, tiny_clip_mode
     assert status.returncode == 0
     chat = offline("ask", "the cathedral in Arezzo", "--session", "private", "--json", env=env)
     assert chat.returncode == 0, chat.stderr
-    assert json.loads(chat.stdout)["results"][0]["path"].endswith("DSCN0010.jpg")
+    reply = json.loads(chat.stdout)
+    assert reply["planner"] == "llm", reply["notices"]  # the local LLM planned this turn
+    assert reply["results"][0]["path"].endswith("DSCN0010.jpg")
     assert not log.exists() or log.read_text() == "", f"network was attempted:\n{log.read_text()}"
