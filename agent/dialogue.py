@@ -99,6 +99,7 @@ class Agent:
             to_plan = ""
         state.pending = None
         answer = ""
+        action: Action | None = asked_tool
         if asked_tool is not None:  # the rules are sure what tool is meant: no planner needed
             answer, to_plan, planner_used = self._run_tool(asked_tool, state, shown_before), "", "rules"
         if to_plan.strip():
@@ -113,7 +114,14 @@ class Agent:
             else:
                 answer = self._run_tool(action, state, shown_before)
 
-        results = search_with_feedback(self.searcher, state.plan, state, k=max(self.shown, 10))
+        # A question about the list keeps the list: the last one is ranked again as it was ranked.
+        seen = ({i for turn in state.turns[:-1] for i in turn.shown}
+                if isinstance(action, (PhotoDetails, ListPeople)) else None)
+        results = search_with_feedback(self.searcher, state.plan, state, k=max(self.shown, 10), seen=seen)
+        relaxed = self._relax_empty(results, state)
+        if relaxed:
+            notices.append(relaxed)
+            results = search_with_feedback(self.searcher, state.plan, state, k=max(self.shown, 10), seen=seen)
         records = self.store.get_photos([r.id for r in results])
         question = None
         if results and not answer:  # a tool's answer is the reply; a question would bury it
@@ -160,6 +168,16 @@ class Agent:
         elif question.attribute.startswith("person:"):
             state.plan.person_ids = list(dict.fromkeys(state.plan.person_ids + [question.attribute[7:]]))
         return True
+
+    @staticmethod
+    def _relax_empty(results: list, state: DialogueState) -> str | None:
+        """Nothing fits the words AND the place: the place filter is the likelier mistake ("St
+        Patrick's day" is also a town in Dominica), so drop it and say so."""
+        if results or state.plan.place is None or not state.plan.visual:
+            return None
+        label = state.plan.place.label
+        state.plan = state.plan.model_copy(update={"place": None, "place_phrase": None})
+        return f"nothing matched in {label}: searching everywhere"
 
     def _run_tool(self, call: SimilarTo | PhotoDetails | ListPeople, state: DialogueState,
                   shown_before: list[str]) -> str:

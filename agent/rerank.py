@@ -4,6 +4,7 @@ Scoring of each candidate the search tool returned (its fused score ``f`` is in 
 
     score = (1 - FEEDBACK_WEIGHT) * f + FEEDBACK_WEIGHT * v      (only when a liked photo has a vector)
           + TAG_BOOST * (required tags the photo has) - EXCLUDE_PENALTY * (excluded words in its tags)
+          - SEEN_PENALTY * (shown in an earlier turn)
 
 ``v`` is the cosine of the photo's vector with the Rocchio-moved vector (``agent.feedback.rocchio``:
 towards the liked photos, away from the rejected ones), in CLIP space when CLIP exists, else in the
@@ -16,6 +17,10 @@ circle for "a circle" left blue circles on top with alpha 1). ``v`` is the raw c
 min-max normalised: min-max over candidates stretched by a few far-off photos squeezed the
 differences that matter between near ones. Equal weights: a liked photo is strong evidence of
 what the person means, but the words and filters they gave still count.
+
+A photo shown in an earlier turn that the person did not take as "it" is probably not it (a
+liked one is "close", not "it"), so it steps back and unseen candidates come forward; it is not
+dropped, since people do overlook things in a list of ten.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ FEEDBACK_WEIGHT = 0.5
 RERANK_ALPHA = 0.0
 TAG_BOOST = 0.1
 EXCLUDE_PENALTY = 0.2
+SEEN_PENALTY = 0.3
 NEIGHBOURS = 30  # nearest photos added per liked photo
 MAX_LIKED_NEIGHBOURS = 3
 
@@ -72,7 +78,9 @@ def _with_neighbours(searcher: Searcher, state: DialogueState, results: list[Sea
     return results + extra
 
 
-def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k: int = 20) -> list[SearchResult]:
+def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k: int = 20,
+                         seen: set[str] | None = None) -> list[SearchResult]:
+    """``seen``: the photos to step back (default: all shown so far)."""
     query = plan_to_query(plan, k=CANDIDATES)
     if not query.text and not query.has_filters():
         return []
@@ -81,6 +89,8 @@ def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k
     if not results:
         return []
     records = searcher.store.get_photos([r.id for r in results])
+    if seen is None:
+        seen = {i for turn in state.turns for i in turn.shown}
     found = _feedback_cosines(searcher, state, [r.id for r in results])
     cosines = found[1] if found else None
     scored: list[tuple[float, float | None, SearchResult]] = []
@@ -93,6 +103,7 @@ def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k
         tags = {t.lower() for t in (records[result.id].tags if result.id in records else [])}
         score += TAG_BOOST * sum(t.lower() in tags for t in plan.required_tags)
         score -= EXCLUDE_PENALTY * sum(w.lower() in tags for w in plan.exclude)
+        score -= SEEN_PENALTY * (result.id in seen)
         scored.append((score, visual, result))
     scored.sort(key=lambda item: -item[0])
     out = []
