@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from agent.explain import explain
 from agent.feedback import parse_feedback, positions_to_ids, shifted_range
+from agent.phrasing import Phraser
 from agent.plan import Action, Plan, PlanContext, rule_action, rule_tool_call
 from agent.questions import Question, best_question
 from agent.rerank import search_with_feedback
@@ -62,12 +63,13 @@ def rules_planner(text: str, ctx: PlanContext) -> tuple[Action, str]:
 
 class Agent:
     def __init__(self, store: PhotoStore, searcher: Searcher, planner: Planner | None = None,
-                 now: datetime | None = None, shown: int = 10):
+                 now: datetime | None = None, shown: int = 10, phraser: Phraser | None = None):
         self.store = store
         self.searcher = searcher
         self.planner = planner or rules_planner
         self.now = now
         self.shown = shown
+        self.phraser = phraser  # words a question in context (the LLM); None: the template
 
     def turn(self, state: DialogueState, text: str,
              on_quick: Callable[[AgentReply], None] | None = None) -> AgentReply:
@@ -129,6 +131,8 @@ class Agent:
             question = best_question(top, [r.score for r in results[: len(top)]])
             if question is not None and question.attribute in state.answers:
                 question = None  # asked already: the person answered what they could
+            if question is not None and self.phraser is not None and planner is not rules_planner:
+                question = question.model_copy(update={"text": self.phraser(question, state.plan.visual)})
         shown = [ShownPhoto(number=i, id=r.id, path=r.path, score=r.score, taken_at=r.taken_at, place=r.place,
                             why=r.why, explanation=explain(r, records[r.id], state.plan))
                  for i, r in enumerate(results[: self.shown], start=1) if r.id in records]

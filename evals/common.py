@@ -217,6 +217,15 @@ def write_report(path: Path, data: dict) -> Path:
     return path
 
 
+def finish_report(out: dict, started: float, path: Path, print_summary) -> dict:
+    """The end of every benchmark: total time and load, the printed table, the JSON report."""
+    out["total_seconds"] = round(time.perf_counter() - started, 1)
+    out["machine"]["load_average_at_end"] = machine_facts()["load_average_1_5_15"]
+    print_summary(out)
+    print(f"\nreport: {write_report(path, out)}")
+    return out
+
+
 # ---- output -----------------------------------------------------------------------------------
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)

@@ -54,8 +54,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python evals/dialogue.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evals.common import (Phase, TextProgress, busy_machine_warning, default_report, log, machine_facts,
-                          median, percentile, rounded, table, temp_dir, write_report)
+from evals.common import (busy_machine_warning, default_report, finish_report, log, machine_facts, median,
+                          percentile, Phase, rounded, table, temp_dir, TextProgress)
 from evals.library import DEFAULT_FLICKR, build_library, load_captions
 
 CACHE_MODELS = Path("~/.cache/photo-recall/models").expanduser()  # where a GGUF is also looked for
@@ -145,8 +145,10 @@ def run_dialogue(agent, store, target_name: str, target_id: str | None, queries:
     log_turns = []
     for turn in range(MAX_TURNS + 1):
         started = time.perf_counter()
-        reply = agent.turn(state, text)
+        quick_at: list[float] = []
+        reply = agent.turn(state, text, on_quick=lambda _: quick_at.append(time.perf_counter() - started))
         collect["latencies"].append(time.perf_counter() - started)
+        collect["first_results"].append(quick_at[0] if quick_at else collect["latencies"][-1])
         collect["planners"][reply.planner] = collect["planners"].get(reply.planner, 0) + 1
         shown_names = [Path(p.path).name for p in reply.results]
         hit = target_name in shown_names[:10]
@@ -196,6 +198,10 @@ def summarise(outcomes: list[dict], collect: dict) -> dict:
         "turn_latency_ms": {"median": rounded(1000 * median(lat), 1) if lat else None,
                             "p95": rounded(1000 * percentile(lat, 95), 1) if lat else None,
                             "max": rounded(1000 * max(lat), 1) if lat else None},
+        # With an LLM planner the rules' results come first (Agent.turn's on_quick), then the LLM's.
+        "first_results_latency_ms": {"median": rounded(1000 * median(collect["first_results"]), 1) if lat else None,
+                                     "p95": rounded(1000 * percentile(collect["first_results"], 95), 1)
+                                     if lat else None},
         "questions_asked": collect["questions"],
         "turns_with_nothing_shown": collect["empty_turns"],
         "dialogues_with_place_filter": sum(1 for o in outcomes if any(t["plan_place"] for t in o["turns"])),
@@ -212,7 +218,7 @@ def run_planner(name: str, planner, store, searcher, targets, ids, library, look
     from agent.dialogue import Agent
 
     agent = Agent(store, searcher, planner=planner, shown=10)
-    collect = {"latencies": [], "planners": {}, "questions": {}, "closest_similarity": [], "rejected_per_turn": [],
+    collect = {"latencies": [], "first_results": [], "planners": {}, "questions": {}, "closest_similarity": [], "rejected_per_turn": [],
                "empty_turns": 0}
     outcomes = []
     progress = TextProgress(name, args.progress_every)
@@ -227,7 +233,7 @@ def run_planner(name: str, planner, store, searcher, targets, ids, library, look
     return {"summary": summarise(outcomes, collect), "dialogues": outcomes}
 
 
-def llm_planner(settings, models_dir: Path, preferred: str | None):
+def llm_planner(settings, models_dir: Path, preferred: str | None, threads: int | None = None):
     """(planner, model name, None) or (None, None, reason)."""
     from tools.models.llm import LLMUnavailable, LocalLLM, find_llm
 
@@ -243,7 +249,7 @@ def llm_planner(settings, models_dir: Path, preferred: str | None):
     except Exception as error:  # noqa: BLE001 - the module may be missing or incomplete
         return None, None, f"agent.llm_planner could not be imported: {type(error).__name__}: {error}"
     try:
-        llm = LocalLLM(path, threads=settings.llm_threads)
+        llm = LocalLLM(path, threads=threads or settings.llm_threads)
     except (LLMUnavailable, ImportError) as error:
         return None, None, f"LLM unavailable: {error}"
     return make_llm_planner(llm), path.name, None
@@ -262,6 +268,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--llm-targets", type=int, default=None,
                         help="targets for the LLM planner: the first N of the same sample (default: all)")
     parser.add_argument("--llm-model", default=None, help='GGUF file name or "0.5b"/"1.5b" (default: largest)')
+    parser.add_argument("--llm-threads", type=int, default=None,
+                        help="llama.cpp threads (default: the llm_threads setting; 2 on an idle 2-core machine)")
     parser.add_argument("--reject-below", type=float, default=0.35,
                         help="a shown photo less similar than this to the target is rejected")
     parser.add_argument("--max-reject", type=int, default=3)
@@ -317,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict:
             out["planners"]["rules"] = run_planner("rules", rules_planner, store, searcher, targets, ids, library,
                                                    looks, args, out["phases"])
         if args.planner in ("llm", "both"):
-            planner, model, reason = llm_planner(settings, args.models_dir, args.llm_model)
+            planner, model, reason = llm_planner(settings, args.models_dir, args.llm_model, args.llm_threads)
             if planner is None:
                 log(f"LLM planner skipped: {reason}")
                 out["planners"]["llm"] = {"skipped": True, "reason": reason}
@@ -338,12 +346,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                          and d["success_turn"] <= t) / len(same), 2)
                             for t in range(MAX_TURNS + 1)}}
 
-    out["total_seconds"] = round(time.perf_counter() - started, 1)
-    out["machine"]["load_average_at_end"] = machine_facts()["load_average_1_5_15"]
-    print_summary(out)
-    path = write_report(args.report, out)
-    print(f"\nreport: {path}")
-    return out
+    return finish_report(out, started, args.report, print_summary)
 
 
 def print_summary(out: dict) -> None:
@@ -353,15 +356,16 @@ def print_summary(out: dict) -> None:
             continue
         s = result["summary"]
         rows.append([name, s["targets"], *s["hits_at_10_pct_by_turn"].values(), s["mean_turns_to_success"],
-                     s["turn_latency_ms"]["median"], s["turn_latency_ms"]["p95"]])
+                     s["first_results_latency_ms"]["median"], s["turn_latency_ms"]["median"],
+                     s["turn_latency_ms"]["p95"]])
         if result.get("summary_on_llm_subset"):
             sub = result["summary_on_llm_subset"]
             rows.append([f"{name} (LLM's targets)", sub["targets"], *sub["hits_at_10_pct_by_turn"].values(),
-                         None, None, None])
+                         None, None, None, None])
     print()
     if rows:
         print(table(["planner", "targets", *(f"H@10 t{t} %" for t in range(MAX_TURNS + 1)), "mean turns",
-                     "turn ms med", "turn ms p95"], rows))
+                     "first results ms med", "turn ms med", "turn ms p95"], rows))
     for name, result in out["planners"].items():
         if result.get("skipped"):
             print(f"{name}: skipped ({result['reason']})")

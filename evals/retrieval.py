@@ -27,8 +27,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python evals/retrieval.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evals.common import (Phase, TextProgress, busy_machine_warning, default_report, log, machine_facts,
-                          median, percentile, rounded, table, temp_dir, write_report)
+from evals.common import (busy_machine_warning, default_report, finish_report, log, machine_facts, median,
+                          percentile, Phase, rounded, table, temp_dir, TextProgress)
 from evals.library import DEFAULT_FLICKR, build_library
 
 # Published zero-shot figures for the default CLIP, quoted when the weights are absent here.
@@ -290,12 +290,7 @@ def main(argv: list[str] | None = None) -> dict:
                 result["published_anchor"] = CLIP_ANCHOR
                 out["backbones"]["clip"] = result
 
-    out["total_seconds"] = round(time.perf_counter() - started, 1)
-    out["machine"]["load_average_at_end"] = machine_facts()["load_average_1_5_15"]
-    print_summary(out)
-    path = write_report(args.report, out)
-    print(f"\nreport: {path}")
-    return out
+    return finish_report(out, started, args.report, print_summary)
 
 
 def print_summary(out: dict) -> None:

@@ -33,9 +33,8 @@ if __package__ in (None, ""):  # `python evals/speed.py`
 
 import numpy as np
 
-from evals.common import (Phase, TextProgress, busy_machine_warning, default_report, log,
-                          machine_facts, maxrss_mb, median, percentile, rounded, table, temp_dir,
-                          write_report)
+from evals.common import (busy_machine_warning, default_report, finish_report, log, machine_facts, maxrss_mb, median,
+                          percentile, Phase, rounded, table, temp_dir, TextProgress)
 from evals.library import DEFAULT_FLICKR, build_library
 
 RANDOM_CLIP = "vit-b-32-random-weights"
@@ -280,13 +279,8 @@ def main(argv: list[str] | None = None) -> dict:
                 out["vectors_1m"] = (f"not reached: the {args.insert_budget_minutes:g}-minute insert budget was spent at "
                                      f"{last['vectors']:,} vectors (last batches {last['insert_rate_last_5_batches']}/s); "
                                      f"figures are for that size")
-    out["total_seconds"] = round(time.perf_counter() - started, 1)
-    out["machine"]["load_average_at_end"] = machine_facts()["load_average_1_5_15"]
     out["machine"]["torch_threads_at_end"] = machine_facts()["torch_threads"]
-    print_summary(out)
-    path = write_report(args.report, out)
-    print(f"\nreport: {path}")
-    return out
+    return finish_report(out, started, args.report, print_summary)
 
 
 def understanding_benchmark(args, tmp: Path) -> dict:

@@ -21,6 +21,7 @@ app.add_typer(models_app, name="models")
 # Piped output is for reading later or grepping: do not fold it to an imagined 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200)
 err = Console(stderr=True, soft_wrap=True)
+PHRASING_CONTEXT = 512  # tokens: a question prompt is ~120
 
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="index folder (default: user data dir; env RECALL_DB)")]
 UrlOption = Annotated[Optional[str], typer.Option("--chroma-url", help="use a Chroma server, e.g. http://localhost:8000")]
@@ -239,7 +240,7 @@ def ask(text: Annotated[str, typer.Argument(help="what you remember, or feedback
         if store.count() == 0:
             raise UserError(f"the index at {store.location} is empty: run `recall index PATH` first")
         state, problem = (DialogueState(), None) if new else load_state(settings.sessions_path, session)
-        planner, planner_note = _planner(settings, no_llm)
+        planner, phraser, planner_note = _planner(settings, no_llm)
         quick: list = []
 
         def show_quick(first) -> None:  # the rules' results at once; the LLM's follow if they differ
@@ -248,7 +249,8 @@ def ask(text: Annotated[str, typer.Argument(help="what you remember, or feedback
                 _print_reply(first)
                 err.print("[dim]refining with the local LLM...[/]", highlight=False)
 
-        reply = Agent(store, Searcher(store, models), planner=planner, shown=k).turn(state, text, on_quick=show_quick)
+        agent = Agent(store, Searcher(store, models), planner=planner, shown=k, phraser=phraser)
+        reply = agent.turn(state, text, on_quick=show_quick)
         save_state(state, settings.sessions_path, session)
         notices = [n for n in (problem, planner_note) if n] + reply.notices
         if as_json:
@@ -271,25 +273,31 @@ def _print_reply(reply) -> None:
 
 
 def _planner(settings, no_llm: bool):
-    """The LLM planner when a model is here and wanted; else rules, with a note saying why."""
+    """(planner, question phraser, note): the LLM's when a model is here and wanted; else the
+    rules' and no phraser, with a note saying why."""
     from agent.dialogue import rules_planner
 
     if no_llm or not settings.use_llm:
-        return rules_planner, None
+        return rules_planner, None, None
     from tools.models.llm import LLMUnavailable, LocalLLM, find_llm
 
     path = find_llm(settings.models_dir, settings.llm_model)
     if path is None:
-        return rules_planner, ("no local LLM: planning with rules (python -m tools.models.llm_setup "
-                               f"--size 1.5b --models-dir {settings.models_dir} adds one)")
+        return rules_planner, None, ("no local LLM: planning with rules (python -m tools.models.llm_setup "
+                                     f"--size 1.5b --models-dir {settings.models_dir} adds one)")
     try:
         from agent.llm_planner import make_llm_planner
+        from agent.phrasing import make_llm_phraser
 
         # The evaluated prompt prefix is kept on disk: a fresh `recall ask` need not re-read it.
         llm = LocalLLM(path, threads=settings.llm_threads, state_dir=settings.cache_dir / "llm-state")
+        # Questions get a context of their own (small; the weights are shared through mmap), so
+        # wording one does not evict the planner's long cached prefix.
+        wording = LocalLLM(path, n_ctx=PHRASING_CONTEXT, threads=settings.llm_threads,
+                           state_dir=settings.cache_dir / "llm-state")
     except (LLMUnavailable, ImportError) as error:
-        return rules_planner, f"LLM off ({error}): planning with rules"
-    return make_llm_planner(llm), None
+        return rules_planner, None, f"LLM off ({error}): planning with rules"
+    return make_llm_planner(llm), make_llm_phraser(wording), None
 
 
 # ---- people --------------------------------------------------------------------------------------

@@ -230,3 +230,40 @@ def test_agent_shows_rules_results_first_then_the_llm_refines(llm, make_settings
     assert state.plan.date_range.label and "dog" in state.plan.visual
     details = agent.turn(state, "when was the first one taken?")  # caught by the rules: no LLM call
     assert details.planner == "rules" and "2026-07-01" in details.message
+
+
+# --------------------------------------------------------------------------- question wording
+
+
+class ScriptedText:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def complete_text(self, system, messages, max_tokens=128, temperature=0.0):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_real_model_words_a_question_around_the_search(llm):
+    from agent.phrasing import acceptable, make_llm_phraser
+    from agent.questions import Question
+
+    question = Question(text="Was it in Italy or Finland?", attribute="country", options=["Italy", "Finland"])
+    wording = LocalLLM(llm.path, n_ctx=512, threads=THREADS)  # its own context, as recall ask makes it
+    text = make_llm_phraser(wording)(question, "picnic in the park with friends")
+    print(f"\n{text!r}", wording.last_timing)
+    assert text != question.text and acceptable(text, question)
+    assert wording.load() is not llm.load()  # the planner's cached prefix stays where it is
+
+
+def test_a_wording_that_loses_an_option_keeps_the_template():
+    from agent.phrasing import make_llm_phraser
+    from agent.questions import Question
+
+    question = Question(text="Was it in Italy or Finland?", attribute="country", options=["Italy", "Finland"])
+    for answer in ("Where was the picnic?", "Was it in Italy?", "Italy or Finland? Or somewhere else?", "",
+                   RuntimeError("llama.cpp crashed")):
+        assert make_llm_phraser(ScriptedText(answer))(question, "a picnic") == question.text
+    good = "Was the picnic in Italy or in Finland?"
+    assert make_llm_phraser(ScriptedText(f' "{good}" '))(question, "a picnic") == good
