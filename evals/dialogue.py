@@ -1,9 +1,11 @@
 """Multi-turn search with a simulated user on Flickr8k-test: Hits@10 after each turn.
 
-Backbone: the captions backbone of evals/retrieval.py. Every photo of a temporary copy of the
-library gets ONE of its five human captions (caption 0) in an XMP sidecar; the library is indexed
-without CLIP (no weights offline), faces, objects or generated captions. The simulated user never
-says that sidecar caption: what the user says overlaps it only by meaning (and by chance words).
+Backbones, as in evals/retrieval.py. ``captions`` (always): every photo of a temporary copy of
+the library gets ONE of its five human captions (caption 0) in an XMP sidecar; the library is
+indexed without CLIP, faces, objects or generated captions. The simulated user never says that
+sidecar caption: what the user says overlaps it only by meaning (and by chance words).
+``clip`` (when CLIP weights are in the models folder; none can be had offline): no sidecars, the
+user's words meet the pixels only.
 
 For each target photo (a seeded sample) the simulated user does exactly this:
 
@@ -255,6 +257,61 @@ def llm_planner(settings, models_dir: Path, preferred: str | None, threads: int 
     return make_llm_planner(llm), path.name, None
 
 
+def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | None, args, out: dict) -> None:
+    """Index a copy of the library for one backbone and run the planners' dialogues on it."""
+    from tools.indexer import Indexer
+    from tools.models.registry import Models
+    from tools.search import SearchQuery, Searcher
+    from tools.store import PhotoStore
+
+    library = build_library(folder, args.images, count=args.count, sidecar_caption=sidecar_caption)
+    store, models = PhotoStore(settings), Models(settings)
+    log(f"[{backbone}] indexing {len(library)} photos from {folder}")
+    with Phase(f"{backbone}: index", out["phases"]):
+        report = Indexer(settings, store, models, TextProgress("index", args.progress_every)).run([folder])
+    out["index"][backbone] = {"photos": report.new, "seconds": round(report.seconds, 1), "clip": report.clip}
+    ids = {Path(r.path).name: r.id for r in store.iter_photos()}
+    text_model = models.text()
+    if text_model is None:
+        raise SystemExit(f"no MiniLM text embedder: {models.problems}")
+    with Phase(f"{backbone}: looks", out["phases"]):
+        all_captions = load_captions(args.images)
+        looks = Looks(text_model, {Path(p).name: all_captions[Path(p).name] for p in library})
+    searcher = Searcher(store, models)
+    searcher.search(SearchQuery(text="warm up the models", k=10))
+
+    paths = sorted(library)
+    targets = random.Random(args.seed).sample(paths, min(args.targets, len(paths)))
+    out["library_size"], out["targets"] = len(library), len(targets)
+    results = out["planners"]
+    if args.planner in ("rules", "both"):
+        from agent.dialogue import rules_planner
+
+        results[f"{backbone}/rules"] = run_planner(f"{backbone}/rules", rules_planner, store, searcher, targets, ids,
+                                                   library, looks, args, out["phases"])
+    if args.planner in ("llm", "both"):
+        planner, model, reason = llm_planner(settings, args.models_dir, args.llm_model, args.llm_threads)
+        if planner is None:
+            log(f"LLM planner skipped: {reason}")
+            results[f"{backbone}/llm"] = {"skipped": True, "reason": reason}
+            return
+        subset = targets[: args.llm_targets] if args.llm_targets else targets
+        result = run_planner(f"{backbone}/llm", planner, store, searcher, subset, ids, library, looks, args,
+                             out["phases"])
+        result["model"] = model
+        results[f"{backbone}/llm"] = result
+        rules = results.get(f"{backbone}/rules")
+        if rules and len(subset) < len(targets):  # rules on the same subset, for comparison
+            picked = {Path(p).name for p in subset}
+            same = [d for d in rules["dialogues"] if d["target"] in picked]
+            rules["summary_on_llm_subset"] = {
+                "targets": len(same),
+                "hits_at_10_pct_by_turn": {
+                    f"turn {t}": round(100 * sum(1 for d in same if d["success_turn"] is not None
+                                                 and d["success_turn"] <= t) / len(same), 2)
+                    for t in range(MAX_TURNS + 1)}}
+
+
 # ---- main ---------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> dict:
     from tools.settings import load_settings
@@ -275,6 +332,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-reject", type=int, default=3)
     parser.add_argument("--images", type=Path, default=DEFAULT_FLICKR, help="the flickr8k-test folder")
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir)
+    parser.add_argument("--backbone", choices=["captions", "clip", "all"], default="all",
+                        help="captions: one caption per photo in a sidecar; clip: pixels only (when weights exist)")
+    parser.add_argument("--clip-model", default=defaults.clip_model, help="CLIP folder name under models/clip")
     parser.add_argument("--report", type=Path, default=default_report("dialogue"))
     parser.add_argument("--progress-every", type=float, default=15.0)
     parser.add_argument("--keep", action="store_true")
@@ -288,64 +348,24 @@ def main(argv: list[str] | None = None) -> dict:
                  "data": str(args.images.resolve()), "note": NOTE, "simulated_user": __doc__.split("\n\n")[2:4],
                  "params": {"max_turns": MAX_TURNS, "info_turns": INFO_TURNS, "reject_below": args.reject_below,
                             "max_reject": args.max_reject, "seed": args.seed, "sidecar_caption": SIDECAR_CAPTION},
-                 "planners": {}, "phases": {}}
+                 "planners": {}, "index": {}, "phases": {}}
     started = time.perf_counter()
     with temp_dir("recall-dialogue-", keep=args.keep) as tmp:
-        from tools.indexer import Indexer
-        from tools.models.registry import Models
-        from tools.search import SearchQuery, Searcher
-        from tools.store import PhotoStore
+        if args.backbone in ("captions", "all"):
+            settings = load_settings(db=tmp / "db-captions", models_dir=args.models_dir,
+                                     clip_model="no-clip-on-purpose", analyze_faces=False, analyze_objects=False,
+                                     analyze_captions=False)
+            run_backbone("captions", settings, tmp / "library-captions", SIDECAR_CAPTION, args, out)
+        if args.backbone in ("clip", "all"):
+            from tools.models.registry import clip_status
 
-        folder = tmp / "library"
-        library = build_library(folder, args.images, count=args.count, sidecar_caption=SIDECAR_CAPTION)
-        settings = load_settings(db=tmp / "db", models_dir=args.models_dir, clip_model="no-clip-on-purpose",
-                                 analyze_faces=False, analyze_objects=False, analyze_captions=False)
-        store, models = PhotoStore(settings), Models(settings)
-        log(f"indexing {len(library)} photos from {folder}")
-        with Phase("index", out["phases"]):
-            report = Indexer(settings, store, models, TextProgress("index", args.progress_every)).run([folder])
-        out["index"] = {"photos": report.new, "seconds": round(report.seconds, 1), "clip": report.clip}
-        ids = {Path(r.path).name: r.id for r in store.iter_photos()}
-        text_model = models.text()
-        if text_model is None:
-            raise SystemExit(f"no MiniLM text embedder: {models.problems}")
-        with Phase("looks", out["phases"]):
-            all_captions = load_captions(args.images)
-            looks = Looks(text_model, {Path(p).name: all_captions[Path(p).name] for p in library})
-        searcher = Searcher(store, models)
-        searcher.search(SearchQuery(text="warm up the models", k=10))
-
-        paths = sorted(library)
-        targets = random.Random(args.seed).sample(paths, min(args.targets, len(paths)))
-        out["library_size"], out["targets"] = len(library), len(targets)
-
-        if args.planner in ("rules", "both"):
-            from agent.dialogue import rules_planner
-
-            out["planners"]["rules"] = run_planner("rules", rules_planner, store, searcher, targets, ids, library,
-                                                   looks, args, out["phases"])
-        if args.planner in ("llm", "both"):
-            planner, model, reason = llm_planner(settings, args.models_dir, args.llm_model, args.llm_threads)
-            if planner is None:
-                log(f"LLM planner skipped: {reason}")
-                out["planners"]["llm"] = {"skipped": True, "reason": reason}
-            else:
-                subset = targets[: args.llm_targets] if args.llm_targets else targets
-                result = run_planner("llm", planner, store, searcher, subset, ids, library, looks, args,
-                                     out["phases"])
-                result["model"] = model
-                out["planners"]["llm"] = result
-                rules = out["planners"].get("rules")
-                if rules and len(subset) < len(targets):  # rules on the same subset, for comparison
-                    picked = {Path(p).name for p in subset}
-                    same = [d for d in rules["dialogues"] if d["target"] in picked]
-                    rules["summary_on_llm_subset"] = {
-                        "targets": len(same),
-                        "hits_at_10_pct_by_turn": {
-                            f"turn {t}": round(100 * sum(1 for d in same if d["success_turn"] is not None
-                                                         and d["success_turn"] <= t) / len(same), 2)
-                            for t in range(MAX_TURNS + 1)}}
-
+            settings = load_settings(db=tmp / "db-clip", models_dir=args.models_dir, clip_model=args.clip_model,
+                                     analyze_faces=False, analyze_objects=False, analyze_captions=False)
+            status = clip_status(settings)
+            if not status.found:
+                out["planners"]["clip"] = {"skipped": True, "reason": f"no CLIP weights at {status.location}"}
+            else:  # no sidecars: the words meet the pixels only
+                run_backbone("clip", settings, tmp / "library-clip", None, args, out)
     return finish_report(out, started, args.report, print_summary)
 
 
@@ -374,7 +394,8 @@ def print_summary(out: dict) -> None:
         print(f"{name}: {s['successes']}/{s['targets']} found; questions asked {s['questions_asked'] or 'none'}; "
               f"planner paths {s['planner_paths']}; closest shown similarity median "
               f"{s['closest_shown_similarity_median']}; rejections per feedback turn {s['rejections_per_feedback_turn_mean']}")
-    print(f"library {out.get('library_size')} photos, indexed in {out['index']['seconds']}s (clip: {out['index']['clip']}); "
+    indexed = "; ".join(f"{b} in {i['seconds']}s (clip: {i['clip']})" for b, i in out["index"].items())
+    print(f"library {out.get('library_size')} photos, indexed: {indexed}; "
           f"load average at start/end {out['machine']['load_average_1_5_15']} / {out['machine']['load_average_at_end']}; "
           f"total {out['total_seconds']}s")
     print(f"note: {out['note']}")
