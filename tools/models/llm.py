@@ -18,6 +18,21 @@ prompt after the longest prefix it shares with them.  Every planner call starts
 with the same long system prompt, so after the first call only the user's turn
 is evaluated.  ``last_timing["prompt_tokens_evaluated"]`` shows it.
 
+Across processes (each ``recall ask`` is one) that cache starts empty, so with ``state_dir``
+the context's state is kept in a file: the first call of a process restores it (the token ids
+and llama.cpp's KV cache, not ``Llama.save_state``'s 300 MB of logits rows), and when there is
+no file yet, or the one restored shared under half of the call's prompt (the system prompt
+changed), the state after the call is written, once per process.  The file name carries a hash
+of what makes a state unusable (model file, its size and mtime, n_ctx, n_batch, llama-cpp-python
+version); a damaged file is ignored and replaced.  The file holds the call's user turn as tokens:
+it is the user's words, so it is made readable by its owner only.  Measured with the planner's
+prompt (system + examples, ~790 tokens), ~35-token answers, threads=2 on an otherwise idle
+2-core machine, page cache warm::
+
+    model  state file  save    restore  first call, new process: without   with the file
+    0.5B   10.1 MB     0.03 s  0.02 s   8.9 s (6.2 s prompt)               2.9 s (18 tokens, 0.2 s)
+    1.5B   23.7 MB     0.08 s  0.05 s   15.8 s (12.3 s prompt)             4.0 s (18 tokens, 0.4 s)
+
 Threads: llama.cpp's threads meet at a barrier after every operation and spin
 while they wait, so they must not share cores with other busy processes.  On a
 2-core machine running two other jobs, two threads generated at 1.1 token/s and
@@ -344,7 +359,8 @@ def _get_state(llama, key: str) -> list[bytes]:
 def _write_atomically(path: Path, chunks: list) -> None:
     """Readers see the old file or the whole new one, never half of one.
 
-    No fsync: a file cut short by a crash fails its checksum and is ignored.
+    No fsync: a file cut short by a crash fails its checksum and is ignored.  mkstemp makes the
+    file private (0600), which it should be: it holds the user's words.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
