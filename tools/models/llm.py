@@ -26,18 +26,17 @@ changed), the state after the call is written, once per process.  The file name 
 of what makes a state unusable (model file, its size and mtime, n_ctx, n_batch, llama-cpp-python
 version); a damaged file is ignored and replaced.  The file holds the call's user turn as tokens:
 it is the user's words, so it is made readable by its owner only.  Measured with the planner's
-prompt (system + examples, ~790 tokens), ~35-token answers, threads=2 on an otherwise idle
-2-core machine, page cache warm::
+prompt (system + examples, ~790 tokens), 34-39-token answers, threads=2 on an otherwise idle
+2-core machine, page cache warm, two or three runs each (times are ranges)::
 
-    model  state file  save    restore  first call, new process: without   with the file
-    0.5B   10.1 MB     0.03 s  0.02 s   8.9 s (6.2 s prompt)               2.9 s (18 tokens, 0.2 s)
-    1.5B   23.7 MB     0.08 s  0.05 s   15.8 s (12.3 s prompt)             4.0 s (18 tokens, 0.4 s)
+    model  state file  save         restore  first call in a new process:
+                                             without the file            with it
+    0.5B   10.1 MB     0.01-0.03 s  0.02 s   8.6-9.0 s (6.2-6.5 s        2.3-2.9 s (13-18 tokens
+                                             evaluating 790 tokens)      evaluated, 0.15-0.2 s)
+    1.5B   23.7 MB     0.08-0.15 s  0.05 s   15.6-16.4 s (12.3-12.8 s)   3.4-4.1 s (0.34-0.41 s)
 
-Threads: llama.cpp's threads meet at a barrier after every operation and spin
-while they wait, so they must not share cores with other busy processes.  On a
-2-core machine running two other jobs, two threads generated at 1.1 token/s and
-one thread at 7 token/s (0.5B model); pass ``threads=1`` while the machine is busy
-(indexing in the background, say).
+The whole process (imports, model load, call) went from 9.5-9.9 s to 3.2-3.8 s (0.5B) and
+from 17.1-17.8 s to 4.8-5.5 s (1.5B); the rest of the first call is generating the answer.
 
 llama-cpp-python must be built without the AMX code path on these CPUs::
 
