@@ -24,7 +24,9 @@ def explain(result: SearchResult, record: PhotoRecord, plan: Plan) -> str:
     if tags:
         parts.append(f"tagged {', '.join(tags)}")
     if record.taken_at:
-        taken = f"taken {record.taken_at:%Y-%m-%d}"
+        # A file's own date is when it was copied as often as when it was taken: say which it is.
+        taken = (f"file dated {record.taken_at:%Y-%m-%d}" if record.date_source == "file"
+                 else f"taken {record.taken_at:%Y-%m-%d}")
         if plan.date_range and plan.date_range.start <= record.taken_at <= plan.date_range.end:
             taken += f", in your {plan.date_phrase!r} range"
         parts.append(taken)

@@ -109,7 +109,7 @@ def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k
     out = []
     for rank, (score, visual, result) in enumerate(scored[:k], start=1):
         why = dict(result.why)
-        if visual is not None or plan.required_tags or plan.exclude:
-            why["feedback"] = SignalScore(score=round(visual if visual is not None else score, 4), rank=rank)
+        if visual is not None:  # tag boosts are explained as tags, not as feedback
+            why["feedback"] = SignalScore(score=round(visual, 4), rank=rank)
         out.append(result.model_copy(update={"score": round(score, 4), "why": why}))
     return out
