@@ -37,7 +37,7 @@ FEEDBACK_WEIGHT = 0.5
 RERANK_ALPHA = 0.0
 TAG_BOOST = 0.1
 EXCLUDE_PENALTY = 0.2
-SEEN_PENALTY = 0.3
+SEEN_PENALTY = 0.5  # 0.3 and 0.5 tried on a held-out sample (seed 1): 0.5 ahead by 1-1.3 points at turns 1-2
 NEIGHBOURS = 30  # nearest photos added per liked photo
 MAX_LIKED_NEIGHBOURS = 3
 

@@ -237,7 +237,7 @@ def run_planner(name: str, planner, store, searcher, targets, ids, library, look
 
 def llm_planner(settings, models_dir: Path, preferred: str | None, threads: int | None = None):
     """(planner, model name, None) or (None, None, reason)."""
-    from tools.models.llm import LLMUnavailable, LocalLLM, find_llm
+    from tools.models.llm import LLMUnavailable, LocalLLM, find_llm, idle_threads
 
     path = None
     for folder in dict.fromkeys([Path(models_dir), CACHE_MODELS]):
@@ -251,7 +251,7 @@ def llm_planner(settings, models_dir: Path, preferred: str | None, threads: int 
     except Exception as error:  # noqa: BLE001 - the module may be missing or incomplete
         return None, None, f"agent.llm_planner could not be imported: {type(error).__name__}: {error}"
     try:
-        llm = LocalLLM(path, threads=threads or settings.llm_threads)
+        llm = LocalLLM(path, threads=idle_threads(threads or settings.llm_threads))
     except (LLMUnavailable, ImportError) as error:
         return None, None, f"LLM unavailable: {error}"
     return make_llm_planner(llm), path.name, None
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="targets for the LLM planner: the first N of the same sample (default: all)")
     parser.add_argument("--llm-model", default=None, help='GGUF file name or "0.5b"/"1.5b" (default: largest)')
     parser.add_argument("--llm-threads", type=int, default=None,
-                        help="llama.cpp threads (default: the llm_threads setting; 2 on an idle 2-core machine)")
+                        help="llama.cpp threads (default: the llm_threads setting, else the idle cores)")
     parser.add_argument("--reject-below", type=float, default=0.35,
                         help="a shown photo less similar than this to the target is rejected")
     parser.add_argument("--max-reject", type=int, default=3)

@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
@@ -279,7 +280,7 @@ def _planner(settings, no_llm: bool):
 
     if no_llm or not settings.use_llm:
         return rules_planner, None, None
-    from tools.models.llm import LLMUnavailable, LocalLLM, find_llm
+    from tools.models.llm import LLMUnavailable, LocalLLM, find_llm, idle_threads
 
     path = find_llm(settings.models_dir, settings.llm_model)
     if path is None:
@@ -290,14 +291,22 @@ def _planner(settings, no_llm: bool):
         from agent.phrasing import make_llm_phraser
 
         # The evaluated prompt prefix is kept on disk: a fresh `recall ask` need not re-read it.
-        llm = LocalLLM(path, threads=settings.llm_threads, state_dir=settings.cache_dir / "llm-state")
+        threads = idle_threads(settings.llm_threads)
+        llm = LocalLLM(path, threads=threads, state_dir=settings.cache_dir / "llm-state")
         # Questions get a context of their own (small; the weights are shared through mmap), so
         # wording one does not evict the planner's long cached prefix.
-        wording = LocalLLM(path, n_ctx=PHRASING_CONTEXT, threads=settings.llm_threads,
+        wording = LocalLLM(path, n_ctx=PHRASING_CONTEXT, threads=threads,
                            state_dir=settings.cache_dir / "llm-state")
     except (LLMUnavailable, ImportError) as error:
         return rules_planner, None, f"LLM off ({error}): planning with rules"
+    # Load the weights while the rules' quick search runs: the first LLM call need not wait for both.
+    threading.Thread(target=_load_quietly, args=(llm,), daemon=True).start()
     return make_llm_planner(llm), make_llm_phraser(wording), None
+
+
+def _load_quietly(llm) -> None:
+    with contextlib.suppress(Exception):  # the planner's own call reports and falls back
+        llm.load()
 
 
 # ---- people --------------------------------------------------------------------------------------

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     # The agent's local LLM: a GGUF under models_dir/llm (see tools/models/llm_setup.py).
     use_llm: bool = True
     llm_model: str | None = None  # a file name or "0.5b"/"1.5b"; default: the largest present
-    llm_threads: int = 1  # measured: 1 thread beats 2 on a busy 2-core machine
+    # None: the idle cores when the model loads (tools.models.llm.idle_threads); measured on 2 cores,
+    # 1 thread beats 2 while other jobs run, 2 beat 1 on an idle machine.
+    llm_threads: int | None = None
     sessions_dir: Path | None = Field(default=None, description="saved dialogues (default: next to the index)")
 
     max_image_pixels: int = 150_000_000  # decompression-bomb guard (~150 MP)

@@ -389,6 +389,21 @@ def _grammar(schema: dict):
     return grammar
 
 
+def idle_threads(wanted: int | None = None) -> int:
+    """``wanted`` if given, else the cores not busy right now (1-minute load average), at least 1.
+
+    llama.cpp's threads spin at barriers, so a thread on a busy core slows every other one.
+    """
+    if wanted:
+        return max(1, int(wanted))
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # not on every platform
+        return 1
+    return max(1, min(cores, int(cores - busy + 0.5)))
+
+
 def find_llm(models_dir: Path, preferred: str | None = None) -> Path | None:
     """The GGUF to use from ``<models_dir>/llm``: the ``preferred`` one when it is there
     (by file name, stem, or size key such as "1.5b"), else the largest Qwen, else the largest GGUF."""
