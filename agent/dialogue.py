@@ -128,7 +128,8 @@ class Agent:
         question = None
         if results and not answer:  # a tool's answer is the reply; a question would bury it
             top = [records[r.id] for r in results[:10] if r.id in records]
-            question = best_question(top, [r.score for r in results[: len(top)]])
+            said = " ".join([state.plan.visual, *state.plan.exclude, *state.plan.required_tags])
+            question = best_question(top, [r.score for r in results[: len(top)]], said=said)
             if question is not None and question.attribute in state.answers:
                 question = None  # asked already: the person answered what they could
             if question is not None and self.phraser is not None and planner is not rules_planner:

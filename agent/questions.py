@@ -14,6 +14,7 @@ a person cannot answer for photos the index knows nothing about.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from typing import Callable
 
@@ -85,16 +86,25 @@ def _phrase(attribute: str, options: list[str]) -> Question:
     return Question(text=text, attribute=attribute, options=options[:3])
 
 
-def best_question(records: list[PhotoRecord], scores: list[float]) -> Question | None:
+def _told(tag: str, said: set[str]) -> bool:
+    """Whether the person already named the tag ("a dog running": no "Was there a dog?")."""
+    return all(w in said or f"{w}s" in said or f"{w}es" in said for w in tag.lower().split())
+
+
+def best_question(records: list[PhotoRecord], scores: list[float], said: str = "") -> Question | None:
     """The most informative question about the top candidates, or None when one is clearly ahead
-    (or nothing splits them). ``records`` and ``scores`` are in rank order, best first."""
+    (or nothing splits them). ``records`` and ``scores`` are in rank order, best first. Tags in
+    ``said`` (what the person has said so far) are not asked about: they were told already."""
     pairs = sorted(zip(scores, range(len(records))), key=lambda p: -p[0])[:TOP_N]
     if len(pairs) < 2 or pairs[0][0] - pairs[1][0] >= LEAD_MARGIN:
         return None
     top = [records[i] for _, i in pairs]
     weights = _softmax([s for s, _ in pairs])
     best: tuple[float, str, list[str]] | None = None
+    told = set(re.findall(r"[a-z]+", said.lower()))
     for name, value_of in _attributes(top).items():
+        if name.startswith("tag:") and _told(name[4:], told):
+            continue
         groups: dict[str | None, float] = defaultdict(float)
         for record, weight in zip(top, weights):
             groups[value_of(record)] += weight

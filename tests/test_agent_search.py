@@ -113,3 +113,16 @@ def test_explain_names_the_signals(make_settings, library):
     alice = explain(results[0], record.model_copy(update={"people": ["p1"]}),
                     Plan(visual="dog", people=["Alice"], person_ids=["p1"]))
     assert "with Alice" in alice
+
+
+def test_no_question_about_what_the_person_already_said():
+    from datetime import datetime as dt
+
+    from tools.records import PhotoRecord
+
+    records = [PhotoRecord(id=str(i), path=f"/p{i}.jpg", size=1, mtime_ns=1, taken_at=dt(2020, 1, 1),
+                           tags=["dog"] if i % 2 else ["dog", "snow"] if i % 4 == 0 else []) for i in range(8)]
+    scores = [0.5] * 8
+    assert best_question(records, scores).attribute == "tag:dog"
+    assert best_question(records, scores, said="two dogs running").attribute == "tag:snow"
+    assert best_question(records, scores, said="dog in the snow") is None
