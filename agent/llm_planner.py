@@ -18,7 +18,7 @@ knowledge or arithmetic is done here, as ``agent.plan.rule_plan`` does it:
 ``llm_action`` never raises and never waits for more than two bounded completions: an answer
 that is not valid JSON for the schema (cut short, wrong types, a photo number not on screen) is
 retried once with the validation error appended; a second failure, or no LLM at all, gives the
-rules' action (``agent.plan.rule_action``).
+rules' action (as ``agent.plan.rule_action`` makes it).
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.plan import Action, Plan, PlanContext, _strong, clean_visual, known_places_from, rule_action
+from agent.plan import (Action, Plan, PlanContext, _strong, clean_visual, known_places_from, rule_plan,
+                        rule_tool_call)
 from tools import geo
 from tools.date_phrases import resolve_date_phrase
 from tools.toolbox import SearchPhotos, parse_tool_call, tool_call_schema, tools_help
@@ -208,10 +209,10 @@ def llm_action(llm: Any, text: str, ctx: PlanContext, max_tokens: int = MAX_TOKE
     (the first answer was invalid, the second was not) or "rules-fallback".  Never raises."""
     text = " ".join((text or "").split())[:MAX_TEXT_CHARS]
     known = known_places_from(ctx.places)
-    rules = rule_action(text, ctx)
+    rules_plan = _rules_plan(text, ctx)
+    rules: Action = rule_tool_call(text, ctx.shown) or rules_plan  # as agent.plan.rule_action
     if llm is None or not text:
         return rules, "rules-fallback"
-    rules_plan = rules if isinstance(rules, Plan) else Plan()
     try:
         system, schema = system_prompt(), tool_call_schema()
         messages = [*few_shot_messages(), {"role": "user", "content": _user_message(text, ctx.shown)}]
@@ -246,8 +247,11 @@ def llm_plan(llm: Any, text: str, ctx: PlanContext, max_tokens: int = MAX_TOKENS
     action, path = llm_action(llm, text, ctx, max_tokens=max_tokens)
     if isinstance(action, Plan):
         return action, path
-    fallback = rule_action(" ".join((text or "").split())[:MAX_TEXT_CHARS], ctx.model_copy(update={"shown": 0}))
-    return (fallback if isinstance(fallback, Plan) else Plan()), "llm-other-tool"
+    return _rules_plan(" ".join((text or "").split())[:MAX_TEXT_CHARS], ctx), "llm-other-tool"
+
+
+def _rules_plan(text: str, ctx: PlanContext) -> Plan:
+    return rule_plan(text, ctx.now, ctx.names, ctx.places, name_ids=ctx.name_ids)
 
 
 def make_llm_planner(llm: Any):

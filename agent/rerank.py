@@ -42,25 +42,23 @@ NEIGHBOURS = 30  # nearest photos added per liked photo
 MAX_LIKED_NEIGHBOURS = 3
 
 
-def _feedback_cosines(searcher: Searcher, state: DialogueState, ids: list[str]) -> tuple[str, dict[str, float]] | None:
-    """(space, candidate id -> cosine with the moved query), or None without liked photos or vectors.
+def _feedback_cosines(searcher: Searcher, state: DialogueState, ids: list[str]) -> dict[str, float] | None:
+    """Candidate id -> cosine with the moved query, or None without liked photos or vectors.
 
     The space is CLIP when it exists, else the sentence embeddings of the photos' captions
     (``tools.toolbox.looks_space``): "#3 is close" then means "captioned like #3"."""
     if not state.liked:
         return None
-    found = vector_of(searcher, list(dict.fromkeys(state.liked + state.rejected + ids)))
-    if found is None:
+    vectors = vector_of(searcher, list(dict.fromkeys(state.liked + state.rejected + ids)))
+    if vectors is None:
         return None
-    space, vectors = found
     liked = [vectors[i] for i in state.liked if i in vectors]
     if not liked:
         return None
     rejected = [vectors[i] for i in state.rejected if i in vectors]
     # RERANK_ALPHA = 0: the query's own term is zero, so the words are not counted twice.
     moved = rocchio(np.zeros_like(liked[0]), liked, rejected, alpha=RERANK_ALPHA)
-    return space, {i: float(np.dot(moved, vectors[i] / (np.linalg.norm(vectors[i]) or 1.0)))
-                   for i in ids if i in vectors}
+    return {i: float(np.dot(moved, vectors[i] / (np.linalg.norm(vectors[i]) or 1.0))) for i in ids if i in vectors}
 
 
 def _with_neighbours(searcher: Searcher, state: DialogueState, results: list[SearchResult],
@@ -91,8 +89,7 @@ def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k
     records = searcher.store.get_photos([r.id for r in results])
     if seen is None:
         seen = {i for turn in state.turns for i in turn.shown}
-    found = _feedback_cosines(searcher, state, [r.id for r in results])
-    cosines = found[1] if found else None
+    cosines = _feedback_cosines(searcher, state, [r.id for r in results])
     scored: list[tuple[float, float | None, SearchResult]] = []
     for result in results:
         score = result.score

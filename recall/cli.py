@@ -293,12 +293,12 @@ def _planner(settings, no_llm: bool):
         from agent.phrasing import make_llm_phraser
 
         # The evaluated prompt prefix is kept on disk: a fresh `recall ask` need not re-read it.
-        threads = idle_threads(settings.llm_threads)
-        llm = LocalLLM(path, threads=threads, state_dir=settings.cache_dir / "llm-state")
+        threads, state_dir = idle_threads(settings.llm_threads), settings.cache_dir / "llm-state"
+        llm = LocalLLM(path, threads=threads, state_dir=state_dir)
         # Questions get a context of their own (small; the weights are shared through mmap), so
         # wording one does not evict the planner's long cached prefix.
         wording = LocalLLM(path, n_ctx=PHRASING_CONTEXT, threads=threads,
-                           state_dir=settings.cache_dir / "llm-state")
+                           state_dir=state_dir)
     except (LLMUnavailable, ImportError) as error:
         return rules_planner, None, f"LLM off ({error}): planning with rules"
     # Load the weights while the rules' quick search runs: the first LLM call need not wait for both.

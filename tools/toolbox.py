@@ -76,17 +76,10 @@ def tool_call_schema() -> dict:
         for field, spec in schema.get("properties", {}).items():
             if field != "tool":
                 spec = {k: v for k, v in spec.items() if k not in ("default", "title", "description")}
-                properties[field] = _inline(spec, schema.get("$defs", {}))
+                properties[field] = spec
         variants.append({"type": "object", "properties": properties, "required": list(properties),
                          "additionalProperties": False})
     return {"anyOf": variants}
-
-
-def _inline(spec: dict, defs: dict) -> dict:
-    if "$ref" in spec:
-        return _inline(defs[spec["$ref"].split("/")[-1]], defs)
-    return {k: ([_inline(x, defs) for x in v] if k == "anyOf" else _inline(v, defs) if k == "items" else v)
-            for k, v in spec.items()}
 
 
 def parse_tool_call(value: object) -> SearchPhotos | SimilarTo | PhotoDetails | ListPeople:
@@ -169,10 +162,7 @@ def list_people(store: PhotoStore) -> list[Person]:
     return PeopleBook(store).list(with_photos=False)
 
 
-def vector_of(searcher: Searcher, ids: list[str]) -> tuple[str, dict[str, np.ndarray]] | None:
-    """The looks-space vectors of ``ids`` (and which space), for re-ranking by feedback."""
+def vector_of(searcher: Searcher, ids: list[str]) -> dict[str, np.ndarray] | None:
+    """The looks-space vectors of ``ids``, for re-ranking by feedback; None without a looks space."""
     space = looks_space(searcher)
-    if space is None:
-        return None
-    signal, collection = space
-    return signal, searcher.store.get_vectors(collection, ids)
+    return None if space is None else searcher.store.get_vectors(space[1], ids)
