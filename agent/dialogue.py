@@ -15,6 +15,7 @@ the person's own words on screen at once), then lets the LLM refine.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Callable
 
@@ -79,14 +80,17 @@ class Agent:
 
     def _turn(self, state: DialogueState, text: str, planner: Planner) -> AgentReply:
         now = self.now or datetime.now()
-        text = " ".join((text or "").split())[:2000]
+        # Lone surrogates (undecodable bytes from a terminal or argv) cannot be saved: replace them.
+        text = " ".join((text or "").encode("utf-8", "replace").decode("utf-8").split())[:2000]
         notices: list[str] = []
         planner_used = "none"
         to_plan = text
         shown_before = state.last_shown
         asked_tool = rule_tool_call(text, len(shown_before))  # "details of #2" is no feedback on #2
-        if shown_before and asked_tool is None:
+        if asked_tool is None and (shown_before or re.search(r"#\s*\d", text)):
             feedback = parse_feedback(text, len(shown_before))
+            if feedback.missing:
+                notices.append(_not_on_screen(feedback.missing, len(shown_before)))
             if not feedback.empty:
                 state.like(positions_to_ids(feedback.liked, shown_before))
                 state.reject(positions_to_ids(feedback.rejected, shown_before)
@@ -120,10 +124,8 @@ class Agent:
         seen = ({i for turn in state.turns[:-1] for i in turn.shown}
                 if isinstance(action, (PhotoDetails, ListPeople)) else None)
         results = search_with_feedback(self.searcher, state.plan, state, k=max(self.shown, 10), seen=seen)
-        relaxed = self._relax_empty(results, state)
-        if relaxed:
-            notices.append(relaxed)
-            results = search_with_feedback(self.searcher, state.plan, state, k=max(self.shown, 10), seen=seen)
+        if not results and state.plan.place is not None and state.plan.visual:
+            results = self._relax_empty(state, seen, notices)
         records = self.store.get_photos([r.id for r in results])
         question = None
         if results and not answer:  # a tool's answer is the reply; a question would bury it
@@ -174,15 +176,22 @@ class Agent:
             state.plan.person_ids = list(dict.fromkeys(state.plan.person_ids + [question.attribute[7:]]))
         return True
 
-    @staticmethod
-    def _relax_empty(results: list, state: DialogueState) -> str | None:
-        """Nothing fits the words AND the place: the place filter is the likelier mistake ("St
-        Patrick's day" is also a town in Dominica), so drop it and say so."""
-        if results or state.plan.place is None or not state.plan.visual:
-            return None
-        label = state.plan.place.label
+    def _relax_empty(self, state: DialogueState, seen: set[str] | None, notices: list[str]) -> list:
+        """Nothing fits the words AND the place. If the place has photos, the words are what
+        matched nothing there: say so and show the place's photos (the words stay in the plan).
+        If it has none, the place is the likelier mistake ("St Patrick's day" is also a town in
+        Dominica): drop it, say so, and search everywhere."""
+        label, k = state.plan.place.label, max(self.shown, 10)
+        in_place = search_with_feedback(self.searcher, state.plan.model_copy(update={"visual": ""}), state,
+                                        k=k, seen=seen)
+        if in_place:
+            blind = "" if self.searcher.models.clip_available() else (
+                " (visual search is off, so only words people or models wrote can match)")
+            notices.append(f"no photo in {label} matches {state.plan.visual!r}{blind}: showing your photos in {label}")
+            return in_place
         state.plan = state.plan.model_copy(update={"place": None, "place_phrase": None})
-        return f"nothing matched in {label}: searching everywhere"
+        notices.append(f"nothing matched in {label}: searching everywhere")
+        return search_with_feedback(self.searcher, state.plan, state, k=k, seen=seen)
 
     def _run_tool(self, call: SimilarTo | PhotoDetails | ListPeople, state: DialogueState,
                   shown_before: list[str]) -> str:
@@ -215,6 +224,13 @@ class Agent:
             return f"A few photos could be it. {question.text}"
         lead = "This looks like it" if len(state.turns) == 0 else "Here is my best guess now"
         return f"{lead}: #1 ({shown[0].explanation}). Say \"#N is close\" or \"not 1\" to steer me."
+
+
+def _not_on_screen(numbers: list[int], shown: int) -> str:
+    names = " or ".join(f"#{n}" for n in numbers)
+    if not shown:
+        return f"there is no {names} on screen: no photos are shown yet"
+    return f"there is no {names} on screen (#1 to #{shown} are shown)"
 
 
 def describe(number: int, facts: PhotoFacts) -> str:

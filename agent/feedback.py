@@ -44,10 +44,12 @@ class Feedback(BaseModel):
     reject_all: bool = False
     extra_visual: str = ""  # "more like 4 but at night" -> "at night"
     date_shift: Literal["earlier", "later"] | None = None
+    missing: list[int] = []  # "#N" numbers that were not on screen ("#99 is close" with 3 shown)
 
     @property
     def empty(self) -> bool:
-        return not (self.liked or self.rejected or self.reject_all or self.extra_visual or self.date_shift)
+        return not (self.liked or self.rejected or self.reject_all or self.extra_visual or self.date_shift
+                    or self.missing)
 
 
 def _numbers(span: str) -> list[int]:
@@ -80,6 +82,9 @@ def parse_feedback(text: str, shown_count: int | None = None) -> Feedback:
     elif re.search(r"\b(?:later|after that|more recent|newer)\b", text, re.IGNORECASE):
         fb.date_shift = "later"
     if shown_count is not None:
+        # Only "#N" is surely a photo number; a bare number may be anything ("3 kids").
+        fb.missing = sorted({int(n) for n in re.findall(r"#\s*(\d{1,4})\b", text)
+                             if not 1 <= int(n) <= shown_count})
         fb.liked = [n for n in fb.liked if 1 <= n <= shown_count]
         fb.rejected = [n for n in fb.rejected if 1 <= n <= shown_count]
     fb.liked = [n for n in dict.fromkeys(fb.liked) if n not in fb.rejected and n > 0]

@@ -7,14 +7,19 @@ indexer assigns (night, indoor, ...) become required tags, which the re-ranker b
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
 from agent.plan import Plan
 from agent.questions import Question
+from tools.locks import LockBusy, file_lock
+from tools.private import private_dir, write_private
 
 # Tags the indexer writes that a person also says in plain words; plural/adverb forms folded.
 TAG_WORDS = {"night": "night", "indoor": "indoor", "indoors": "indoor", "inside": "indoor",
@@ -73,18 +78,47 @@ class DialogueState(BaseModel):
         return next((t.shown for t in reversed(self.turns) if t.shown), [])
 
 
+MAX_SESSION_BYTES = 8 << 20  # a real session is a few KB; a bigger file is not one of ours
+
+
+class SessionError(ValueError):
+    """A session that cannot be used as asked, worded for the person."""
+
+
 def session_path(sessions_dir: Path, name: str) -> Path:
     """``sessions_dir/<name>.json`` with the name made safe (no slashes, no dot files)."""
     safe = re.sub(r"[^A-Za-z0-9_-]+", "-", name or "").strip("-")[:64] or "session"
     return Path(sessions_dir) / f"{safe}.json"
 
 
+@contextlib.contextmanager
+def session_lock(sessions_dir: Path, name: str, wait_s: float = 300.0,
+                 on_wait: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """Hold a session for one turn (load, answer, save): turns sent at once run one after another
+    instead of each keeping only its own. Yields the session's path."""
+    path = session_path(sessions_dir, name)
+    if path.exists() and not path.is_file():
+        raise SessionError(f"the session file {path} is not a file (a folder?): move it away or use another --session")
+    private_dir(path.parent)
+
+    def busy(holder: str) -> str:
+        return f"session {path.stem!r} is busy with another turn ({holder}) for over {wait_s:.0f} s"
+
+    try:
+        with file_lock(path.with_suffix(".lock"), f"a turn of session {path.stem}", wait_s=wait_s,
+                       busy=busy, on_wait=on_wait):
+            yield path
+    except LockBusy as error:
+        raise SessionError(str(error)) from None
+
+
 def save_state(state: DialogueState, sessions_dir: Path, name: str) -> Path:
     path = session_path(sessions_dir, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(state.model_dump_json(indent=1), encoding="utf-8")
-    tmp.replace(path)  # a crash mid-write leaves the old session, not half a file
+    private_dir(path.parent)  # the person's own words: owner only
+    try:
+        write_private(path, state.model_dump_json(indent=1).encode("utf-8", "replace"))
+    except IsADirectoryError:
+        raise SessionError(f"the session file {path} is not a file (a folder?): move it away or use another --session") from None
     return path
 
 
@@ -94,6 +128,34 @@ def load_state(sessions_dir: Path, name: str) -> tuple[DialogueState, str | None
     if not path.is_file():
         return DialogueState(), None
     try:
+        if path.stat().st_size > MAX_SESSION_BYTES:
+            raise ValueError("too large")
         return DialogueState.model_validate(json.loads(path.read_text(encoding="utf-8"))), None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError, ValueError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, ValidationError) as error:
+        # json.JSONDecodeError is a ValueError; a deeply nested file raises RecursionError.
         return DialogueState(), f"session {path.name} could not be read ({type(error).__name__}); starting fresh"
+
+
+def adopt_legacy_sessions(legacy_dir: Path | None, sessions_dir: Path, indexed_ids: Callable[[], set[str]]) -> int:
+    """Move the sessions of this index from where they used to live (one folder shared by every
+    index next to them) into this index's own folder; sessions whose photos are not in this index
+    stay for theirs. Runs once per index (a marker file remembers it). Returns how many moved."""
+    marker = Path(sessions_dir) / ".adopted"
+    if legacy_dir is None or marker.exists() or not Path(legacy_dir).is_dir():
+        return 0
+    candidates = [p for p in Path(legacy_dir).glob("*.json") if p.is_file()]
+    moved = 0
+    if candidates:
+        known = indexed_ids()
+        private_dir(sessions_dir)
+        for old in candidates:
+            state, problem = load_state(old.parent, old.stem)
+            shown = {i for turn in state.turns for i in turn.shown}
+            target = Path(sessions_dir) / old.name
+            if problem is None and shown and shown <= known and not target.exists():
+                os.replace(old, target)
+                os.chmod(target, 0o600)
+                moved += 1
+    private_dir(sessions_dir)
+    marker.touch()
+    return moved

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ FACES = SHARED / "faces"
 ARREZZO_WALK = sorted(p.name for p in EXIF_PHOTOS.glob("DSCN*.jpg"))
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Sessions, logs and the default index go to a folder of the test run's, never the user's own.
+os.environ.setdefault("RECALL_DATA_DIR", tempfile.mkdtemp(prefix="recall-test-data-"))
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 sys.path.insert(0, str(ROOT))
 

@@ -56,10 +56,18 @@ def ask_env(tmp_path_factory):
     base = tmp_path_factory.mktemp("ask")
     build_library(base / "lib", FLICKR, count=20)
     env = dict(os.environ, RECALL_DB=str(base / "db"), RECALL_MODELS=str(base / "models"),
+               RECALL_SESSIONS_DIR=str(base / "sessions"),
                RECALL_ANALYZE_FACES="false", RECALL_ANALYZE_OBJECTS="false")
     subprocess.run([sys.executable, "-m", "recall", "index", str(base / "lib")], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=600)
     return base, env
+
+
+def sessions_of(base: Path) -> Path:
+    """This index's own session folder (sessions are kept per index)."""
+    from tools.settings import load_settings
+
+    return load_settings(db=base / "db", sessions_dir=base / "sessions").sessions_path
 
 
 def ask(env, *args):
@@ -78,7 +86,7 @@ def test_recall_ask_continues_a_saved_session(ask_env):
     top = reply["results"][0]["path"]
     second = json.loads(ask(env, "not 1", "--session", "trip", "--json").stdout)
     assert top not in [r["path"] for r in second["results"]]
-    saved = json.loads((base / "sessions" / "trip.json").read_text())
+    saved = json.loads((sessions_of(base) / "trip.json").read_text())
     assert len(saved["turns"]) == 2
     fresh = json.loads(ask(env, "children playing in a fountain", "--session", "trip", "--new", "--json").stdout)
     assert fresh["results"][0]["path"] == top  # --new forgot the rejection
@@ -86,8 +94,8 @@ def test_recall_ask_continues_a_saved_session(ask_env):
 
 def test_corrupt_session_starts_fresh_with_a_note(ask_env):
     base, env = ask_env
-    (base / "sessions").mkdir(exist_ok=True)
-    (base / "sessions" / "broken.json").write_text("{ not json")
+    sessions_of(base).mkdir(parents=True, exist_ok=True)
+    (sessions_of(base) / "broken.json").write_text("{ not json")
     result = ask(env, "a dog", "--session", "broken", "--no-llm")
     assert result.returncode == 0 and "starting fresh" in result.stderr and "Traceback" not in result.stderr
 

@@ -64,8 +64,13 @@ def test_bad_requests_get_one_line_errors(indexed_db, args, message):
     assert message in one_line_error(recall(*args, "--db", str(indexed_db)))
 
 
-def test_empty_index_says_what_to_do(tmp_path):
-    assert "is empty: run `recall index" in one_line_error(recall("search", "dog", "--db", str(tmp_path / "db")))
+def test_missing_or_empty_index_says_what_to_do(tmp_path):
+    db = tmp_path / "db"
+    assert "there is no index at" in one_line_error(recall("search", "dog", "--db", str(db)))
+    assert not db.exists()  # a read command never creates an index
+    (tmp_path / "empty").mkdir()
+    assert recall("index", str(tmp_path / "empty"), "--db", str(db)).returncode == 0
+    assert "is empty: run `recall index" in one_line_error(recall("search", "dog", "--db", str(db)))
 
 
 def test_status_lists_models_photos_and_skipped_files(tmp_path):

@@ -26,6 +26,7 @@ from .store import PhotoStore
 
 # Bump a version when its model or logic changes: photos done with an older one are redone.
 VERSIONS = {"faces": 1, "objects": 1, "caption": 1}
+PEOPLE_CHECKED = "repair-1"  # meta mark: the people bookkeeping was checked after the last change
 DECODE_MAX_SIDE = 1024
 BATCH = 8
 
@@ -45,6 +46,7 @@ class AnalysisReport(BaseModel):
     captions: int = 0
     failed: list[SkippedFile] = []
     off: dict[str, str] = {}  # analyzer -> why it did not run
+    repaired: dict[str, int] = {}  # people bookkeeping mended at the end, e.g. {"person counts": 1}
     seconds: float = 0.0
     interrupted: bool = False
 
@@ -67,6 +69,10 @@ class Analyzer:
         self.people = PeopleBook(store)
 
     def run(self, only: set[str] | None = None, limit: int | None = None) -> AnalysisReport:
+        with self.store.writing("recall index (understanding pass)"):
+            return self._run(only, limit)
+
+    def _run(self, only: set[str] | None, limit: int | None) -> AnalysisReport:
         started = time.perf_counter()
         report = AnalysisReport()
         wanted = [k for k in VERSIONS if only is None or k in only]
@@ -81,8 +87,19 @@ class Analyzer:
         except KeyboardInterrupt:
             report.interrupted = True
             raise
+        except Exception as error:
+            full = self.store.as_full_disk(error)
+            if full is not None:
+                raise full from None
+            raise
         finally:
             report.seconds = time.perf_counter() - started
+        if "faces" in enabled and (todo or self.store.get_meta("people_checked") != PEOPLE_CHECKED):
+            # Mends what an interrupted (or, before the writer lock, a concurrent) run left
+            # uneven: faces without a person, counts that do not add up. A run with work to do
+            # clears the mark first, so one killed half-way is mended by the next.
+            report.repaired = {k: v for k, v in self.people.repair(done_marks("faces")[0]).items() if v}
+            self.store.set_meta("people_checked", PEOPLE_CHECKED)
         return report
 
     def _enabled(self, wanted: list[str], report: AnalysisReport) -> list[str]:
@@ -97,6 +114,7 @@ class Analyzer:
 
     def _process(self, todo: list[PhotoRecord], enabled: list[str], report: AnalysisReport) -> None:
         self.progress.start("Understanding photos (faces, objects, captions)", len(todo))
+        self.store.set_meta("people_checked", None)
         adapters = {key: self.models.load(key) for key in enabled}
         for key in list(adapters):
             if adapters[key] is None:
@@ -135,6 +153,11 @@ class Analyzer:
         return result
 
     def _commit(self, batch: list[_Result], adapters: dict, report: AnalysisReport) -> None:
+        self.store.check_space()
+        with self.store.commit_lock:
+            self._commit_batch(batch, adapters, report)
+
+    def _commit_batch(self, batch: list[_Result], adapters: dict, report: AnalysisReport) -> None:
         for result in batch:
             if result.faces is not None:
                 self.people.add_faces(result.record.id, result.faces)

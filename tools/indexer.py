@@ -122,29 +122,50 @@ class Indexer:
         Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
 
     def run(self, paths: list, limit: int | None = None) -> IndexReport:
+        with self.store.writing("recall index"):
+            return self._run(paths, limit)
+
+    def _run(self, paths: list, limit: int | None) -> IndexReport:
         started = time.perf_counter()
         report = IndexReport()
         walked = walk(paths)
         report.roots, report.files_seen = walked.roots, len(walked.files)
         report.problems.extend(walked.problems)
+        failed = False
         try:
-            jobs = self._plan(walked, report)
+            self.store.check_space()
+            with self.store.commit_lock:
+                jobs = self._plan(walked, report)
             if limit is not None:
                 jobs = jobs[:limit]
             self._process(jobs, report)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
+        except BaseException as error:
+            failed = True
+            full = self.store.as_full_disk(error)  # the disk filled up between our checks
+            if full is not None:
+                raise full from None
+            raise
         finally:
             report.seconds = time.perf_counter() - started
             clip = self.models._clip
             report.clip_seconds = clip.busy_seconds if clip else 0.0
             report.skipped = len(report.problems)
+            try:
+                self._finish(report)
+            except Exception:  # noqa: BLE001 - the bookkeeping must not hide why the run failed
+                if not failed:
+                    raise
+        return report
+
+    def _finish(self, report: IndexReport) -> None:
+        with self.store.commit_lock:
             self.store.record_skipped([p for p in report.problems if p.reason != "no such folder"])
             if report.new or report.moved or report.removed:
                 self.store.refresh_library_facts()
             self.store.set_meta("last_index", report.model_dump(mode="json", exclude={"problems"}))
-        return report
 
     # ---- planning: what changed since the last run -------------------------------------------
     def _plan(self, walked: WalkResult, report: IndexReport) -> list[_Job]:
@@ -160,7 +181,9 @@ class Indexer:
                 report.unchanged += 1
                 continue
             bad = skipped.get(entry.path)
-            if bad and (bad.size, bad.mtime_ns) == (entry.size, entry.mtime_ns):
+            # An unreadable file is tried again each run: fixing its permissions changes neither
+            # its size nor its time.
+            if bad and (bad.size, bad.mtime_ns) == (entry.size, entry.mtime_ns) and not bad.reason.startswith("unreadable"):
                 report.still_skipped += 1
                 continue
             to_hash.append(entry)
@@ -256,6 +279,11 @@ class Indexer:
                            lambda batch: self._commit(batch, clip, report))
 
     def _commit(self, batch: list[tuple[_Job, PhotoRead]], clip, report: IndexReport) -> None:
+        self.store.check_space()  # before the batch: a full disk stops the run, losing nothing stored
+        with self.store.commit_lock:
+            self._commit_batch(batch, clip, report)
+
+    def _commit_batch(self, batch: list[tuple[_Job, PhotoRead]], clip, report: IndexReport) -> None:
         good: list[tuple[_Job, PhotoRecord, PhotoRead]] = []
         for job, read in batch:
             if read.problem:

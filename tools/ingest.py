@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,6 +92,10 @@ def _add_file(path: Path, result: WalkResult, seen: set[str]) -> None:
     except OSError as error:
         result.problems.append(SkippedFile(path=key, reason=f"unreadable file: {error.strerror or error}"))
         return
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device named .jpg would block or never end
+        result.problems.append(SkippedFile(path=key, reason="not a regular file (a pipe, device or socket)",
+                                           size=0, mtime_ns=st.st_mtime_ns))
+        return
     result.files.append(FileEntry(key, st.st_size, st.st_mtime_ns))
 
 
@@ -115,9 +120,16 @@ class ImageTooLarge(Exception):
     pass
 
 
-def _decode_problem(error: Exception) -> str:
-    if isinstance(error, (ImageTooLarge, Image.DecompressionBombError, Image.DecompressionBombWarning)):
+# PIL warns above MAX_IMAGE_PIXELS and refuses above twice that; read_photo's own check, with the
+# configured limit, is the one that counts. (catch_warnings is not thread-safe: no per-call filter.)
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def _decode_problem(error: Exception, max_pixels: int) -> str:
+    if isinstance(error, ImageTooLarge):
         return f"image too large ({error})"
+    if isinstance(error, Image.DecompressionBombError):
+        return f"image too large (over the {max_pixels // 1_000_000} MP limit; RECALL_MAX_IMAGE_PIXELS raises it)"
     if isinstance(error, UnidentifiedImageError):
         return "not an image, or a format that cannot be read"
     text = str(error) or type(error).__name__
@@ -131,25 +143,24 @@ def read_photo(entry: FileEntry, photo_id: str, preprocess=None, *, max_pixels: 
     """Decode one photo once: verify it, read its metadata and (optionally) CLIP pixels."""
     out = PhotoRead(entry)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(entry.path) as image:
-                pixels_count = image.width * image.height
-                if pixels_count > max_pixels:
-                    raise ImageTooLarge(f"{image.width}x{image.height}, limit {max_pixels // 1_000_000} MP")
-                camera = read_camera_info(image) if with_metadata else CameraInfo()
-                user = read_user_text(Path(entry.path), image) if with_metadata else UserText()
-                width, height = image.size
-                # Decoding at a fraction of full size is what keeps indexing of large photos fast.
-                image.draft("RGB", (preprocess.size, preprocess.size) if preprocess else (256, 256))
-                image = ImageOps.exif_transpose(image)
-                image.load()
-                if preprocess is not None:
-                    out.pixels = preprocess(image)
-                if camera.orientation in (5, 6, 7, 8):
-                    width, height = height, width
+        with Image.open(entry.path) as image:
+            pixels_count = image.width * image.height
+            if pixels_count > max_pixels:
+                raise ImageTooLarge(f"{image.width}x{image.height}, over the {max_pixels // 1_000_000} MP limit; "
+                                    "RECALL_MAX_IMAGE_PIXELS raises it")
+            camera = read_camera_info(image) if with_metadata else CameraInfo()
+            user = read_user_text(Path(entry.path), image) if with_metadata else UserText()
+            width, height = image.size
+            # Decoding at a fraction of full size is what keeps indexing of large photos fast.
+            image.draft("RGB", (preprocess.size, preprocess.size) if preprocess else (256, 256))
+            image = ImageOps.exif_transpose(image)
+            image.load()
+            if preprocess is not None:
+                out.pixels = preprocess(image)
+            if camera.orientation in (5, 6, 7, 8):
+                width, height = height, width
     except Exception as error:  # noqa: BLE001 - every decoder failure is a reason, not a crash
-        out.problem = _decode_problem(error)
+        out.problem = _decode_problem(error, max_pixels)
         return out
     if with_metadata:
         out.record = _build_record(entry, photo_id, camera, user, width, height)

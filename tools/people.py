@@ -8,10 +8,13 @@ out of a cluster is marked so that no later run puts it back.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from pydantic import BaseModel
 
 from . import faces as face_model
+from .records import readable_path
 from .store import PhotoStore
 
 SPLIT_THRESHOLD = 0.4  # stricter than MATCH_THRESHOLD: a split separates look-alikes
@@ -19,6 +22,17 @@ SPLIT_THRESHOLD = 0.4  # stricter than MATCH_THRESHOLD: a split separates look-a
 
 class PeopleError(ValueError):
     """A request about people that cannot be done, worded for the user."""
+
+
+def _edit(method):
+    """A person's edit: this index's writer lock (no other process writes meanwhile) and the
+    store's commit lock (nor does another thread of this one, e.g. the chat app's indexer)."""
+    @functools.wraps(method)
+    def wrapper(self: "PeopleBook", *args, **kwargs):
+        with self.store.writing(f"recall people {method.__name__}"), self.store.commit_lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Person(BaseModel):
@@ -118,8 +132,10 @@ class PeopleBook:
 
     def find(self, who: str) -> face_model.Cluster:
         """A cluster by id or by name (case-insensitive)."""
+        wanted = " ".join((who or "").split()).casefold()
+        if not wanted:
+            raise PeopleError("a person's name or id cannot be empty")
         clusters = self.clusters()
-        wanted = " ".join(who.split()).casefold()
         for cluster in clusters:
             if cluster.id.casefold() == wanted or (cluster.name or "").casefold() == wanted:
                 return cluster
@@ -130,6 +146,7 @@ class PeopleBook:
             "(`recall people` lists the clusters, `recall people name ID NAME` names one)")
         raise PeopleError(f"unknown person {who!r}{hint}")
 
+    @_edit
     def name(self, who: str, name: str) -> face_model.Cluster:
         """Name a cluster; a name already in use merges the two, since they are one person."""
         try:
@@ -145,6 +162,7 @@ class PeopleBook:
         self.save_clusters([cluster])
         return cluster
 
+    @_edit
     def merge(self, into: str, other: str) -> face_model.Cluster:
         a, b = self.find(into), self.find(other)
         if a.id == b.id:
@@ -158,10 +176,11 @@ class PeopleBook:
         self._refresh_photos({m["photo_id"] for m in moved["metadatas"]})
         return merged
 
+    @_edit
     def unassign(self, who: str, photo_path: str) -> None:
         """Take a photo's face out of a cluster, for good (a wrong match)."""
         cluster = self.find(who)
-        records = [r for r in self.store.iter_photos({"path": photo_path})]
+        records = [r for r in self.store.iter_photos({"path": readable_path(photo_path)}) if r.path == photo_path]
         if not records:
             raise PeopleError(f"{photo_path} is not in the index")
         faces = self.faces.get(where={"$and": [{"photo_id": records[0].id}, {"cluster": cluster.id}]},
@@ -172,6 +191,7 @@ class PeopleBook:
         self._recompute(cluster.id)
         self._refresh_photos({records[0].id})
 
+    @_edit
     def split(self, who: str) -> list[face_model.Cluster]:
         """Re-cluster one cluster's faces with a stricter threshold (it mixed look-alikes)."""
         cluster = self.find(who)
@@ -211,6 +231,67 @@ class PeopleBook:
             record.people = people[record.id]
         self.store.upsert_photos(list(records.values()))
         self.store.update_filter_fields(list(records.values()))
+
+    def repair(self, faces_done_mark: str) -> dict[str, int]:
+        """Make the bookkeeping add up again (an interrupted or concurrent run can leave it off):
+        faces of photos no longer indexed go; faces pointing at a missing person, or at none,
+        are clustered again; each person's count is its faces; people with no faces go; each
+        photo's ``faces`` and ``people`` fields match its faces (photos marked ``faces_done_mark``:
+        the others have no faces yet by design). Returns what was fixed."""
+        with self.store.commit_lock:
+            return self._repair(faces_done_mark)
+
+    def _repair(self, faces_done_mark: str) -> dict[str, int]:
+        fixed = {"orphan faces": 0, "faces without a person": 0, "person counts": 0,
+                 "empty people": 0, "photo face fields": 0}
+        indexed = self.store.all_ids()
+        faces = self.faces.get(include=["metadatas"])
+        orphans = [i for i, m in zip(faces["ids"], faces["metadatas"]) if m.get("photo_id") not in indexed]
+        if orphans:
+            self.faces.delete(ids=orphans)
+            fixed["orphan faces"] = len(orphans)
+        clusters = {c.id: c for c in self.clusters()}
+        live = [(i, m) for i, m in zip(faces["ids"], faces["metadatas"]) if m.get("photo_id") in indexed]
+        lost = [(i, m) for i, m in live if m.get("cluster") and not m["cluster"].startswith("!")
+                and m["cluster"] not in clusters]
+        if lost:
+            self.faces.update(ids=[i for i, _ in lost], metadatas=[{**m, "cluster": ""} for _, m in lost])
+        pending = {m["photo_id"] for i, m in live if not m.get("cluster")} | {m["photo_id"] for _, m in lost}
+        if pending:
+            fixed["faces without a person"] = sum(1 for _, m in live if not m.get("cluster")) + len(lost)
+            self.cluster_new_faces(sorted(pending))
+            clusters = {c.id: c for c in self.clusters()}
+        counts: dict[str, int] = {}
+        for meta in self.faces.get(include=["metadatas"])["metadatas"]:
+            counts[meta.get("cluster", "")] = counts.get(meta.get("cluster", ""), 0) + 1
+        empty = [c for c in clusters if not counts.get(c)]
+        if empty:
+            self.people.delete(ids=empty)
+            fixed["empty people"] = len(empty)
+        wrong = [c.model_copy(update={"count": counts[c.id]}) for c in clusters.values()
+                 if counts.get(c.id) and counts[c.id] != c.count]
+        self.save_clusters(wrong)
+        fixed["person counts"] = len(wrong)
+        fixed["photo face fields"] = self._repair_photo_fields(faces_done_mark)
+        return fixed
+
+    def _repair_photo_fields(self, done: str) -> int:
+        """Photos whose face count or people disagree with their faces."""
+        records = [r for r in self.store.iter_photos() if done in r.analyzed]
+        counts: dict[str, int] = {}
+        for meta in self.faces.get(include=["metadatas"])["metadatas"]:
+            counts[meta["photo_id"]] = counts.get(meta["photo_id"], 0) + 1
+        people = self.people_of([r.id for r in records])
+        stale = []
+        for record in records:
+            faces, who = counts.get(record.id, 0), people.get(record.id, [])
+            if record.faces != faces or sorted(record.people) != sorted(who):
+                record.faces, record.people = faces, who
+                stale.append(record)
+        if stale:
+            self.store.upsert_photos(stale)
+            self.store.update_filter_fields(stale)
+        return len(stale)
 
     def resolve(self, names: list[str]) -> list[str]:
         """Cluster ids for names or ids; raises PeopleError naming close matches."""

@@ -1,6 +1,7 @@
 """What the index knows about one photo, and how that maps to flat store metadata."""
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 from typing import Literal
@@ -12,6 +13,34 @@ DateSource = Literal["exif", "sidecar", "file"]
 # Fields copied onto every vector record too, so a vector query filters inside the store.
 FILTER_FIELDS = ("taken_ts", "lat", "lon", "camera", "country_code", "region", "city", "faces", "people")
 LIST_FIELDS = ("tags", "people", "analyzed", "keywords")
+
+
+def readable_path(path: str) -> str:
+    """A file path as valid text: bytes that are not UTF-8 (names from old Windows or Samba
+    shares, e.g. ``2\xe9t\xe9.jpg``) are shown as ``\\xNN``. Python holds such names as lone
+    surrogates, which neither the store nor a terminal nor JSON can take."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def path_metadata(path: str) -> dict[str, str | None]:
+    """How a path is stored: its readable form, plus its exact bytes (hex) when they differ
+    (None otherwise: the store merges metadata, and None is what removes a stale value)."""
+    shown = readable_path(path)
+    return {"path": shown, "path_raw": None if shown is path else os.fsencode(path).hex()}
+
+
+def path_from_metadata(meta: dict) -> str:
+    raw = meta.get("path_raw")
+    if raw:
+        try:
+            return os.fsdecode(bytes.fromhex(raw))
+        except ValueError:
+            pass
+    return meta["path"]
 
 
 def wall_clock_ts(value: datetime) -> int:
@@ -89,6 +118,7 @@ class PhotoRecord(BaseModel):
         data = self.model_dump(exclude={"id", "taken_at"})
         data["taken_ts"] = self.taken_ts
         data["indexed_at"] = self.indexed_at or int(time.time())
+        data.update(path_metadata(self.path))
         # The store keeps neither empty lists nor (usefully) empty strings, and its upsert merges
         # metadata: None is how a field that became empty is removed.
         return {k: (None if v is None or v == [] or v == "" else v) for k, v in data.items()}
@@ -102,6 +132,8 @@ class PhotoRecord(BaseModel):
     @classmethod
     def from_metadata(cls, id_: str, meta: dict) -> "PhotoRecord":
         data = {k: v for k, v in meta.items() if v is not None}
+        data["path"] = path_from_metadata(meta)
+        data.pop("path_raw", None)
         ts = data.pop("taken_ts", None)
         if ts is not None:
             data["taken_at"] = datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None)
@@ -113,3 +145,11 @@ class SkippedFile(BaseModel):
     reason: str
     size: int = 0
     mtime_ns: int = 0
+
+    def to_metadata(self) -> dict:
+        return {**self.model_dump(), **path_metadata(self.path)}
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "SkippedFile":
+        data = {k: v for k, v in meta.items() if k != "path_raw"}
+        return cls(**{**data, "path": path_from_metadata(meta)})

@@ -6,7 +6,9 @@ directory (platformdirs), as a desktop tool should.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
 from platformdirs import user_cache_dir, user_data_dir
@@ -23,7 +25,9 @@ def _default_data_dir() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECALL_", extra="ignore")
 
-    db: Path = Field(default_factory=lambda: _default_data_dir() / "db",
+    data_dir: Path = Field(default_factory=_default_data_dir,
+                           description="the person's data: index, sessions, logs (RECALL_DATA_DIR)")
+    db: Path = Field(default_factory=lambda data: data["data_dir"] / "db",
                      description="embedded ChromaDB folder (RECALL_DB)")
     chroma_url: str | None = Field(default=None,
                                    description="talk to a Chroma server instead, e.g. http://localhost:8000")
@@ -59,15 +63,39 @@ class Settings(BaseSettings):
     # None: the idle cores when the model loads (tools.models.llm.idle_threads); measured on 2 cores,
     # 1 thread beats 2 while other jobs run, 2 beat 1 on an idle machine.
     llm_threads: int | None = None
-    sessions_dir: Path | None = Field(default=None, description="saved dialogues (default: next to the index)")
+    sessions_dir: Path | None = Field(default=None, description="saved dialogues (default: data_dir/sessions)")
 
     max_image_pixels: int = 150_000_000  # decompression-bomb guard (~150 MP)
     write_batch_size: int = 32  # photos per store commit: what a kill can lose at most
+    # Indexing stops, saying why, when the index's disk has less free: a full disk made Chroma's
+    # writes fail or hang. Searching needs none.
+    min_free_mb: int = Field(default=200, ge=0)
     torch_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1))
 
     @property
+    def index_key(self) -> str:
+        """A folder name that tells this index from every other one (sessions are per index)."""
+        where = self.chroma_url or str(Path(os.path.abspath(self.db)))
+        digest = hashlib.blake2b(where.encode("utf-8", "surrogateescape"), digest_size=5).hexdigest()
+        name = "server" if self.chroma_url else Path(where).name
+        return f"{re.sub(r'[^A-Za-z0-9_-]+', '-', name).strip('-')[:40] or 'index'}-{digest}"
+
+    @property
     def sessions_path(self) -> Path:
-        return self.sessions_dir or self.db.parent / "sessions"
+        """This index's saved dialogues: two indexes never share a session name."""
+        return (self.sessions_dir or self.data_dir / "sessions") / self.index_key
+
+    @property
+    def legacy_sessions_path(self) -> Path | None:
+        """Where sessions lived before they were per index: next to the index folder."""
+        return None if self.chroma_url else Path(self.db).parent / "sessions"
+
+    @property
+    def lock_path(self) -> Path:
+        """The writer lock of this index (a server's lives in the cache: its folder is not ours)."""
+        if self.chroma_url:
+            return self.cache_dir / "locks" / f"{self.index_key}.lock"
+        return self.db / "write.lock"
 
     def model_path(self, kind: str, name: str) -> Path:
         return self.models_dir / kind / name

@@ -13,15 +13,23 @@ A photo's record in ``photos`` is written after its vectors: a photo is done whe
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 import numpy as np
 
-from .records import PhotoRecord, SkippedFile
+from . import index_files
+from .index_files import DiskFull
+from .locks import LockBusy, file_lock
+from .private import private_dir
+from .records import PhotoRecord, SkippedFile, path_from_metadata
 from .settings import Settings
 
 PLACEHOLDER = [1.0]
@@ -30,6 +38,14 @@ PAGE = 5000
 
 class StoreError(RuntimeError):
     pass
+
+
+class IndexBusy(StoreError):
+    """Another process is writing to this index."""
+
+
+class IndexFull(StoreError):
+    """The disk holding the index is full; the message says how full."""
 
 
 def _slug(text: str) -> str:
@@ -44,7 +60,8 @@ def _path_id(path: str) -> str:
     return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
-def _connect(settings: Settings):
+def _connect(settings: Settings, mode: str, create: bool):
+    """(client, notice): the notice says when a read-only or full index is read from a copy."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -60,22 +77,93 @@ def _connect(settings: Settings):
             client.heartbeat()
         except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
             raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
-        return client
+        return client, None
+    db = Path(settings.db)
+    if mode == "read":
+        if not index_files.index_exists(db):
+            raise StoreError(f"there is no index at {db}: `recall index PATH` makes one "
+                             "(or --db / RECALL_DB names another)")
+        path, notice = db, None
+        if not index_files.writable_in_place(db, settings.min_free_mb << 20):
+            path, notice = _copy_to_read(settings), f"the index at {db} cannot be written (read-only or a full disk): reading a private copy"
+        try:
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings), notice
+        except Exception as exc:  # noqa: BLE001
+            if path == db and index_files.is_write_failure(exc):  # the checks above missed it
+                copy = _copy_to_read(settings)
+                return chromadb.PersistentClient(path=str(copy), settings=chroma_settings), (
+                    f"the index at {db} cannot be written (read-only or a full disk): reading a private copy")
+            raise StoreError(f"cannot open the index at {db}: {exc}") from None
+    if not create and not index_files.index_exists(db):
+        raise StoreError(f"there is no index at {db}: `recall index PATH` makes one "
+                         "(or --db / RECALL_DB names another)")
     try:
-        settings.db.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.db), settings=chroma_settings)
+        private_dir(db, tighten_tree=True)  # face embeddings are biometric data: owner only
+    except OSError as exc:
+        raise StoreError(f"cannot create the index folder {db}: {exc.strerror or exc}") from None
+    if index_files.index_exists(db) and not index_files.writable_in_place(db, 0):
+        raise StoreError(f"the index at {db} is read-only: searching works, indexing and edits do not")
+    try:
+        index_files.check_free_space(db, settings.min_free_mb << 20)
+    except DiskFull as full:
+        raise IndexFull(str(full)) from None
+    try:
+        return chromadb.PersistentClient(path=str(db), settings=chroma_settings), None
     except Exception as exc:  # noqa: BLE001
-        raise StoreError(f"cannot open the index at {settings.db}: {exc}") from None
+        raise StoreError(f"cannot open the index at {db}: {exc}") from None
+
+
+def _copy_to_read(settings: Settings) -> Path:
+    try:
+        return index_files.read_copy(settings.db, settings.cache_dir)
+    except OSError as exc:
+        raise StoreError(str(exc)) from None
 
 
 class PhotoStore:
-    def __init__(self, settings: Settings):
+    """The index, opened to ``read`` (never creates one; a read-only or full one is read from a
+    private copy) or to ``write`` (creates it, owner-only; writes take ``writing()``)."""
+
+    def __init__(self, settings: Settings, mode: Literal["read", "write"] = "write", create: bool = True):
         self.settings = settings
+        self.mode = mode
         self.location = settings.chroma_url or str(settings.db)
-        self.client = _connect(settings)
+        self.client, self.notice = _connect(settings, mode, create)
+        # Commits of one process's threads (the chat app indexes in a worker while a person
+        # names a face) take turns; other processes are kept out by the file lock in writing().
+        self.commit_lock = threading.RLock()
         self.photos = self._collection("photos")
         self.skipped = self._collection("skipped")
         self.meta = self._collection("meta")
+
+    @contextlib.contextmanager
+    def writing(self, purpose: str, wait_s: float = 0.0) -> Iterator[None]:
+        """Hold this index's writer lock: no other process writes to it meanwhile."""
+        def busy(holder: str) -> str:
+            return (f"another recall process is writing to this index ({holder}): wait for it to "
+                    "finish, or stop it, and run this again")
+
+        try:
+            with file_lock(self.settings.lock_path, purpose, wait_s=wait_s, busy=busy):
+                yield
+        except LockBusy as error:
+            raise IndexBusy(str(error)) from None
+
+    def as_full_disk(self, error: BaseException) -> IndexFull | None:
+        """An IndexFull for a write that failed because the disk filled up, else None."""
+        if self.settings.chroma_url or not index_files.is_write_failure(error):
+            return None
+        free = index_files.free_bytes(self.settings.db)
+        return IndexFull(str(DiskFull(self.settings.db, free, self.settings.min_free_mb << 20)))
+
+    def check_space(self) -> None:
+        """Raise IndexFull before a write that a nearly full disk would fail (or hang)."""
+        if self.settings.chroma_url:
+            return  # a server's disk is its own business
+        try:
+            index_files.check_free_space(self.settings.db, self.settings.min_free_mb << 20)
+        except DiskFull as full:
+            raise IndexFull(str(full)) from None
 
     def _collection(self, name: str, cosine: bool = False):
         kwargs = {"configuration": {"hnsw": {"space": "cosine"}}} if cosine else {}
@@ -111,7 +199,7 @@ class PhotoStore:
         table = {}
         for page in self._pages(self.photos, ["metadatas"]):
             for id_, meta in zip(page["ids"], page["metadatas"]):
-                table[meta["path"]] = (id_, int(meta.get("size", -1)), int(meta.get("mtime_ns", -1)))
+                table[path_from_metadata(meta)] = (id_, int(meta.get("size", -1)), int(meta.get("mtime_ns", -1)))
         return table
 
     def all_ids(self, collection=None) -> set[str]:
@@ -183,13 +271,13 @@ class PhotoStore:
     def record_skipped(self, items: list[SkippedFile]) -> None:
         if items:
             self.skipped.upsert(ids=[_path_id(i.path) for i in items], embeddings=[PLACEHOLDER] * len(items),
-                                metadatas=[i.model_dump() for i in items])
+                                metadatas=[i.to_metadata() for i in items])
 
     def skipped_table(self) -> dict[str, SkippedFile]:
         out = {}
         for page in self._pages(self.skipped, ["metadatas"]):
             for meta in page["metadatas"]:
-                item = SkippedFile(**meta)
+                item = SkippedFile.from_metadata(meta)
                 out[item.path] = item
         return out
 
