@@ -17,6 +17,7 @@ from .private import private_dir
 
 DB_FILE = "chroma.sqlite3"
 COPY_MARGIN = 64 << 20  # bytes a copy needs beyond the index's own size
+NEARLY_FULL = 16 << 20  # below this, Chroma cannot be trusted to open or write an index
 
 
 class IndexMissing(RuntimeError):
@@ -60,7 +61,7 @@ def writable_in_place(db: Path, min_free: int) -> bool:
         return False
     if statvfs.f_flag & os.ST_RDONLY:
         return False
-    return free_bytes(db) >= min(min_free, 16 << 20)
+    return free_bytes(db) >= min(min_free, NEARLY_FULL)
 
 
 def is_write_failure(error: BaseException) -> bool:

@@ -164,6 +164,8 @@ class PeopleBook:
 
     @_edit
     def merge(self, into: str, other: str) -> face_model.Cluster:
+        if not (into or "").strip() or not (other or "").strip():
+            raise PeopleError("a person's name or id cannot be empty")
         a, b = self.find(into), self.find(other)
         if a.id == b.id:
             raise PeopleError(f"{into!r} and {other!r} are the same person already")

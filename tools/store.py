@@ -110,6 +110,8 @@ def _connect(settings: Settings, mode: str, create: bool):
     try:
         return chromadb.PersistentClient(path=str(db), settings=chroma_settings), None
     except Exception as exc:  # noqa: BLE001
+        if index_files.is_write_failure(exc):
+            raise IndexFull(str(DiskFull(db, index_files.free_bytes(db), settings.min_free_mb << 20))) from None
         raise StoreError(f"cannot open the index at {db}: {exc}") from None
 
 
@@ -151,9 +153,14 @@ class PhotoStore:
 
     def as_full_disk(self, error: BaseException) -> IndexFull | None:
         """An IndexFull for a write that failed because the disk filled up, else None."""
-        if self.settings.chroma_url or not index_files.is_write_failure(error):
+        if self.settings.chroma_url:
             return None
         free = index_files.free_bytes(self.settings.db)
+        # Chroma words a full disk in many ways ("Error in compaction: Failed to apply logs..."):
+        # any store error on a nearly full disk is taken for one.
+        from_store = type(error).__module__.startswith("chromadb") and free < index_files.NEARLY_FULL
+        if not (index_files.is_write_failure(error) or from_store):
+            return None
         return IndexFull(str(DiskFull(self.settings.db, free, self.settings.min_free_mb << 20)))
 
     def check_space(self) -> None:
