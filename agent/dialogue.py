@@ -1,9 +1,10 @@
 """One turn of the conversation: words in; a message, maybe a question, and ranked photos out.
 
-A turn (1) reads feedback on the photos shown last ("#3 is close", "not 1 or 2", "earlier than
-that"), (2) takes an answer to the question asked last, (3) turns whatever else the person said
-into an action (an LLM planner when one is loaded, else rules; dates and places are always
-resolved in code): a search plan, or a call of another tool (``similar_to`` likes that photo,
+A turn (0) tidies spoken phrasing (``agent.plan.tidy_spoken``: fillers, self-corrections),
+(1) reads feedback on the photos shown last ("#3 is close", "not 1 or 2", "earlier than that",
+"not that one, the other one", "#3, same place but at night"), (2) takes an answer to the
+question asked last, (3) turns whatever else the person said into an action (an LLM planner
+when one is loaded, else rules; dates and places are always resolved in code): a search plan, or a call of another tool (``similar_to`` likes that photo,
 ``photo_details`` and ``list_people`` answer in the message), (4) merges a plan into the
 dialogue's plan, (5) searches and re-ranks with the feedback so far, (6) asks the question that
 best splits the top candidates when no photo is clearly ahead, and (7) explains each result.
@@ -22,9 +23,9 @@ from typing import Callable
 from pydantic import BaseModel
 
 from agent.explain import explain
-from agent.feedback import parse_feedback, positions_to_ids, shifted_range
+from agent.feedback import Feedback, parse_feedback, positions_to_ids, same_day, same_place, shifted_range
 from agent.phrasing import Phraser
-from agent.plan import Action, Plan, PlanContext, rule_action, rule_tool_call
+from agent.plan import Action, Plan, PlanContext, rule_action, rule_tool_call, tidy_spoken
 from agent.questions import Question, best_question
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn
@@ -81,7 +82,9 @@ class Agent:
     def _turn(self, state: DialogueState, text: str, planner: Planner) -> AgentReply:
         now = self.now or datetime.now()
         # Lone surrogates (undecodable bytes from a terminal or argv) cannot be saved: replace them.
-        text = " ".join((text or "").encode("utf-8", "replace").decode("utf-8").split())[:2000]
+        heard = " ".join((text or "").encode("utf-8", "replace").decode("utf-8").split())[:2000]
+        # Spoken phrasing: fillers out, self-corrections applied, before anything reads the words.
+        text = tidy_spoken(heard, now)
         notices: list[str] = []
         planner_used = "none"
         to_plan = text
@@ -92,14 +95,7 @@ class Agent:
             if feedback.missing:
                 notices.append(_not_on_screen(feedback.missing, len(shown_before)))
             if not feedback.empty:
-                state.like(positions_to_ids(feedback.liked, shown_before))
-                state.reject(positions_to_ids(feedback.rejected, shown_before)
-                             + (list(shown_before) if feedback.reject_all else []))
-                if feedback.date_shift:
-                    records = self.store.get_photos(shown_before)
-                    state.plan.date_range = shifted_range(feedback.date_shift,
-                                                          [r.taken_at for r in records.values()],
-                                                          state.plan.date_range)
+                self._apply_feedback(state, feedback, shown_before, notices)
                 to_plan = feedback.extra_visual
         if state.pending is not None and to_plan and self._take_answer(state, to_plan, notices):
             to_plan = ""
@@ -141,10 +137,47 @@ class Agent:
                  for i, r in enumerate(results[: self.shown], start=1) if r.id in records]
         message = self._message(shown, question, state, answer)
         state.pending = question
-        state.turns.append(Turn(user=text, agent=message, question=question.text if question else None,
+        state.turns.append(Turn(user=heard, agent=message, question=question.text if question else None,
                                 shown=[p.id for p in shown]))
         return AgentReply(message=message, question=question, results=shown, planner=planner_used,
                           notices=notices)
+
+    def _apply_feedback(self, state: DialogueState, fb: Feedback, shown: list[str], notices: list[str]) -> None:
+        """Likes and rejections by number or in words ("that one", "the other one"), date shifts
+        relative to the photos referred to, and "same place" / "same day" (agent.feedback)."""
+        liked, rejected = positions_to_ids(fb.liked, shown), positions_to_ids(fb.rejected, shown)
+        # "not that one, the other one": "that one" is read before the rejection moves it on.
+        that, other = state.that_one(), state.other_one()
+        for refs, into in ((fb.liked_refs, liked), (fb.rejected_refs, rejected)):
+            for ref in refs:
+                photo = that if ref == "that" else other
+                if photo is None:
+                    words = "that one" if ref == "that" else "the other one"
+                    notices.append(f"which photo is {words!r}? Say its number (#1 to #{len(shown)})")
+                elif photo not in into:
+                    into.append(photo)
+        liked = [i for i in liked if i not in rejected]
+        state.like(liked)
+        state.reject(rejected + (list(shown) if fb.reject_all else []))
+        referred = rejected + liked  # the liked last: "not 2, that one" is about that one
+        state.refer(referred)
+        if fb.date_shift:  # "that one but earlier": than that one; "earlier than that": than the list
+            ids = referred or shown
+            dates = [r.taken_at for r in self.store.get_photos(ids).values()]
+            state.plan.date_range = shifted_range(fb.date_shift, dates, state.plan.date_range)
+        anchor = state.anchor(referred) if fb.same else None
+        record = self.store.get_photos([anchor]).get(anchor) if anchor else None
+        number = shown.index(anchor) + 1 if anchor in shown else None
+        for what in fb.same:
+            found = (same_place if what == "place" else same_day)(record, number) if record else None
+            if record is None:
+                notices.append(f"the same {what} as which photo? Say its number")
+            elif found is None:
+                notices.append(f"#{number or '?'} has no {what} recorded: the {what} stays as it was")
+            elif what == "place":
+                state.plan = state.plan.model_copy(update={"place": found, "place_phrase": "same place"})
+            else:
+                state.plan = state.plan.model_copy(update={"date_range": found, "date_phrase": "same day"})
 
     def _take_answer(self, state: DialogueState, text: str, notices: list[str]) -> bool:
         """Turn an answer to the last question into a constraint; False if it is no answer."""
@@ -207,6 +240,7 @@ class Agent:
         if not 1 <= call.photo <= len(shown_before):
             return f"There is no #{call.photo} on screen."
         photo_id = shown_before[call.photo - 1]
+        state.refer([photo_id])  # "same place as that one" after "details of #2" means #2
         if isinstance(call, SimilarTo):
             state.like([photo_id])
             return f"Photos like #{call.photo}:"

@@ -11,6 +11,8 @@ knowledge or arithmetic is done here, as ``agent.plan.rule_plan`` does it:
   a region or a city of the person's own library, so "the beach" is not the US town Beach);
 * people are kept only when they are known names; other person words ("my friend") go to
   ``visual``;
+* the text is first tidied of spoken fillers and self-corrections (``agent.plan.tidy_spoken``),
+  so the LLM copies phrases from what the person meant;
 * a date or place phrase that is not in the person's text (a hallucination: the 0.5B model
   likes to write "2025-06-01") is replaced by what ``rule_plan`` found.  Where the LLM found
   no date / place / known name, ``rule_plan``'s is used too: the rules are precise on those.
@@ -32,7 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.plan import (Action, Plan, PlanContext, _strong, clean_visual, known_places_from, rule_plan,
-                        rule_tool_call)
+                        rule_tool_call, tidy_spoken)
 from tools import geo
 from tools.date_phrases import resolve_date_phrase
 from tools.toolbox import SearchPhotos, parse_tool_call, tool_call_schema, tools_help
@@ -207,7 +209,9 @@ def _finish(ex: SearchPhotos, text: str, now: datetime, known_names: list[str], 
 def llm_action(llm: Any, text: str, ctx: PlanContext, max_tokens: int = MAX_TOKENS) -> tuple[Action, str]:
     """What to do with one sentence, by the LLM, and which path decided it: "llm", "llm-retry"
     (the first answer was invalid, the second was not) or "rules-fallback".  Never raises."""
-    text = " ".join((text or "").split())[:MAX_TEXT_CHARS]
+    # The LLM sees the words without fillers and with self-corrections applied (agent.plan's
+    # tidy_spoken): the 0.5B model copies "Berlin" out of "Berlin, wait, Hamburg" as often as not.
+    text = tidy_spoken(" ".join((text or "").split())[:MAX_TEXT_CHARS], ctx.now)
     known = known_places_from(ctx.places)
     rules_plan = _rules_plan(text, ctx)
     rules: Action = rule_tool_call(text, ctx.shown) or rules_plan  # as agent.plan.rule_action

@@ -4,6 +4,10 @@ A later turn refines the plan rather than replacing it: its date or place replac
 (people correct these: "no, it was 2019"), its people and exclusions are added, and its visual
 words are appended ("it was at night" adds "night"). Visual words that are also tags the
 indexer assigns (night, indoor, ...) become required tags, which the re-ranker boosts.
+
+``discussed`` keeps the photos the person pointed at (by number, position or "that one"), so
+words that point without a number can be resolved: "that one" is the last of them (or the
+agent's own best guess, #1 of a reply that asked nothing), "the other one" the one before it.
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ class DialogueState(BaseModel):
     rejected: list[str] = []
     answers: dict[str, str] = {}  # question attribute -> the person's answer
     pending: Question | None = None  # the question the last turn asked, if any
+    discussed: list[str] = []  # photo ids the person pointed at, the latest last
 
     def merge(self, new: Plan) -> Plan:
         """Fold one turn's plan into the conversation's plan (rules in the module docstring)."""
@@ -76,6 +81,35 @@ class DialogueState(BaseModel):
     @property
     def last_shown(self) -> list[str]:
         return next((t.shown for t in reversed(self.turns) if t.shown), [])
+
+    def refer(self, ids: list[str]) -> None:
+        """The person pointed at these photos; a photo pointed at again moves to the end."""
+        ids = list(dict.fromkeys(ids))
+        self.discussed = [i for i in self.discussed if i not in ids] + ids
+
+    def that_one(self) -> str | None:
+        """"that one": the photo last discussed, else the agent's best guess (#1 of the last
+        reply, when it put one forward rather than asking), else None."""
+        if self.discussed:
+            return self.discussed[-1]
+        last = next((t for t in reversed(self.turns) if t.shown), None)
+        return last.shown[0] if last is not None and last.question is None else None
+
+    def other_one(self) -> str | None:
+        """"the other one": of the last two photos discussed, the one not discussed last; with
+        fewer, the other of exactly two on screen; else None (the dialogue asks which)."""
+        if len(self.discussed) >= 2:
+            return self.discussed[-2]
+        shown = self.last_shown
+        current = self.that_one()
+        if len(shown) == 2 and current in shown:
+            return shown[1 - shown.index(current)]
+        return None
+
+    def anchor(self, referred: list[str]) -> str | None:
+        """The photo "same place" / "same day" is about: the one this turn referred to, else the
+        one last liked, else the one last discussed."""
+        return referred[-1] if referred else (self.liked[-1] if self.liked else self.that_one())
 
 
 MAX_SESSION_BYTES = 8 << 20  # a real session is a few KB; a bigger file is not one of ours

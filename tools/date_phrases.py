@@ -22,9 +22,10 @@ microsecond of the last day):
   Friday - Easter Monday, Halloween Oct 31, Thanksgiving (US) the 4th Thursday
   of November to the Sunday, Valentine's Day Feb 14.  Without a year: the most
   recent one that has started; "last Christmas": the most recent one that ended.
-* "two years ago": that whole calendar year; "3 months ago": that calendar month;
-  "2 weeks ago": that Monday-Sunday week; "a few" = 2-4, "a couple of" = 1-3,
-  "several" = 3-6 units ago, as one range.
+* "two years ago" (or "back"): that whole calendar year; "3 months ago": that calendar
+  month; "2 weeks ago": that Monday-Sunday week; "a few" = 2-4, "a couple of" = 1-3,
+  "several" = 3-6 units ago, as one range.  "two summers ago": the second most recent
+  summer that has ended ("last summer" being one summer ago).
 * "in March": this year's March if it has begun, else last year's; "last March":
   the most recent March that has ended.  "early/mid/late March": days 1-10,
   11-20, 21-end.  "early/mid/late 2020": Jan-Apr, May-Aug, Sep-Dec.
@@ -35,6 +36,16 @@ microsecond of the last day):
   that has ended (on a Sunday, the one before).
 * "the nineties", "the 90s": 1990-1999; two-digit decades mean the most recent
   such decade ("the 20s" in 2026 is the 2020s, "the 30s" the 1930s).
+* Vague times, as people say them (wide on purpose: a date filter that is too
+  narrow hides the photo, one that is too wide only ranks it among more):
+  "recently", "lately", "not long ago": the past three months, ending today;
+  "the other day" / "the other night": the 14 days before today; "the other
+  week": 7 to 28 days before today; "the other year": 1-3 calendar years back
+  (as "a couple of years ago"); "the other summer" (any season): the last two
+  that have ended, as one range; "a while ago/back", "some time ago": three
+  years to one month before today; "ages ago", "a long time ago", "years ago":
+  anything up to two years before today; "back in the day", "in the old days",
+  "way back when": anything up to five years before today.
 
 Anything else goes to ``dateparser`` (English, past preferred) when every word is
 date vocabulary, so "when I was in Berlin" is not mistaken for a date; the day it
@@ -357,6 +368,21 @@ def _h_ago(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     return _rng(first, last, name, phrase)
 
 
+def _h_seasons_ago(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """"two summers ago": the second most recent summer that has ended ("last summer" is one
+    summer ago); "a few winters back": the 2nd to 4th most recent, as one range."""
+    span = _count(m["n"])
+    if span is None or span[1] > 200:
+        return None
+    season = {"fall": "autumn", "falls": "autumn"}.get(m["season"], m["season"].rstrip("s"))
+    year = _latest_started_season(season, ctx)
+    if _season_instance(season, year, ctx)[1] >= ctx.today:  # the latest that has ended
+        year -= 1
+    first = _season_instance(season, year - span[1] + 1, ctx)[0]
+    last = _season_instance(season, year - span[0] + 1, ctx)[1]
+    return _rng(first, last, re.sub(r"\s+", " ", m[0].strip()), phrase)
+
+
 def _h_relative_unit(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     unit, qual = m["unit"], m["q"]
     back = 0 if qual == "this" else 1
@@ -427,6 +453,41 @@ def _h_weekday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
         back = ctx.today.weekday() - weekday  # this week's, today included
     d = ctx.today - timedelta(days=back)
     return _rng(d, d, f"{calendar.day_name[weekday]}", phrase)
+
+
+def _years_before(d: date, years: int) -> date:
+    return d.replace(year=d.year - years) if (d.month, d.day) != (2, 29) else date(d.year - years, 2, 28)
+
+
+def _h_vague(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """The vague times of the module docstring; the group that matched says which."""
+    t = ctx.today
+    name = re.sub(r"\s+", " ", m[0].strip())
+    if (m["other"] or m["old"]) and not name.startswith(("the ", "back ", "way ")):
+        name = f"the {name}"  # the normaliser took "the" off
+    if m["recent"]:
+        y, mo = _add_months(t.year, t.month, -3)
+        return _rng(date(y, mo, min(t.day, calendar.monthrange(y, mo)[1])), t, name, phrase)
+    if m["while"]:
+        y, mo = _add_months(t.year, t.month, -1)
+        return _rng(_years_before(t, 3), date(y, mo, min(t.day, calendar.monthrange(y, mo)[1])), name, phrase)
+    if m["ages"] or m["old"]:
+        last = _years_before(t, 2 if m["ages"] else 5)
+        return DateRange(start=datetime.combine(date(MIN_YEAR, 1, 1), time.min), end=datetime.combine(last, time.max),
+                         label=f"{name} (up to {_span_text(last, last)})", phrase=phrase)
+    unit = m["other"]
+    if unit in ("day", "night"):
+        return _rng(t - timedelta(days=14), t - timedelta(days=1), name, phrase)
+    if unit == "week":
+        return _rng(t - timedelta(days=28), t - timedelta(days=7), name, phrase)
+    if unit == "year":
+        first, last = _unit_range("year", 3, 1, ctx)
+        return _rng(first, last, name, phrase)
+    season = "autumn" if unit == "fall" else unit
+    year = _latest_started_season(season, ctx)
+    if _season_instance(season, year, ctx)[1] >= t:  # still in it: the two before
+        year -= 1
+    return _rng(_season_instance(season, year - 1, ctx)[0], _season_instance(season, year, ctx)[1], name, phrase)
 
 
 # --------------------------------------------------------------------------- months, years, decades
@@ -544,7 +605,9 @@ RULES: list[tuple[str, Handler]] = [
     (rf"{_QUAL}?(?:(?P<year0>{YEAR})\s+)?(?P<h>{HOLIDAY})(?:\s+(?P<brk>{BREAK}))?"
      rf"(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX}))?", _h_holiday),
     # two years ago, a few months ago, 3 weeks ago
-    (rf"(?P<n>{COUNT})\s+(?P<unit>years?|months?|weeks?|days?)\s+ago", _h_ago),
+    (rf"(?P<n>{COUNT})\s+(?P<unit>years?|months?|weeks?|days?)\s+(?:ago|back)", _h_ago),
+    # two summers ago, a few winters back
+    (rf"(?P<n>{COUNT})\s+(?P<season>summers?|winters?|springs?|autumns?|falls?)\s+(?:ago|back)", _h_seasons_ago),
     # the weekend before last
     (r"(?:the\s+)?(?P<unit>weekend|week|month|year)\s+before\s+last", _h_before_last),
     # the past year, the last 3 months, past few weeks: a window ending today
@@ -552,6 +615,13 @@ RULES: list[tuple[str, Handler]] = [
     (r"past\s+(?P<unit>year|month|week)", _h_rolling),
     # last year, this month, last weekend, last night
     (r"(?P<q>last|this|previous|past)\s+(?P<unit>year|month|week|weekend|night)", _h_relative_unit),
+    # recently, the other day, a while back, ages ago, back in the day
+    (r"(?P<recent>(?:just\s+|quite\s+|fairly\s+|pretty\s+|only\s+)?(?:recently|lately)"
+     r"|not\s+(?:so\s+|that\s+|too\s+)?long\s+ago|a\s+(?:little|short)\s+while\s+(?:ago|back))"
+     r"|(?P<while>(?:a\s+(?:good\s+)?while|quite\s+a\s+while|some\s+time)\s+(?:ago|back))"
+     r"|(?P<ages>(?:ages|years|a\s+long\s+(?:time|while)|long|donkey'?s\s+years)\s+ago)"
+     r"|(?P<old>back\s+in\s+the\s+day|(?:in\s+)?(?:the\s+)?old\s+days|way\s+back\s+when)"
+     rf"|(?:the\s+)?other\s+(?P<other>day|night|week|year|{SEASON})", _h_vague),
     # today, yesterday, the day before yesterday
     (r"(?P<w>(?:the\s+)?day\s+before\s+yesterday|yesterday|today|tonight|this\s+(?:morning|afternoon|evening))",
      _h_day_word),
@@ -570,7 +640,7 @@ RULES: list[tuple[str, Handler]] = [
 ]
 _FULL = [(re.compile(pattern), handler) for pattern, handler in RULES]
 
-_LEAD = re.compile(r"^(?:(?:back\s+|sometime\s+|some\s+time\s+)?in|on|at|during|around|about|over|circa|ca\.?|c\.|"
+_LEAD = re.compile(r"^(?!back\s+in\s+the\s+day\b)(?:(?:back\s+|sometime\s+|some\s+time\s+)?in|on|at|during|around|about|over|circa|ca\.?|c\.|"
                    r"approximately|roughly|probably|maybe|perhaps|like|sometime|the|was|it\s+was)\s+")
 _TRAIL = re.compile(r"(?:\s*,?\s*(?:or\s+so|i\s+think|i\s+guess|maybe|probably|or\s+something|or\s+thereabouts)"
                     r"|\s*-?ish|\s+time)$")
@@ -665,10 +735,17 @@ def find_date_phrase(text: str, now: datetime | None = None) -> str | None:
     Rule-based, over the same patterns as :func:`resolve_date_phrase`; the longest
     match that resolves wins (the earliest among equals).  ``None`` when there is none.
     """
+    span = find_date_span(text, now)
+    return text[span[0]:span[1]] if span else None
+
+
+def find_date_span(text: str, now: datetime | None = None) -> tuple[int, int] | None:
+    """Where :func:`find_date_phrase`'s phrase is in ``text`` (start, end), since the same words
+    may also be there as no date ("may we see the photos from May")."""
     try:
         if not isinstance(text, str) or not text.strip():
             return None
-        text = text[:2000].replace("\u2019", "'").replace("\u2018", "'")
+        text = text[:2000].replace("\u2019", "'").replace("\u2018", "'")  # same length: offsets hold
         now = now or datetime.now()
         candidates: list[tuple[int, int]] = []
         for pattern in _FIND:
@@ -680,7 +757,8 @@ def find_date_phrase(text: str, now: datetime | None = None) -> str | None:
             if not _plausible(found, text[:start]):
                 continue
             if resolve_date_phrase(found, now) is not None:
-                return found
+                start += len(text[start:end]) - len(text[start:end].lstrip())
+                return start, start + len(found)
         return None
     except Exception:
         return None
