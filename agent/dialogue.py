@@ -4,8 +4,9 @@ A turn (0) tidies spoken phrasing (``agent.plan.tidy_spoken``: fillers, self-cor
 (1) reads feedback on the photos shown last ("#3 is close", "not 1 or 2", "earlier than that",
 "not that one, the other one", "#3, same place but at night"), (2) takes an answer to the
 question asked last, (3) turns whatever else the person said into an action (an LLM planner
-when one is loaded, else rules; dates and places are always resolved in code): a search plan, or a call of another tool (``similar_to`` likes that photo,
-``photo_details`` and ``list_people`` answer in the message), (4) merges a plan into the
+when one is loaded, else rules; dates and places are always resolved in code): a search plan,
+or a call of another tool (``similar_to`` likes that photo, ``photo_details`` and
+``list_people`` answer in the message), (4) merges a plan into the
 dialogue's plan, (5) searches and re-ranks with the feedback so far, (6) asks the question that
 best splits the top candidates when no photo is clearly ahead, and (7) explains each result.
 The state is a plain pydantic object the caller saves between turns.
