@@ -47,7 +47,8 @@ def ordinals_to_numbers(text: str, shown_count: int | None = None) -> str:
 
 
 Reference = Literal["that", "other"]  # "that one", "the other one": resolved by the dialogue
-_TAIL = r"(?!\s+(?:with|where|when|from|of|in|at|on|that|which|who|we|i|you|by|near)\b)"  # "that one with ...": a description
+# "that one with the dog" describes a photo: followed by these, "that one" is no reference.
+_TAIL = r"(?!\s+(?:with|where|when|from|of|in|at|on|that|which|who|we|i|you|by|near)\b)"
 _PHOTO = r"(?:one|photo|picture|pic|image|shot)"
 _REFERENCES = re.compile(
     rf"\b(?P<neg>(?:not|no|nope|never)\s+(?:to\s+)?)?(?:(?P<other>(?:the\s+)?other\s+{_PHOTO})"
@@ -156,7 +157,8 @@ def same_place(record, number: int | None) -> geo.PlaceFilter | None:
     """A place filter around where ``record`` (a PhotoRecord) was taken; None without GPS."""
     if record is None or not geo.valid_coordinates(record.lat, record.lon):
         return None
-    where = ", ".join(p for p in (record.city, record.country) if p) or record.place or f"{record.lat:.3f}, {record.lon:.3f}"
+    where = (", ".join(p for p in (record.city, record.country) if p) or record.place
+             or f"{record.lat:.3f}, {record.lon:.3f}")
     label = f"the place of #{number} ({where})" if number else f"the same place ({where})"
     return geo.PlaceFilter(kind="city", label=label, country_code=record.country_code or "", lat=record.lat,
                            lon=record.lon, radius_km=SAME_PLACE_KM)

@@ -640,7 +640,9 @@ RULES: list[tuple[str, Handler]] = [
 ]
 _FULL = [(re.compile(pattern), handler) for pattern, handler in RULES]
 
-_LEAD = re.compile(r"^(?!back\s+in\s+the\s+day\b)(?:(?:back\s+|sometime\s+|some\s+time\s+)?in|on|at|during|around|about|over|circa|ca\.?|c\.|"
+# "back in the day" is a phrase of its own, not "in the day".
+_LEAD = re.compile(r"^(?!back\s+in\s+the\s+day\b)"
+                   r"(?:(?:back\s+|sometime\s+|some\s+time\s+)?in|on|at|during|around|about|over|circa|ca\.?|c\.|"
                    r"approximately|roughly|probably|maybe|perhaps|like|sometime|the|was|it\s+was)\s+")
 _TRAIL = re.compile(r"(?:\s*,?\s*(?:or\s+so|i\s+think|i\s+guess|maybe|probably|or\s+something|or\s+thereabouts)"
                     r"|\s*-?ish|\s+time)$")
