@@ -153,11 +153,14 @@ class Indexer:
             clip = self.models._clip
             report.clip_seconds = clip.busy_seconds if clip else 0.0
             report.skipped = len(report.problems)
-            try:
-                self._finish(report)
-            except Exception:  # noqa: BLE001 - the bookkeeping must not hide why the run failed
-                if not failed:
-                    raise
+            # After a write failed on a full disk, Chroma's next write can wait forever (seen
+            # here: the metadata upsert below never returned): write nothing more then.
+            if not (failed and self.store.nearly_full()):
+                try:
+                    self._finish(report)
+                except Exception:  # noqa: BLE001 - the bookkeeping must not hide why the run failed
+                    if not failed:
+                        raise
         return report
 
     def _finish(self, report: IndexReport) -> None:

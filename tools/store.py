@@ -163,6 +163,13 @@ class PhotoStore:
             return None
         return IndexFull(str(DiskFull(self.settings.db, free, self.settings.min_free_mb << 20)))
 
+    def nearly_full(self) -> bool:
+        """Too little room for Chroma to be trusted with another write (or the configured floor)."""
+        if self.settings.chroma_url:
+            return False
+        floor = max(index_files.NEARLY_FULL, self.settings.min_free_mb << 20)
+        return index_files.free_bytes(self.settings.db) < floor
+
     def check_space(self) -> None:
         """Raise IndexFull before a write that a nearly full disk would fail (or hang)."""
         if self.settings.chroma_url:
