@@ -44,6 +44,7 @@ def friendly_errors():
     from tools.dates import DateError
     from tools.index_files import is_write_failure
     from tools.models.clip import ModelMissing
+    from tools.models.speech import SpeechError
     from tools.people import PeopleError
     from tools.search import SearchError
     from tools.store import StoreError
@@ -55,7 +56,8 @@ def friendly_errors():
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted.[/] Everything reported done is saved; run the same command to resume.")
         raise typer.Exit(130) from None
-    except (UserError, DateError, ModelMissing, SearchError, StoreError, PeopleError, SessionError) as error:
+    except (UserError, DateError, ModelMissing, SearchError, StoreError, PeopleError, SessionError,
+            SpeechError) as error:
         error_line(str(error))
         raise typer.Exit(2) from None
     except ValidationError as error:  # a value outside what a setting or query allows
@@ -223,7 +225,8 @@ def _place_filter(store, near: str | None, lat: float | None, lon: float | None,
 
 # ---- ask (the agent, one turn at a time) --------------------------------------------------------
 @app.command()
-def ask(text: Annotated[str, typer.Argument(help="what you remember, or feedback on the last results")],
+def ask(text: Annotated[Optional[str], typer.Argument(help="what you remember, or feedback on the last results")] = None,
+        audio: Annotated[Optional[Path], typer.Option("--audio", help="say it instead: a recording, transcribed here")] = None,
         session: Annotated[str, typer.Option("--session", help="dialogue name; turns with the same name continue it")] = "default",
         new: Annotated[bool, typer.Option("--new", help="start the session afresh")] = False,
         k: Annotated[int, typer.Option("-k", help="photos to show", min=1, max=100)] = 10,
@@ -236,6 +239,16 @@ def ask(text: Annotated[str, typer.Argument(help="what you remember, or feedback
     from tools.search import Searcher
 
     with friendly_errors():
+        if (text is None) == (audio is None):
+            raise UserError("say what you remember as words, or give --audio FILE (one of them, not both)")
+        transcript = None
+        if audio is not None:  # before the session is locked or read: a bad recording changes nothing
+            from tools.models.speech import SpeechToText
+
+            transcript = SpeechToText(_settings(db, chroma_url, models_dir)).transcribe(audio)
+            text = transcript.text
+            if not as_json:
+                say(f"heard: {text}")
         settings, store, models = _context(db, chroma_url, models_dir)
         if store.count() == 0:
             raise UserError(f"the index at {store.location} is empty: run `recall index PATH` first")
@@ -261,7 +274,8 @@ def ask(text: Annotated[str, typer.Argument(help="what you remember, or feedback
             save_state(state, sessions, session)
         notices = [n for n in (problem, planner_note) if n] + reply.notices
         if as_json:
-            json_line({"session": session, **reply.model_dump(mode="json"), "notices": notices})
+            heard = {"transcript": transcript.model_dump()} if transcript else {}
+            json_line({"session": session, **heard, **reply.model_dump(mode="json"), "notices": notices})
             return
         if quick and quick[0].results and [p.id for p in quick[0].results] == [p.id for p in reply.results]:
             err.print("[dim]the LLM's reading gives the same photos[/]", highlight=False)

