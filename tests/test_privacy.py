@@ -1,4 +1,5 @@
-"""Privacy is a feature: index, search and a chat turn work with every non-loopback socket refused."""
+"""Privacy is a feature: index, search and a chat turn, typed or spoken, work with every non-loopback
+socket refused."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import sys
 
 from tests.conftest import EXIF_PHOTOS, ROOT, TINY_CLIP_NAME
 from tests.photos import write_photo
+from tests.test_voice import speak
 
 
 def offline(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -62,4 +64,10 @@ def test_index_and_search_work_with_the_network_refused(tmp_path, tiny_clip_mode
     reply = json.loads(chat.stdout)
     assert reply["planner"] == "llm", reply["notices"]  # the local LLM planned this turn
     assert reply["results"][0]["path"].endswith("DSCN0010.jpg")
+    spoken = offline("ask", "--audio", str(speak("uh, the old cathedral", tmp_path / "memo.wav")),
+                     "--session", "private-voice", "--json", env=env)
+    assert spoken.returncode == 0, spoken.stderr
+    heard = json.loads(spoken.stdout)
+    assert "cathedral" in heard["transcript"]["text"].lower()
+    assert heard["results"][0]["path"].endswith("DSCN0010.jpg")
     assert not log.exists() or log.read_text() == "", f"network was attempted:\n{log.read_text()}"
