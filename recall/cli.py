@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal, Optional
@@ -14,6 +13,7 @@ import typer
 from .output import (err, error_line, json_document, json_line, note, out, print_analysis, print_doctor,
                      print_index_report, print_models, print_people, print_reply, print_results, print_status,
                      say)
+from .local_llm import choose_planner
 from .safe_text import markup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -21,7 +21,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 models_app = typer.Typer(help="List the models, or fetch the default CLIP (`recall models pull`).")
 app.add_typer(models_app, name="models")
 
-PHRASING_CONTEXT = 512  # tokens: a question prompt is ~120
 MAX_KM = 20_000.0  # half the Earth's circumference: anything more is everywhere
 SESSION_WAIT_S = 300.0  # a turn waits this long for another turn of the same session
 
@@ -254,7 +253,7 @@ def ask(text: Annotated[Optional[str], typer.Argument(help="what you remember, o
             raise UserError(f"the index at {store.location} is empty: run `recall index PATH` first")
         sessions = settings.sessions_path
         adopt_legacy_sessions(settings.legacy_sessions_path, sessions, store.all_ids)
-        planner, phraser, planner_note = _planner(settings, no_llm)
+        planner, phraser, planner_note = choose_planner(settings, no_llm)
         quick: list = []
 
         def show_quick(first) -> None:  # the rules' results at once; the LLM's follow if they differ
@@ -287,40 +286,38 @@ def ask(text: Annotated[Optional[str], typer.Argument(help="what you remember, o
             note(notice)
 
 
-def _planner(settings, no_llm: bool):
-    """(planner, question phraser, note): the LLM's when a model is here and wanted; else the
-    rules' and no phraser, with a note saying why."""
-    from agent.dialogue import rules_planner
+# ---- chat (the terminal app) ---------------------------------------------------------------------
+@app.command()
+def chat(session: Annotated[str, typer.Option("--session", help="dialogue name; resumes it if it exists")] = "chat",
+         new: Annotated[bool, typer.Option("--new", help="start the session afresh")] = False,
+         no_llm: Annotated[bool, typer.Option("--no-llm", help="plan with rules only")] = False,
+         index_paths: Annotated[Optional[list[Path]], typer.Option("--index", help="also index this folder in the background (repeatable)")] = None,
+         db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None) -> None:
+    """The chat app: say what you remember, look at the photos, steer with keys. F1 lists the keys."""
+    with friendly_errors():
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UserError("recall chat needs a terminal; for scripts use `recall ask --session NAME`")
+        from tools.index_files import index_exists
 
-    if no_llm or not settings.use_llm:
-        return rules_planner, None, None
-    from tools.models.llm import LLMUnavailable, LocalLLM, find_llm, idle_threads
+        settings = _settings(db, chroma_url, models_dir)
+        for path in index_paths or []:
+            if not path.expanduser().exists():
+                raise UserError(f"nothing to index: {path} does not exist")
+        if index_paths and not settings.chroma_url and not index_exists(settings.db):
+            from tools.store import PhotoStore
 
-    path = find_llm(settings.models_dir, settings.llm_model)
-    if path is None:
-        return rules_planner, None, ("no local LLM: planning with rules (python -m tools.models.llm_setup "
-                                     f"--size 1.5b --models-dir {settings.models_dir} adds one)")
-    try:
-        from agent.llm_planner import make_llm_planner
-        from agent.phrasing import make_llm_phraser
+            PhotoStore(settings, mode="write", create=True)  # a first run: make the index to fill
+        elif not settings.chroma_url and not index_exists(settings.db):
+            raise UserError(f"there is no index at {settings.db}: `recall index PATH` makes one, "
+                            "or `recall chat --index PATH` makes it while you chat")
+        from .chat.app import RecallApp
+        from .chat.engine import ChatEngine
 
-        # The evaluated prompt prefix is kept on disk: a fresh `recall ask` need not re-read it.
-        threads, state_dir = idle_threads(settings.llm_threads), settings.cache_dir / "llm-state"
-        llm = LocalLLM(path, threads=threads, state_dir=state_dir)
-        # Questions get a context of their own (small; the weights are shared through mmap), so
-        # wording one does not evict the planner's long cached prefix.
-        wording = LocalLLM(path, n_ctx=PHRASING_CONTEXT, threads=threads,
-                           state_dir=state_dir)
-    except (LLMUnavailable, ImportError) as error:
-        return rules_planner, None, f"LLM off ({error}): planning with rules"
-    # Load the weights while the rules' quick search runs: the first LLM call need not wait for both.
-    threading.Thread(target=_load_quietly, args=(llm,), daemon=True).start()
-    return make_llm_planner(llm), make_llm_phraser(wording), None
-
-
-def _load_quietly(llm) -> None:
-    with contextlib.suppress(Exception):  # the planner's own call reports and falls back
-        llm.load()
+        engine = ChatEngine(settings, session=session, no_llm=no_llm, new=new)
+        chat_app = RecallApp(engine, index_paths=[p.expanduser() for p in index_paths or []])
+        chat_app.run()
+        if chat_app.errors:
+            note(f"{len(chat_app.errors)} problem(s) were logged to {chat_app.log_path}")
 
 
 # ---- people --------------------------------------------------------------------------------------

@@ -35,14 +35,18 @@ setup() {
     rm -f "$VENV"/.deps-*
     touch "$stamp"
   fi
-  # The voice tests and evals/voice.py speak their sentences with espeak-ng (a Debian package).
-  if ! command -v espeak-ng >/dev/null; then
+  # Debian packages the tests use: espeak-ng speaks the voice tests' sentences, tmux is the real
+  # terminal the chat app's test runs in.
+  local missing=()
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  command -v tmux >/dev/null || missing+=(tmux)
+  if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "==> installing espeak-ng (speaks the voice tests' sentences)"
-      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; } >/dev/null 2>&1 \
-        || echo "could not install espeak-ng with apt-get: the voice tests will fail" >&2
+      echo "==> installing ${missing[*]} (the voice and chat tests use them)"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1 \
+        || echo "could not install ${missing[*]} with apt-get: the voice or chat tests will fail" >&2
     else
-      echo "espeak-ng is missing (apt-get install espeak-ng): the voice tests will fail" >&2
+      echo "${missing[*]} missing (apt-get install ${missing[*]}): the voice or chat tests will fail" >&2
     fi
   fi
 }

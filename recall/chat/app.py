@@ -1,0 +1,612 @@
+"""`recall chat`: the terminal app people talk to.
+
+One process: the index, the models and the LLM load once, in a worker, while the input line is
+usable at once (what is typed before the LLM is ready is planned by the rules, and planned again
+by the LLM once it is). Every slow thing (a turn, a thumbnail, an index run, a transcription) is
+a worker thread; the screen is only ever touched from the app's own thread. Results of a turn
+that was cancelled (Esc) or superseded (a newer message) are dropped, never shown.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import traceback
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static
+
+from ..safe_text import one_line
+from .engine import CancelToken, ChatEngine, TurnCancelled, TurnResult
+from .keymap import bindings
+from .log import open_log
+from .screens.ask_text import AskText
+from .screens.help import HelpScreen
+from .thumbnails import ThumbnailCache, ThumbnailError
+from .widgets.conversation import Choices, Conversation
+from .widgets.detail import DetailPane
+from .widgets.prompt import PromptInput
+from .widgets.results import THUMB_COLUMNS, THUMB_ROWS, ResultsGrid
+from .widgets.status_bar import StatusBar
+
+MIN_SIZE = (60, 16)  # below this the layout cannot show a photo and a line of chat
+WIDE = 110  # from this width the details sit beside the results instead of over them
+PREVIEW_COLUMNS, PREVIEW_ROWS = 36, 12
+
+
+class RecallApp(App):
+    CSS_PATH = "recall.tcss"
+    TITLE = "photo-recall"
+    BINDINGS = bindings("anywhere")
+
+    def __init__(self, engine: ChatEngine, index_paths: list[Path] | None = None, log_dir: Path | None = None,
+                 shown: int = 10):
+        super().__init__()
+        self.engine = engine
+        self.index_paths = list(index_paths or [])
+        self.shown = shown
+        self.logger, self.log_path = open_log(log_dir or engine.settings.data_dir)
+        self.thumbnails = ThumbnailCache(engine.settings.cache_dir)
+        self.pixels: dict[tuple[str, str], object] = {}  # (photo id, "card"/"preview") -> pixels
+        self.errors: list[str] = []  # what went wrong, for the log and the tests
+        self.search_ready = False
+        self.queued: list[str] = []
+        self.turn_id = 0
+        self.token: CancelToken | None = None
+        self.busy = False
+        self.reply = None
+        self.file_dates: dict[str, bool] = {}
+        self.indexing = False
+        self._screen_up = False  # until the first frame, a bug ends the app (there is nothing to keep up)
+
+    def compose(self):
+        with Horizontal(id="main"):
+            with Vertical(id="chat-column"):
+                yield Conversation(id="conversation")
+                yield Choices(id="choices")
+                yield PromptInput(placeholder="What do you remember?", id="prompt")
+            yield ResultsGrid(id="results")
+            yield DetailPane(id="detail")
+        yield Static("", id="too-small")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    # ---- start-up --------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.query_one(DetailPane).display = False
+        self.query_one("#prompt").focus()
+        self._fit_layout()
+        self.conversation.thinking("opening the index...")
+        self.call_after_refresh(setattr, self, "_screen_up", True)
+        self.run_worker(self._start, thread=True, group="start", exit_on_error=False)
+
+    def _start(self) -> None:
+        try:
+            facts = self.engine.open()
+            self.call_from_thread(self._opened, facts)
+            self.engine.warm()
+        except Exception as error:  # noqa: BLE001 - the app stays up and says why
+            self.call_from_thread(self._failed, "the index could not be opened", error, fatal=True)
+            return
+        self.call_from_thread(self._search_is_ready)
+        if self.index_paths:
+            self.call_from_thread(self._start_index, self.index_paths)
+        note = self.engine.load_llm()
+        self.call_from_thread(self._llm_loaded, note)
+
+    def _opened(self, facts) -> None:
+        self.status.show_library(facts, self.engine.session)
+        if facts.notice:
+            self.conversation.add("notice", facts.notice)
+        history = self.engine.history()
+        for turn in history.turns:
+            self.conversation.add("user", turn.user)
+            if turn.agent:
+                self.conversation.add("agent", turn.agent)
+        if history.last_shown:
+            self._show_saved(history.last_shown)
+        if history.turns:
+            self.conversation.add("system", f"(resumed session {self.engine.session})")
+
+    def _search_is_ready(self) -> None:
+        self.search_ready = True
+        self.conversation.thinking(None)
+        self.status.show_llm("loading the local LLM... search works already", busy=True)
+        queued, self.queued = self.queued, []
+        for text in queued[-1:]:  # what was typed last is what the person means now
+            self._start_turn(text, echo=False)
+
+    def _llm_loaded(self, note: str | None) -> None:
+        self.status.show_llm("LLM: on" if self.engine.has_llm else "rules (no LLM)")
+        if note:
+            self.conversation.add("notice", note)
+        if self.engine.has_llm and not self.busy:
+            turn_id, token = self._new_turn()
+            self.run_worker(partial(self._refine, token, turn_id), thread=True, group="turn", exit_on_error=False)
+
+    def _refine(self, token: CancelToken, turn_id: int) -> None:
+        try:
+            result = self.engine.refine_last(token, turn_id)
+        except TurnCancelled:
+            return
+        except Exception as error:  # noqa: BLE001
+            self.call_from_thread(self._failed, "refining with the LLM failed", error)
+            return
+        if result is not None:
+            self.call_from_thread(self._show_final, result)
+
+    # ---- turns -----------------------------------------------------------------------------------
+    def on_input_submitted(self, event: PromptInput.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        prompt = self.query_one(PromptInput)
+        prompt.value = ""
+        if text:
+            prompt.remember(text)
+            self.send(text)
+
+    def send(self, text: str) -> None:
+        if not self.search_ready:
+            self.queued.append(text)
+            self.conversation.add("user", text)
+            self.conversation.thinking("opening the index... your words are kept")
+            return
+        self._start_turn(text)
+
+    def _new_turn(self) -> tuple[int, CancelToken]:
+        if self.token is not None:
+            self.token.cancel()  # a newer message supersedes the running turn
+        self.token = CancelToken()
+        self.turn_id = self.engine.next_turn_id()
+        return self.turn_id, self.token
+
+    def _start_turn(self, text: str, echo: bool = True) -> None:
+        turn_id, token = self._new_turn()
+        if echo:
+            self.conversation.add("user", text)
+        self.query_one(Choices).hide()
+        self.busy = True
+        self.conversation.thinking("searching...")
+        self.run_worker(partial(self._turn, text, token, turn_id), thread=True, group="turn", exit_on_error=False)
+
+    def _turn(self, text: str, token: CancelToken, turn_id: int) -> None:
+        def quick(result: TurnResult) -> None:
+            self.call_from_thread(self._show_quick, result)
+
+        try:
+            result = self.engine.turn(text, token, turn_id, shown=self.shown, on_quick=quick)
+        except TurnCancelled:
+            return
+        except Exception as error:  # noqa: BLE001 - a turn that fails is a notice, not a crash
+            self.call_from_thread(self._failed, "that turn failed", error, turn_id=turn_id)
+            return
+        self.call_from_thread(self._show_final, result)
+
+    def _current(self, result: TurnResult) -> bool:
+        return result.turn_id == self.turn_id and self.token is not None and not self.token.cancelled
+
+    def _show_quick(self, result: TurnResult) -> None:
+        if not self._current(result):
+            return  # superseded or cancelled: never shown
+        self._show_results(result.reply, refining=True)
+        self.conversation.thinking("refining with the local LLM...")
+
+    def _show_final(self, result: TurnResult) -> None:
+        if not self._current(result):
+            return
+        self.busy = False
+        self.conversation.thinking(None)
+        reply = result.reply
+        self.conversation.add("agent", reply.message)
+        for notice in reply.notices:
+            self.conversation.add("notice", notice)
+        self._show_results(reply, refining=False)
+        choices = self.query_one(Choices)
+        if reply.question is not None and reply.question.options:
+            choices.show_options(reply.question.options)
+            choices.focus()
+        else:
+            choices.hide()
+
+    def _show_results(self, reply, refining: bool) -> None:
+        self.reply = reply
+        records = self.engine.store.get_photos([p.id for p in reply.results])
+        self.file_dates = {i: r.date_source == "file" for i, r in records.items()}
+        title = (f"{len(reply.results)} photos" if reply.results else "nothing yet") + (
+            "  (refining...)" if refining else "")
+        grid = self.query_one(ResultsGrid)
+        grid.show(reply.results, self.file_dates, title, {i: p for (i, kind), p in self.pixels.items() if kind == "card"})
+        grid.set_refining(refining)
+        if self.query_one(DetailPane).display:
+            self._show_detail()
+
+    def _show_saved(self, ids: list[str]) -> None:
+        from agent.dialogue import AgentReply, ShownPhoto
+
+        records = self.engine.store.get_photos(ids)
+        photos = [ShownPhoto(number=n, id=i, path=records[i].path, score=0.0, taken_at=records[i].taken_at_iso,
+                             place=records[i].place, why={}, explanation="shown in this session before")
+                  for n, i in enumerate(ids, start=1) if i in records]
+        self._show_results(AgentReply(message="", results=photos), refining=False)
+
+    def _failed(self, what: str, error: BaseException, turn_id: int | None = None, fatal: bool = False) -> None:
+        self.logger.error("%s: %s\n%s", what, error, "".join(traceback.format_exception(error)))
+        self.errors.append(f"{what}: {type(error).__name__}: {error}")
+        if turn_id is not None and turn_id != self.turn_id:
+            return
+        self.busy = False
+        self.conversation.thinking(None)
+        self.query_one(ResultsGrid).set_refining(False)
+        self.conversation.add("error", f"{what}: {one_line(error)} (details in {self.log_path})")
+        if fatal:
+            self.status.show_llm("")
+
+    def action_escape(self) -> None:
+        if self.busy and self.token is not None:
+            self.token.cancel()
+            self.busy = False
+            self.conversation.thinking(None)
+            self.query_one(ResultsGrid).set_refining(False)
+            self.conversation.add("system", "cancelled: that turn changed nothing")
+        elif self.query_one(DetailPane).display:
+            self._close_detail()
+        else:
+            self.query_one("#prompt").focus()
+
+    def on_choices_picked(self, message: Choices.Picked) -> None:
+        self.query_one("#prompt").focus()
+        self.send(message.answer)
+
+    # ---- the selected photo ----------------------------------------------------------------------
+    @property
+    def selected(self):
+        return self.query_one(ResultsGrid).current
+
+    def _need_photo(self) -> object | None:
+        photo = self.selected
+        if photo is None:
+            self.conversation.add("notice", "no photo is selected: say what you remember first")
+        return photo
+
+    def action_details(self) -> None:
+        if self._need_photo() is None:
+            return
+        pane = self.query_one(DetailPane)
+        if pane.display:
+            self._close_detail()
+            return
+        pane.display = True
+        self._fit_layout()
+        self._show_detail()
+
+    def _close_detail(self) -> None:
+        self.query_one(DetailPane).display = False
+        self._fit_layout()
+        self.query_one(ResultsGrid).focus()
+
+    def _show_detail(self) -> None:
+        photo = self.selected
+        if photo is None:
+            return
+        from tools.text_match import query_terms
+
+        record = self.engine.record(photo.id)
+        names = self.engine.people_names()
+        plan = self.engine.history().plan
+        scale = {k: max((p.why[k].score for p in self.reply.results if k in p.why), default=1.0)
+                 for k in ("words",)} if self.reply else {}
+        pane = self.query_one(DetailPane)
+        pane.show(photo, record, plan, [names.get(p, p) for p in (record.people if record else [])], scale,
+                  set(query_terms(plan.visual)))
+        key = (photo.id, "preview")
+        if key in self.pixels:
+            pane.set_preview(self.pixels[key])
+        else:
+            pane.set_preview(None)
+            self.run_worker(partial(self._decode, [(photo, "preview")]), thread=True, group="thumbs",
+                            exit_on_error=False)
+
+    def on_results_grid_selected(self, message: ResultsGrid.Selected) -> None:
+        if self.query_one(DetailPane).display:
+            self._show_detail()
+
+    def on_results_grid_want_thumbnails(self, message: ResultsGrid.WantThumbnails) -> None:
+        self.run_worker(partial(self._decode, [(card, "card") for card in message.cards]), thread=True,
+                        group="thumbs", exit_on_error=False)
+
+    def _decode(self, items: list) -> None:
+        for item, kind in items:
+            photo = item.photo if kind == "card" else item
+            columns, rows = (THUMB_COLUMNS, THUMB_ROWS) if kind == "card" else (PREVIEW_COLUMNS, PREVIEW_ROWS)
+            try:
+                pixels = self.thumbnails.pixels(photo.id, photo.path, columns, rows, fill=kind == "card")
+            except ThumbnailError as error:
+                self.call_from_thread(self._thumbnail_failed, item, kind, str(error))
+                continue
+            except Exception as error:  # noqa: BLE001 - one photo's problem is that card's alone
+                self.call_from_thread(self._thumbnail_failed, item, kind, f"no preview ({type(error).__name__})")
+                continue
+            self.pixels[(photo.id, kind)] = pixels
+            self.call_from_thread(self._thumbnail_ready, item, kind, pixels)
+
+    def _thumbnail_ready(self, item, kind: str, pixels) -> None:
+        if kind == "card":
+            if item.is_mounted:
+                item.set_thumbnail(pixels)
+        elif self.selected is not None and self.selected.id == item.id:
+            self.query_one(DetailPane).set_preview(pixels)
+
+    def _thumbnail_failed(self, item, kind: str, why: str) -> None:
+        if kind == "card":
+            if item.is_mounted:
+                item.set_problem(why)
+        elif self.selected is not None and self.selected.id == item.id:
+            self.query_one(DetailPane).set_preview_problem(why)
+
+    # ---- feedback by key -------------------------------------------------------------------------
+    def _feedback(self, words: str) -> None:
+        photo = self._need_photo()
+        if photo is not None:
+            self.send(words.format(n=photo.number))
+
+    def action_closer(self) -> None:
+        self._feedback("#{n} is close")
+
+    def action_not_it(self) -> None:
+        self._feedback("not #{n}")
+
+    def action_more_like(self) -> None:
+        self._feedback("more like #{n}")
+
+    def action_none_of_these(self) -> None:
+        if self.reply is not None and self.reply.results:
+            self.send("none of these")
+
+    def action_open_photo(self) -> None:
+        photo = self._need_photo()
+        if photo is None:
+            return
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        if not shutil.which(opener) or not Path(photo.path).exists():
+            why = "the photo is not there any more" if not Path(photo.path).exists() else f"no {opener} here"
+            self.conversation.add("notice", f"cannot open #{photo.number}: {why} (y copies its path)")
+            return
+        subprocess.Popen([opener, photo.path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+
+    def action_copy_path(self) -> None:
+        photo = self._need_photo()
+        if photo is not None:
+            self.copy_to_clipboard(photo.path)  # OSC 52: the terminal's clipboard, over SSH too
+            self.notify(f"copied the path of #{photo.number}", timeout=2)
+
+    def action_name_faces(self) -> None:
+        photo = self._need_photo()
+        if photo is None:
+            return
+        record = self.engine.record(photo.id)
+        if record is None or not record.people:
+            self.conversation.add("notice", f"no faces were found in #{photo.number}"
+                                  + ("" if record and "faces-1" in record.analyzed else
+                                     " (faces come from `recall index` without --quick)"))
+            return
+        names = self.engine.people_names()
+        self._ask_names(photo.number, list(record.people), names)
+
+    def _ask_names(self, number: int, people: list[str], names: dict[str, str]) -> None:
+        if not people:
+            return
+        who, rest = people[0], people[1:]
+        current = names.get(who, who)
+        label = "this person" if current == who else current
+
+        def named(name: str | None) -> None:
+            if name:
+                self.run_worker(partial(self._name, who, name), thread=True, group="people", exit_on_error=False)
+            self._ask_names(number, rest, names)
+
+        self.push_screen(AskText(f"Who is {label} in #{number}? ({len(people)} to name)", placeholder="a name",
+                                 value="" if current == who else current,
+                                 hint="Naming someone who has a name already merges the two."), named)
+
+    def _name(self, who: str, name: str) -> None:
+        from tools.people import PeopleError
+        from tools.store import StoreError
+
+        try:
+            cluster = self.engine.name_person(who, name)
+        except (PeopleError, StoreError) as error:
+            self.call_from_thread(self.conversation.add, "notice", str(error))
+            return
+        except Exception as error:  # noqa: BLE001
+            self.call_from_thread(self._failed, "naming failed", error)
+            return
+        self.call_from_thread(self.conversation.add, "system", f"{cluster.id} is now {cluster.name}")
+        self.call_from_thread(self._refresh_facts)
+
+    # ---- voice -----------------------------------------------------------------------------------
+    def action_attach_audio(self) -> None:
+        def chosen(path: str | None) -> None:
+            if path:
+                self.conversation.thinking("listening to the recording...")
+                self.run_worker(partial(self._transcribe, Path(path).expanduser()), thread=True, group="voice",
+                                exit_on_error=False)
+
+        self.push_screen(AskText("Say it instead: an audio file to transcribe (here, offline)",
+                                 placeholder="~/memo.wav", hint="WAV, MP3, M4A, OGG, FLAC..."), chosen)
+
+    def _transcribe(self, path: Path) -> None:
+        from tools.models.clip import ModelMissing
+        from tools.models.speech import SpeechError
+
+        try:
+            transcript = self.engine.transcribe(path)
+        except (SpeechError, ModelMissing) as error:
+            self.call_from_thread(self._heard, None, str(error))
+            return
+        except Exception as error:  # noqa: BLE001
+            self.call_from_thread(self._failed, "transcription failed", error)
+            return
+        self.call_from_thread(self._heard, transcript.text, None)
+
+    def _heard(self, text: str | None, problem: str | None) -> None:
+        self.conversation.thinking(None)
+        if problem:
+            self.conversation.add("notice", problem)  # the session is unchanged
+            return
+        self.conversation.add("system", f"heard: {text}")
+        self.send(text)
+
+    def action_record(self) -> None:
+        try:
+            import sounddevice
+        except (ImportError, OSError):
+            self.conversation.add("notice", "no microphone support here (sounddevice/PortAudio missing): "
+                                  "Ctrl+A transcribes an audio file instead")
+            return
+        try:
+            device = sounddevice.query_devices(kind="input")
+        except Exception:  # noqa: BLE001 - no input device is the usual case on a server
+            device = None
+        if not device:
+            self.conversation.add("notice", "no microphone found: Ctrl+A transcribes an audio file instead")
+            return
+        self.conversation.add("notice", "push-to-talk is not built yet: Ctrl+A transcribes an audio file")
+
+    # ---- the library -----------------------------------------------------------------------------
+    def action_update_index(self) -> None:
+        last = self.engine.store.get_meta("last_index") or {}
+        roots = [Path(r) for r in last.get("roots", [])]
+        if not roots:
+            self.conversation.add("notice", "no folder has been indexed yet: run `recall index PATH` once, or "
+                                  "start with `recall chat --index PATH`")
+            return
+        self._start_index(roots)
+
+    def _start_index(self, paths: list[Path]) -> None:
+        if self.indexing:
+            self.conversation.add("notice", "an index run is going already")
+            return
+        self.indexing = True
+        self.conversation.add("system", "indexing " + ", ".join(str(p) for p in paths) + " in the background")
+        self.run_worker(partial(self._index, paths), thread=True, group="index", exit_on_error=False)
+
+    def _index(self, paths: list[Path]) -> None:
+        app = self
+
+        class Progress:
+            def start(self, phase: str, total: int) -> None:
+                app.call_from_thread(app.status.index_started, phase, total)
+
+            def advance(self, count: int = 1) -> None:
+                app.call_from_thread(app.status.index_advanced, count)
+                app.call_from_thread(app._refresh_facts)
+
+        try:
+            report, _ = self.engine.index(paths, Progress())
+        except Exception as error:  # noqa: BLE001 - a busy, full or read-only index is a notice
+            self.call_from_thread(self._index_done, None, error)
+            return
+        self.call_from_thread(self._index_done, report, None)
+
+    def _index_done(self, report, error) -> None:
+        self.indexing = False
+        self.status.index_done()
+        if error is not None:
+            from tools.store import StoreError
+
+            if isinstance(error, StoreError):
+                self.conversation.add("notice", str(error))
+            else:
+                self._failed("the index run failed", error)
+            return
+        self.conversation.add("system", f"indexed {report.new} new photos ({report.unchanged} unchanged, "
+                                        f"{report.skipped} skipped)")
+        self._refresh_facts()
+
+    def _refresh_facts(self) -> None:
+        try:
+            self.status.show_library(self.engine.facts(), self.engine.session)
+        except Exception as error:  # noqa: BLE001 - a server that went away: say so, stay up
+            self._failed("reading the index failed", error)
+
+    # ---- the rest --------------------------------------------------------------------------------
+    def action_new_chat(self) -> None:
+        if self.token is not None:
+            self.token.cancel()
+        self.busy = False
+        name = self.engine.new_chat()
+        self.conversation.clear_messages()
+        self.conversation.thinking(None)
+        self.query_one(Choices).hide()
+        self.reply = None
+        self.query_one(ResultsGrid).show([], {}, "No photos yet: say what you remember.", {})
+        self._close_detail()
+        self.conversation.add("system", f"new chat: session {name}")
+        if self.search_ready:
+            self._refresh_facts()
+        self.query_one("#prompt").focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in [
+            ("New chat", "start a new chat; the last one stays saved", self.action_new_chat),
+            ("Help: keys", "every key and what it does", self.action_help),
+            ("Attach audio", "transcribe an audio file and search with it", self.action_attach_audio),
+            ("Record", "push to talk, where a microphone exists", self.action_record),
+            ("Update the index", "index new photos in the folders indexed before", self.action_update_index),
+            ("Details", "details of the selected photo", self.action_details),
+            ("Closer", "the selected photo is close", self.action_closer),
+            ("Not it", "the selected photo is not it", self.action_not_it),
+            ("More like this", "photos like the selected one", self.action_more_like),
+            ("None of these", "none of the photos shown", self.action_none_of_these),
+            ("Open photo", "in the system viewer", self.action_open_photo),
+            ("Copy path", "of the selected photo (OSC 52)", self.action_copy_path),
+            ("Name faces", "name the people in the selected photo", self.action_name_faces),
+            ("Dark / light", "switch the theme", self.action_toggle_dark),
+        ]:
+            yield SystemCommand(title, help_text, action)
+
+    def on_resize(self) -> None:
+        self._fit_layout()
+
+    def _fit_layout(self) -> None:
+        width, height = self.size
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.query_one("#main").display = not small
+        self.query_one("#status").display = not small
+        too_small = self.query_one("#too-small", Static)
+        too_small.display = small
+        too_small.update(f"The terminal is too small ({width}x{height}).\nphoto-recall needs at least "
+                         f"{MIN_SIZE[0]}x{MIN_SIZE[1]}: make the window larger.")
+        detail_open = self.query_one(DetailPane).display
+        self.set_class(width < WIDE, "-narrow")
+        self.query_one(ResultsGrid).display = not (detail_open and width < WIDE)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug in the app is logged with its traceback, shown as one line, and the app stays up.
+        (Before the screen exists there is nothing to stay up for: Textual's own exit then.)"""
+        if not self._screen_up:
+            super()._handle_exception(error)
+            return
+        try:
+            self._failed("something went wrong", error)
+        except Exception:  # noqa: BLE001
+            super()._handle_exception(error)
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.query_one(Conversation)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)

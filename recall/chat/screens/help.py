@@ -1,0 +1,42 @@
+"""`?` / F1: every key, what it does and where, from the one key table."""
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ..keymap import KEYS
+
+WHERE = {"input": "typing", "anywhere": "anywhere", "results": "on a photo", "question": "on a question"}
+SAYINGS = ['"my friend jumping at that dim concert last summer"', '"#3 is close but at night"',
+           '"not 1 or 2"', '"the other one"', '"earlier than that"', '"details of #2"', '"who do you know?"']
+
+
+def key_label(keys: str) -> str:
+    names = {"plus": "+", "equals_sign": "=", "minus": "-", "escape": "Esc", "enter": "Enter", "up": "↑",
+             "down": "↓", "left": "←", "right": "→", "tab": "Tab"}
+    parts = [names.get(k, k.replace("ctrl+", "Ctrl+").upper() if k.startswith(("ctrl+", "f")) else k)
+             for k in keys.split(",")]
+    return "1-9" if keys.startswith("1,2") else " ".join(parts)
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "close")]
+
+    def compose(self):
+        table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1), expand=True)
+        table.add_column("key", no_wrap=True)
+        table.add_column("where", style="dim", no_wrap=True)
+        table.add_column("does")
+        for key in KEYS:
+            table.add_row(key_label(key.keys), WHERE[key.where], key.description)
+        said = Text("\nOr just say it: ", style="bold")
+        said.append(", ".join(SAYINGS), style="italic")
+        with VerticalScroll(id="help-box"):
+            yield Static(Text("photo-recall: keys", style="bold"))
+            yield Static(table)
+            yield Static(said)
+            yield Static(Text("\nEsc closes this.", style="dim"))
