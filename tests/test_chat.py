@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -274,12 +275,15 @@ def test_recall_chat_in_a_real_terminal(tmp_path, flickr_index):
     env = {**os.environ, "RECALL_DB": str(db), "RECALL_SESSIONS_DIR": str(tmp_path / "s"),
            "RECALL_CACHE_DIR": str(tmp_path / "c"), "RECALL_DATA_DIR": str(tmp_path / "d"), "TERM": "xterm-256color"}
     name = f"recall-test-{os.getpid()}"
-    command = f"{sys.executable} -m recall chat --no-llm --session tmux"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", command], cwd=ROOT, env=env,
+    # A tmux server of its own (-L): a running one would start the command with its own environment.
+    tmux = ["tmux", "-L", name]
+    settings = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.startswith("RECALL_") or k == "TERM")
+    command = f"cd {shlex.quote(str(ROOT))} && env {settings} {shlex.quote(sys.executable)} -m recall chat --no-llm --session tmux"
+    subprocess.run([*tmux, "new-session", "-d", "-s", name, "-x", "120", "-y", "40", command], cwd=ROOT, env=env,
                    check=True)
 
     def screen() -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
 
     def wait(text: str, timeout: float = 90) -> str:
         import time
@@ -295,12 +299,12 @@ def test_recall_chat_in_a_real_terminal(tmp_path, flickr_index):
     try:
         wait("What do you remember?")
         wait("photos ·")
-        subprocess.run(["tmux", "send-keys", "-t", name, "a dog running through the water", "Enter"], check=True)
+        subprocess.run([*tmux, "send-keys", "-t", name, "a dog running through the water", "Enter"], check=True)
         shown = wait("This looks like it")
         assert " photos" in shown and "#1" in shown
-        subprocess.run(["tmux", "send-keys", "-t", name, "Tab", "Enter"], check=True)
+        subprocess.run([*tmux, "send-keys", "-t", name, "Tab", "Enter"], check=True)
         shown = wait("caption words")
         assert "Traceback" not in shown
     finally:
-        subprocess.run(["tmux", "send-keys", "-t", name, "C-q"], capture_output=True)
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run([*tmux, "send-keys", "-t", name, "C-q"], capture_output=True)
+        subprocess.run([*tmux, "kill-server"], capture_output=True)

@@ -70,4 +70,9 @@ def test_index_and_search_work_with_the_network_refused(tmp_path, tiny_clip_mode
     heard = json.loads(spoken.stdout)
     assert "cathedral" in heard["transcript"]["text"].lower()
     assert heard["results"][0]["path"].endswith("DSCN0010.jpg")
+    app = offline("chat-pilot", "the cathedral in Arezzo", "--audio", str(tmp_path / "memo.wav"), env=env)
+    assert app.returncode == 0, app.stderr[-3000:]
+    shown = json.loads(app.stdout.splitlines()[-1])
+    assert shown["llm"] and shown["errors"] == [] and shown["typed"][0].endswith("DSCN0010.jpg")
+    assert "cathedral" in shown["heard"].lower() and shown["spoken"][0].endswith("DSCN0010.jpg")
     assert not log.exists() or log.read_text() == "", f"network was attempted:\n{log.read_text()}"

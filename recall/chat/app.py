@@ -29,7 +29,7 @@ from .thumbnails import ThumbnailCache, ThumbnailError
 from .widgets.conversation import Choices, Conversation
 from .widgets.detail import DetailPane
 from .widgets.prompt import PromptInput
-from .widgets.results import THUMB_COLUMNS, THUMB_ROWS, ResultsGrid
+from .widgets.results import ResultsGrid
 from .widgets.status_bar import StatusBar
 
 MIN_SIZE = (60, 16)  # below this the layout cannot show a photo and a line of chat
@@ -50,7 +50,7 @@ class RecallApp(App):
         self.shown = shown
         self.logger, self.log_path = open_log(log_dir or engine.settings.data_dir)
         self.thumbnails = ThumbnailCache(engine.settings.cache_dir)
-        self.pixels: dict[tuple[str, str], object] = {}  # (photo id, "card"/"preview") -> pixels
+        self.pixels: dict[tuple[str, int, int], object] = {}  # (photo id, columns, rows) -> pixels
         self.errors: list[str] = []  # what went wrong, for the log and the tests
         self.search_ready = False
         self.queued: list[str] = []
@@ -60,6 +60,8 @@ class RecallApp(App):
         self.reply = None
         self.file_dates: dict[str, bool] = {}
         self.indexing = False
+        self._recording = None  # (stream, chunks) while push-to-talk records
+        self._last_text, self._answered = None, False  # the last words sent, and whether they got a reply
         self._screen_up = False  # until the first frame, a bug ends the app (there is nothing to keep up)
 
     def compose(self):
@@ -165,6 +167,7 @@ class RecallApp(App):
 
     def _start_turn(self, text: str, echo: bool = True) -> None:
         turn_id, token = self._new_turn()
+        self._last_text, self._answered = text, False
         if echo:
             self.conversation.add("user", text)
         self.query_one(Choices).hide()
@@ -200,6 +203,13 @@ class RecallApp(App):
         self.busy = False
         self.conversation.thinking(None)
         reply = result.reply
+        before = [p.id for p in self.reply.results] if self.reply is not None else None
+        if self._answered and result.text == self._last_text:  # the LLM's second reading of words answered
+            if before == [p.id for p in reply.results]:
+                self.query_one(ResultsGrid).set_refining(False)
+                return  # it read them as the rules did: nothing new to say
+            self.conversation.add("system", "the local LLM reads it differently:")
+        self._answered = True
         self.conversation.add("agent", reply.message)
         for notice in reply.notices:
             self.conversation.add("notice", notice)
@@ -218,7 +228,7 @@ class RecallApp(App):
         title = (f"{len(reply.results)} photos" if reply.results else "nothing yet") + (
             "  (refining...)" if refining else "")
         grid = self.query_one(ResultsGrid)
-        grid.show(reply.results, self.file_dates, title, {i: p for (i, kind), p in self.pixels.items() if kind == "card"})
+        grid.show(reply.results, self.file_dates, title, self.pixels)
         grid.set_refining(refining)
         if self.query_one(DetailPane).display:
             self._show_detail()
@@ -301,7 +311,7 @@ class RecallApp(App):
         pane = self.query_one(DetailPane)
         pane.show(photo, record, plan, [names.get(p, p) for p in (record.people if record else [])], scale,
                   set(query_terms(plan.visual)))
-        key = (photo.id, "preview")
+        key = (photo.id, PREVIEW_COLUMNS, PREVIEW_ROWS)
         if key in self.pixels:
             pane.set_preview(self.pixels[key])
         else:
@@ -320,7 +330,7 @@ class RecallApp(App):
     def _decode(self, items: list) -> None:
         for item, kind in items:
             photo = item.photo if kind == "card" else item
-            columns, rows = (THUMB_COLUMNS, THUMB_ROWS) if kind == "card" else (PREVIEW_COLUMNS, PREVIEW_ROWS)
+            columns, rows = (item.columns, item.rows) if kind == "card" else (PREVIEW_COLUMNS, PREVIEW_ROWS)
             try:
                 pixels = self.thumbnails.pixels(photo.id, photo.path, columns, rows, fill=kind == "card")
             except ThumbnailError as error:
@@ -329,7 +339,7 @@ class RecallApp(App):
             except Exception as error:  # noqa: BLE001 - one photo's problem is that card's alone
                 self.call_from_thread(self._thumbnail_failed, item, kind, f"no preview ({type(error).__name__})")
                 continue
-            self.pixels[(photo.id, kind)] = pixels
+            self.pixels[(photo.id, columns, rows)] = pixels
             self.call_from_thread(self._thumbnail_ready, item, kind, pixels)
 
     def _thumbnail_ready(self, item, kind: str, pixels) -> None:
@@ -438,12 +448,16 @@ class RecallApp(App):
         self.push_screen(AskText("Say it instead: an audio file to transcribe (here, offline)",
                                  placeholder="~/memo.wav", hint="WAV, MP3, M4A, OGG, FLAC..."), chosen)
 
-    def _transcribe(self, path: Path) -> None:
+    def _transcribe(self, path: Path, recorded: bool = False) -> None:
         from tools.models.clip import ModelMissing
         from tools.models.speech import SpeechError
 
         try:
-            transcript = self.engine.transcribe(path)
+            try:
+                transcript = self.engine.transcribe(path)
+            finally:
+                if recorded:  # the person's voice is not kept on disk
+                    path.unlink(missing_ok=True)
         except (SpeechError, ModelMissing) as error:
             self.call_from_thread(self._heard, None, str(error))
             return
@@ -461,20 +475,52 @@ class RecallApp(App):
         self.send(text)
 
     def action_record(self) -> None:
+        """Push to talk: Ctrl+R starts recording from the microphone, Ctrl+R again stops and
+        transcribes. Needs the optional `sounddevice` (PortAudio) and an input device."""
+        if self._recording is not None:
+            self._stop_recording()
+            return
         try:
             import sounddevice
         except (ImportError, OSError):
-            self.conversation.add("notice", "no microphone support here (sounddevice/PortAudio missing): "
-                                  "Ctrl+A transcribes an audio file instead")
+            self.conversation.add("notice", "no microphone support here (pip install sounddevice; it needs "
+                                  "PortAudio): Ctrl+O transcribes an audio file instead")
             return
         try:
-            device = sounddevice.query_devices(kind="input")
+            sounddevice.query_devices(kind="input")
+            chunks: list = []
+            stream = sounddevice.InputStream(samplerate=16_000, channels=1, dtype="int16",
+                                             callback=lambda data, frames, when, status: chunks.append(data.copy()))
+            stream.start()
         except Exception:  # noqa: BLE001 - no input device is the usual case on a server
-            device = None
-        if not device:
-            self.conversation.add("notice", "no microphone found: Ctrl+A transcribes an audio file instead")
+            self.conversation.add("notice", "no microphone found: Ctrl+O transcribes an audio file instead")
             return
-        self.conversation.add("notice", "push-to-talk is not built yet: Ctrl+A transcribes an audio file")
+        self._recording = (stream, chunks)
+        self.conversation.thinking("recording... Ctrl+R again to stop")
+
+    def _stop_recording(self) -> None:
+        import tempfile
+        import wave
+
+        import numpy as np
+
+        stream, chunks = self._recording
+        self._recording = None
+        stream.stop()
+        stream.close()
+        if not chunks:
+            self.conversation.thinking(None)
+            self.conversation.add("notice", "nothing was recorded")
+            return
+        handle = tempfile.NamedTemporaryFile(suffix=".wav", delete=False)
+        with wave.open(handle, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(16_000)
+            out.writeframes(np.concatenate(chunks).tobytes())
+        self.conversation.thinking("listening to the recording...")
+        self.run_worker(partial(self._transcribe, Path(handle.name), True), thread=True, group="voice",
+                        exit_on_error=False)
 
     # ---- the library -----------------------------------------------------------------------------
     def action_update_index(self) -> None:

@@ -106,6 +106,15 @@ class ChatEngine:
             planner, phraser, note = choose_planner(self.settings, self.no_llm, load="now")
         except Exception as error:  # noqa: BLE001 - a model that fails to load leaves the rules
             planner, phraser, note = rules_planner, None, f"LLM off ({type(error).__name__}: {error}): planning with rules"
+        if planner is not rules_planner:
+            # One throwaway plan reads the prompt's fixed prefix into the model's cache now (and
+            # saves it for the next start), so the person's first turn does not pay for it: it
+            # took 16 s with the 1.5B on two cores, a turn after it 4 s. Turns meanwhile are
+            # planned by the rules and refined after (no turn uses the LLM before llm_ready).
+            try:
+                planner("a photo of a dog on the beach", PlanContext(now=_dt.datetime.now()))
+            except Exception:  # noqa: BLE001 - the real turns report their own failures
+                pass
         self.planner, self.phraser, self.llm_note = planner, phraser, note
         self.llm_ready.set()
         return note

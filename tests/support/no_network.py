@@ -42,6 +42,11 @@ def _hook(event: str, args: tuple) -> None:
 
 def main() -> None:
     sys.addaudithook(_hook)
+    if sys.argv[1:2] == ["chat-pilot"]:  # the chat app, headless, for one typed and one spoken turn
+        from tests.support.chat_pilot import main as chat_main
+
+        chat_main(sys.argv[2:])
+        return
     from recall.cli import main as recall_main
 
     sys.argv = ["recall", *sys.argv[1:]]

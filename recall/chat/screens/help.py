@@ -17,10 +17,16 @@ SAYINGS = ['"my friend jumping at that dim concert last summer"', '"#3 is close 
 
 def key_label(keys: str) -> str:
     names = {"plus": "+", "equals_sign": "=", "minus": "-", "escape": "Esc", "enter": "Enter", "up": "↑",
-             "down": "↓", "left": "←", "right": "→", "tab": "Tab"}
-    parts = [names.get(k, k.replace("ctrl+", "Ctrl+").upper() if k.startswith(("ctrl+", "f")) else k)
-             for k in keys.split(",")]
-    return "1-9" if keys.startswith("1,2") else " ".join(parts)
+             "down": "↓", "left": "←", "right": "→", "tab": "Tab", "question_mark": "?"}
+    if keys.startswith("1,2"):
+        return "1-9"
+    parts = []
+    for key in keys.split(","):
+        if key.startswith("ctrl+"):
+            parts.append("Ctrl+" + key[5:].upper())
+        else:
+            parts.append(names.get(key, key.upper() if key.startswith("f") and key[1:].isdigit() else key))
+    return " ".join(parts)
 
 
 class HelpScreen(ModalScreen):

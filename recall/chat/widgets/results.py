@@ -13,8 +13,9 @@ from ...safe_text import visible
 from ..keymap import bindings
 from ..thumbnails import HalfBlocks
 
-CARD_WIDTH = 20  # cells, border included
-THUMB_COLUMNS, THUMB_ROWS = 18, 6
+# Card sizes (width in cells with the border, thumbnail columns and rows), largest first: the
+# largest that fits three across is used, so a wide terminal shows photos one can recognise.
+CARD_SIZES = [(26, 24, 8), (20, 18, 6)]
 BAR_CELLS = 8
 EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -35,19 +36,32 @@ def date_label(taken_at: str | None, file_date: bool) -> str:
 class PhotoCard(Widget):
     """One result: its thumbnail, its number and score, and its date (file dates said as such)."""
 
-    def __init__(self, photo, file_date: bool):
+    def __init__(self, photo, file_date: bool, size: tuple[int, int, int]):
         super().__init__(classes="card")
         self.photo = photo
         self.file_date = file_date
+        self.width_cells, self.columns, self.rows = size
+        self.styles.width = self.width_cells
+        self.styles.height = self.rows + 4  # the thumbnail, two label lines, the border
         self.has_thumbnail = False
         self.requested = False  # its thumbnail is being decoded
 
     def compose(self):
-        yield Static(Text("\n" * (THUMB_ROWS // 2) + "…".center(THUMB_COLUMNS), style="dim"), classes="thumb")
+        thumb = Static(Text("\n" * (self.rows // 2) + "…".center(self.columns), style="dim"), classes="thumb")
+        thumb.styles.width, thumb.styles.height = self.columns, self.rows
+        yield thumb
         label = Text(f"#{self.photo.number:<3}", style="bold")
         label.append(score_bar(self.photo.score), style="green")
         label.append("\n" + visible(date_label(self.photo.taken_at, self.file_date)), style="dim")
-        yield Static(label, classes="label")
+        label_widget = Static(label, classes="label")
+        label_widget.styles.width = self.columns
+        yield label_widget
+
+    def on_resize(self) -> None:
+        # Laid out at last: a card mounted after the grid's own layout pass asks for itself.
+        grid = next((a for a in self.ancestors if isinstance(a, ResultsGrid)), None)
+        if grid is not None:
+            grid.call_after_refresh(grid._ask_for_thumbnails)
 
     def set_thumbnail(self, pixels) -> None:
         self.has_thumbnail = True
@@ -84,24 +98,37 @@ class ResultsGrid(VerticalScroll, can_focus=True):
 
     def on_mount(self) -> None:
         self.cards: list[PhotoCard] = []
+        self.card_size = CARD_SIZES[-1]
+        self._shown = None
         self._title("No photos yet: say what you remember.")
 
     # ---- content -------------------------------------------------------------------------------
     def show(self, photos: list, file_dates: dict[str, bool], title: str, thumbnails: dict) -> None:
-        """Replace the cards; the selected photo stays selected when it is still here."""
+        """Replace the cards; the selected photo stays selected when it is still here.
+        ``thumbnails``: (photo id, columns, rows) -> pixels already decoded."""
         keep = self.cards[self.selected].photo.id if self.cards and self.selected < len(self.cards) else None
+        self._shown = (photos, file_dates, title, thumbnails)
+        self.card_size = self._card_size()
         grid = self.query_one("#cards", Grid)
         grid.remove_children()
-        self.cards = [PhotoCard(p, file_dates.get(p.id, False)) for p in photos]
+        self.cards = [PhotoCard(p, file_dates.get(p.id, False), self.card_size) for p in photos]
         grid.mount_all(self.cards)
         for card in self.cards:
-            if card.photo.id in thumbnails:
-                self.call_after_refresh(card.set_thumbnail, thumbnails[card.photo.id])
+            pixels = thumbnails.get((card.photo.id, card.columns, card.rows))
+            if pixels is not None:
+                card.has_thumbnail = True
+                self.call_after_refresh(card.set_thumbnail, pixels)
         ids = [p.id for p in photos]
         index = ids.index(keep) if keep in ids else min(self.selected, max(0, len(ids) - 1))
         self.set_reactive(ResultsGrid.selected, index)
         self._title(title)
         self.call_after_refresh(self._after_layout)
+
+    def _card_size(self) -> tuple[int, int, int]:
+        # The width as if a scrollbar were there: bigger cards must not make the scrollbar go
+        # away, and so come back as smaller ones, and so on.
+        width = self.size.width - 2 - self.styles.scrollbar_size_vertical
+        return next((size for size in CARD_SIZES if width // size[0] >= 3), CARD_SIZES[-1])
 
     def _title(self, text: str) -> None:
         self.query_one("#results-title", Static).update(Text(visible(text), style="bold"))
@@ -121,7 +148,10 @@ class ResultsGrid(VerticalScroll, can_focus=True):
         self.call_after_refresh(self._after_layout)
 
     def _after_layout(self) -> None:
-        columns = max(1, self.scrollable_content_region.width // CARD_WIDTH)
+        if self._shown is not None and self.cards and self._card_size() != self.card_size:
+            self.show(*self._shown)  # the space changed (a detail pane, a resize): cards to fit
+            return
+        columns = max(1, self.scrollable_content_region.width // self.card_size[0])
         self.query_one("#cards", Grid).styles.grid_size_columns = columns
         self._mark_selected()
         self.call_after_refresh(self._ask_for_thumbnails)  # once the new column count is laid out
