@@ -308,3 +308,135 @@ def test_recall_chat_in_a_real_terminal(tmp_path, flickr_index):
     finally:
         subprocess.run([*tmux, "send-keys", "-t", name, "C-q"], capture_output=True)
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def test_audio_is_transcribed_and_searched_and_bad_audio_changes_nothing(fresh, tmp_path):
+    from tests.test_voice import speak
+
+    db, base = fresh
+    good = speak("the black and white dog carrying a stick in its mouth", tmp_path / "memo.wav")
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt garbage")
+    app = make_app(db, base, session="voice")
+
+    async def script(pilot):
+        await ready(pilot, app)
+        for path in (bad, good):
+            await pilot.press("ctrl+o")
+            await pilot.pause(0.2)
+            await pilot.press(*[{" ": "space"}.get(c, c) for c in str(path)], "enter")
+            await wait_for(pilot, lambda: len(messages(app)) >= (1 if path == bad else 3), 120, "the recording's answer")
+        await settle(pilot, app)
+        return messages(app), cards(app)
+
+    said, shown = run(app, script)
+    assert "cannot" in said[0] or "damaged" in said[0] or "not" in said[0], said  # one line, and no turn
+    assert said[1].startswith("heard: ") and "dog" in said[1].lower() and shown
+    turns = json.loads(next((base / "sessions").glob("*/voice.json")).read_text())["turns"]
+    assert len(turns) == 1  # the broken recording left the session as it was
+
+
+def test_naming_the_faces_in_a_photo_by_key(tmp_path):
+    from tests.conftest import FACES
+    from tools.people import PeopleBook
+
+    library = tmp_path / "lib"
+    library.mkdir()
+    for name in ("img1.jpg", "img2.jpg"):
+        caption(Path(shutil.copy2(FACES / "images" / name, library / name)), "a portrait of a man smiling")
+    settings = chat_settings(tmp_path / "db", tmp_path, analyze_objects=False)
+    store, models = PhotoStore(settings), Models(settings)
+    Indexer(settings, store, models).run([library])
+    Analyzer(settings, store, models).run()
+    app = make_app(tmp_path / "db", tmp_path, session="names")
+
+    async def script(pilot):
+        await ready(pilot, app)
+        await say(pilot, app, "a portrait of a man")
+        await settle(pilot, app)
+        await pilot.press("tab", "n")
+        await pilot.pause(0.3)
+        await pilot.press(*"Ann", "enter")
+        await wait_for(pilot, lambda: any(m.endswith("is now Ann") for m in messages(app)), 30, "the name")
+        return messages(app)
+
+    said = run(app, script)
+    assert app.errors == [] and any(m.endswith("is now Ann") for m in said)
+    named = [c for c in PeopleBook(PhotoStore(chat_settings(tmp_path / "db", tmp_path), mode="read")).clusters()
+             if c.name == "Ann"]
+    assert named and named[0].count >= 1
+
+
+def test_a_background_index_run_makes_new_photos_searchable(fresh, tmp_path):
+    db, base = fresh
+    extra = tmp_path / "extra"
+    caption(write_photo(extra / "kite.jpg", seed=7), "a purple kite above the dunes")
+    app = make_app(db, base, session="bg", index_paths=[extra], **QUIET)
+
+    async def script(pilot):
+        await ready(pilot, app)
+        await wait_for(pilot, lambda: any(m.startswith("indexed 1 new photos") for m in messages(app)), 120,
+                       "the background index run")
+        await say(pilot, app, "a purple kite")
+        await settle(pilot, app)
+        return [Path(c.photo.path).name for c in app.query_one(ResultsGrid).cards]
+
+    assert run(app, script)[0] == "kite.jpg"
+    assert app.errors == []
+
+
+def test_a_model_that_fails_to_load_and_a_server_that_goes_away_leave_the_app_up(tmp_path):
+    import signal
+    import time
+
+    from tests.test_chroma_server import free_port
+
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    server = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while socket_closed(port):
+            assert time.time() < deadline, "the Chroma server did not start"
+            time.sleep(0.2)
+        settings = chat_settings(tmp_path / "db", tmp_path, chroma_url=url, **QUIET)
+        store, models = PhotoStore(settings), Models(settings)
+        Indexer(settings, store, models).run([_one_photo(tmp_path)])
+        models_dir = tmp_path / "models"
+        (models_dir / "llm").mkdir(parents=True)
+        (models_dir / "llm" / "broken-1.5b.gguf").write_bytes(b"GGUF" + b"\x00" * 64)
+        app = make_app(tmp_path / "db", tmp_path, session="away", no_llm=False, chroma_url=url,
+                       models_dir=models_dir, **QUIET)
+
+        async def script(pilot):
+            await ready(pilot, app)
+            await wait_for(pilot, lambda: app.engine.llm_ready.is_set(), 60, "the LLM attempt")
+            await say(pilot, app, "a red circle")
+            await settle(pilot, app)
+            found = cards(app)
+            server.send_signal(signal.SIGKILL)
+            server.wait(timeout=30)
+            await say(pilot, app, "a blue square")
+            await wait_for(pilot, lambda: any(m.startswith("that turn failed") for m in messages(app, "error")),
+                           120, "the failure notice")
+            return found, messages(app)
+
+        found, said = run(app, script)
+    finally:
+        server.kill()
+    assert found and any(m.startswith("LLM off") for m in said), said  # the broken model: rules, and why
+    assert app.errors and all("Traceback" not in m for m in said)
+
+
+def socket_closed(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _one_photo(tmp_path: Path) -> Path:
+    caption(write_photo(tmp_path / "one" / "red.jpg"), "a red circle on white")
+    return tmp_path / "one"

@@ -415,14 +415,14 @@ class RecallApp(App):
 
         def named(name: str | None) -> None:
             if name:
-                self.run_worker(partial(self._name, who, name), thread=True, group="people", exit_on_error=False)
+                self.run_worker(partial(self._save_name, who, name), thread=True, group="people", exit_on_error=False)
             self._ask_names(number, rest, names)
 
         self.push_screen(AskText(f"Who is {label} in #{number}? ({len(people)} to name)", placeholder="a name",
                                  value="" if current == who else current,
                                  hint="Naming someone who has a name already merges the two."), named)
 
-    def _name(self, who: str, name: str) -> None:
+    def _save_name(self, who: str, name: str) -> None:
         from tools.people import PeopleError
         from tools.store import StoreError
 
