@@ -62,6 +62,7 @@ class RecallApp(App):
         self.indexing = False
         self._recording = None  # (stream, chunks) while push-to-talk records
         self._last_text, self._answered = None, False  # the last words sent, and whether they got a reply
+        self._last_message = ""
         self._screen_up = False  # until the first frame, a bug ends the app (there is nothing to keep up)
 
     def compose(self):
@@ -208,9 +209,14 @@ class RecallApp(App):
             if before == [p.id for p in reply.results]:
                 self.query_one(ResultsGrid).set_refining(False)
                 return  # it read them as the rules did: nothing new to say
-            self.conversation.add("system", "the local LLM reads it differently:")
-        self._answered = True
-        self.conversation.add("agent", reply.message)
+            if reply.message == self._last_message:
+                self.conversation.add("system", "(the local LLM's reading changed the list)")
+            else:
+                self.conversation.add("system", "the local LLM reads it differently:")
+                self.conversation.add("agent", reply.message)
+        else:
+            self.conversation.add("agent", reply.message)
+        self._answered, self._last_message = True, reply.message
         for notice in reply.notices:
             self.conversation.add("notice", notice)
         self._show_results(reply, refining=False)
