@@ -60,6 +60,7 @@ class RecallApp(App):
         self.reply = None
         self.file_dates: dict[str, bool] = {}
         self.indexing = False
+        self.facts = None  # what the index and the models offer (LibraryFacts), once open
         self._recording = None  # (stream, chunks) while push-to-talk records
         self._last_text, self._answered = None, False  # the last words sent, and whether they got a reply
         self._last_message = ""
@@ -101,9 +102,13 @@ class RecallApp(App):
         self.call_from_thread(self._llm_loaded, note)
 
     def _opened(self, facts) -> None:
+        self.facts = facts
         self.status.show_library(facts, self.engine.session)
         if facts.notice:
             self.conversation.add("notice", facts.notice)
+        off = [s.name for s in facts.signals if not s.on]
+        if off:
+            self.conversation.add("system", f"off here: {', '.join(off)} (F1 says how to turn each on)")
         history = self.engine.history()
         for turn in history.turns:
             self.conversation.add("user", turn.user)
@@ -603,7 +608,7 @@ class RecallApp(App):
         self.query_one("#prompt").focus()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen([s for s in self.facts.signals if not s.on] if self.facts else []))
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

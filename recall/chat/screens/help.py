@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ...safe_text import visible
 from ..keymap import KEYS
 
 WHERE = {"input": "typing", "anywhere": "anywhere", "results": "on a photo", "question": "on a question"}
@@ -32,6 +33,10 @@ def key_label(keys: str) -> str:
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "close")]
 
+    def __init__(self, signals_off: list | None = None):
+        super().__init__()
+        self.signals_off = signals_off or []
+
     def compose(self):
         table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1), expand=True)
         table.add_column("key", no_wrap=True)
@@ -45,4 +50,10 @@ class HelpScreen(ModalScreen):
             yield Static(Text("photo-recall: keys", style="bold"))
             yield Static(table)
             yield Static(said)
+            if self.signals_off:
+                off = Text("\nOff here, and how to turn each on:", style="bold")
+                for signal in self.signals_off:
+                    off.append(f"\n  {signal.name}: ", style="bold")
+                    off.append(visible(signal.how or "not available"))
+                yield Static(off)
             yield Static(Text("\nEsc closes this.", style="dim"))
