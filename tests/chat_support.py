@@ -62,7 +62,8 @@ def cards(app: RecallApp) -> list[str]:
 
 
 def messages(app: RecallApp, kind: str | None = None) -> list[str]:
-    return [m.plain for m in app.query(ChatMessage) if kind is None or m.kind == kind]
+    """What the chat column shows, oldest first (start-up hints left out), of one kind or all."""
+    return [m.plain for m in app.query(ChatMessage) if m.kind != "hint" and (kind is None or m.kind == kind)]
 
 
 async def settle(pilot, app: RecallApp, timeout: float = 60.0) -> None:

@@ -108,7 +108,7 @@ class RecallApp(App):
             self.conversation.add("notice", facts.notice)
         off = [s.name for s in facts.signals if not s.on]
         if off:
-            self.conversation.add("system", f"off here: {', '.join(off)} (F1 says how to turn each on)")
+            self.conversation.add("hint", f"off here: {', '.join(off)} (F1 says how to turn each on)")
         history = self.engine.history()
         for turn in history.turns:
             self.conversation.add("user", turn.user)

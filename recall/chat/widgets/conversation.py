@@ -9,8 +9,8 @@ from textual.widgets.option_list import Option
 
 from ...safe_text import visible
 
-STYLES = {"user": "bold", "agent": "", "notice": "yellow", "error": "red", "system": "dim"}
-PREFIX = {"user": "you  ", "agent": "     ", "notice": "note ", "error": "oops ", "system": "     "}
+STYLES = {"user": "bold", "agent": "", "notice": "yellow", "error": "red", "system": "dim", "hint": "dim italic"}
+PREFIX = {"user": "you  ", "agent": "     ", "notice": "note ", "error": "oops ", "system": "     ", "hint": ""}
 
 
 class ChatMessage(Static):
