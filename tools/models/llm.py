@@ -112,7 +112,45 @@ def _import_llama_cpp():
         import llama_cpp
     except ImportError as exc:
         raise LLMUnavailable(f"llama-cpp-python is not installed ({exc}); install it with: {INSTALL_HINT}") from None
+    _quiet_without_swapping_streams(llama_cpp)
     return llama_cpp
+
+
+class _NoSuppression:
+    def __init__(self, disable: bool = True):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        return False
+
+
+_SILENT_LOG = None
+
+
+def _quiet_without_swapping_streams(llama_cpp) -> None:
+    """llama-cpp-python silences a model load by pointing file descriptors 1 and 2 (and
+    sys.stdout/stderr) at /dev/null for the whole process. Loading in a background thread, as
+    `recall ask` and the chat app do, then threw away whatever the main thread printed meanwhile
+    (seen: a `recall ask --json` whose JSON, flushed at exit, vanished; a chat screen not drawn).
+    Instead llama.cpp's own log goes to a callback that drops it, and nothing swaps streams."""
+    global _SILENT_LOG
+    if _SILENT_LOG is not None:
+        return
+    import ctypes
+
+    from llama_cpp import _internals, llama as llama_module
+
+    @llama_cpp.llama_log_callback
+    def silent(level, text, user_data):  # noqa: ARG001 - the C signature
+        return None
+
+    _SILENT_LOG = silent  # kept referenced: C holds only the pointer
+    llama_cpp.llama_log_set(silent, ctypes.c_void_p(0))
+    llama_module.suppress_stdout_stderr = _NoSuppression
+    _internals.suppress_stdout_stderr = _NoSuppression
 
 
 class LocalLLM:
