@@ -355,3 +355,26 @@ def test_find_llm(tmp_path):
     for p in folder.glob("qwen*"):
         p.unlink()
     assert find_llm(tmp_path, None).name == "phi-3-mini.gguf"
+
+
+def test_loading_in_a_background_thread_loses_nothing_printed_meanwhile(qwen_05b):
+    """llama-cpp-python used to point fds 1 and 2 at /dev/null during a load: lines the main
+    thread printed while a background thread loaded the model (as `recall ask` does) vanished."""
+    script = f"""
+import sys, threading, time
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from tools.models.llm import LocalLLM
+llm = LocalLLM({str(qwen_05b)!r})
+loader = threading.Thread(target=llm.load)
+loader.start()
+for i in range(200):
+    print("line", i, flush=True)
+    print("err", i, file=sys.stderr, flush=True)
+    time.sleep(0.005)
+loader.join()
+print("done")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"line {i}" for i in range(200)] + ["done"]
+    assert result.stderr.splitlines() == [f"err {i}" for i in range(200)]  # and nothing of llama.cpp's
