@@ -1,6 +1,6 @@
 """One turn of the conversation: words in; a message, maybe a question, and ranked photos out.
 
-A turn (0) tidies spoken phrasing (``agent.plan.tidy_spoken``: fillers, self-corrections),
+A turn (0) tidies spoken phrasing (``agent.spoken.tidy_spoken``: fillers, self-corrections),
 (1) reads feedback on the photos shown last ("#3 is close", "not 1 or 2", "earlier than that",
 "not that one, the other one", "#3, same place but at night"), (2) takes an answer to the
 question asked last, (3) turns whatever else the person said into an action (an LLM planner
@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from agent.explain import explain
 from agent.feedback import Feedback, parse_feedback, positions_to_ids, same_day, same_place, shifted_range
 from agent.phrasing import Phraser
-from agent.plan import Action, Plan, PlanContext, rule_action, rule_tool_call, tidy_spoken
+from agent.plan import Action, Plan, PlanContext, rule_action, rule_tool_call
+from agent.spoken import tidy_spoken
 from agent.questions import Question, best_question
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn

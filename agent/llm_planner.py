@@ -11,7 +11,7 @@ knowledge or arithmetic is done here, as ``agent.plan.rule_plan`` does it:
   a region or a city of the person's own library, so "the beach" is not the US town Beach);
 * people are kept only when they are known names; other person words ("my friend") go to
   ``visual``;
-* the text is first tidied of spoken fillers and self-corrections (``agent.plan.tidy_spoken``),
+* the text is first tidied of spoken fillers and self-corrections (``agent.spoken.tidy_spoken``),
   so the LLM copies phrases from what the person meant;
 * a date or place phrase that is not in the person's text (a hallucination: the 0.5B model
   likes to write "2025-06-01") is replaced by what ``rule_plan`` found.  Where the LLM found
@@ -34,7 +34,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.plan import (Action, Plan, PlanContext, _strong, clean_visual, known_places_from, rule_plan,
-                        rule_tool_call, tidy_spoken)
+                        rule_tool_call)
+from agent.spoken import tidy_spoken
 from tools import geo
 from tools.date_phrases import resolve_date_phrase
 from tools.toolbox import SearchPhotos, parse_tool_call, tool_call_schema, tools_help

@@ -338,7 +338,8 @@ def run_tool_choice(name: str, act_fn) -> dict:
 def rules_tool_choice(text: str):
     """What the agent does with these words without an LLM (see the module docstring)."""
     from agent.feedback import parse_feedback
-    from agent.plan import rule_action, rule_tool_call, tidy_spoken
+    from agent.plan import rule_action, rule_tool_call
+    from agent.spoken import tidy_spoken
     from tools.toolbox import SimilarTo
 
     text = tidy_spoken(text, NOW)  # as agent.dialogue does first

@@ -10,7 +10,8 @@ import pytest
 
 from agent.dialogue import Agent
 from agent.feedback import Feedback, parse_feedback
-from agent.plan import rule_plan, tidy_spoken
+from agent.plan import rule_plan
+from agent.spoken import tidy_spoken
 from agent.state import DialogueState, Turn
 from tests.photos import write_photo
 from tests.test_agent_search import FINLAND, ITALY, caption, index
