@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from agent.feedback import ordinals_to_numbers
 from agent.spoken import tidy_spoken
 from tools import geo
-from tools.date_phrases import MONTHS, WEEKDAYS, DateRange, find_date_span, resolve_date_phrase
+from tools.date_phrases import DateRange, find_date_span, resolve_date_phrase
 from tools.search import SearchQuery
 from tools.toolbox import ListPeople, PhotoDetails, SimilarTo
 

@@ -10,10 +10,10 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .output import (err, error_line, json_document, json_line, note, out, print_analysis, print_doctor,
+from .local_llm import choose_planner
+from .output import (err, error_line, json_document, json_line, note, print_analysis, print_doctor,
                      print_index_report, print_models, print_people, print_reply, print_results, print_status,
                      say)
-from .local_llm import choose_planner
 from .safe_text import markup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,

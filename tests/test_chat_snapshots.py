@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recall.chat.app import PREVIEW_COLUMNS, PREVIEW_ROWS
+from recall.chat.photo_actions import PREVIEW_COLUMNS, PREVIEW_ROWS
 from tests.chat_support import make_app, ready, say, settle, wait_for
 from tests.photos import write_photo
 from tests.test_agent_search import caption

@@ -218,7 +218,6 @@ class Indexer:
         self.store.upsert_photos(relocated)
         self.store.forget_skipped(r.path for r in relocated)
 
-        current_paths = set(id_to_path.values())
         unreadable = [p.path for p in walked.problems]
         walked_roots = [r for r in walked.roots if os.path.exists(r)]  # an unplugged drive deletes nothing
         gone = [id_ for path, (id_, _, _) in table.items()

@@ -8,9 +8,6 @@ that was cancelled (Esc) or superseded (a newer message) are dropped, never show
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import traceback
 from functools import partial
 from pathlib import Path
@@ -22,10 +19,12 @@ from textual.widgets import Footer, Static
 from ..safe_text import one_line
 from .engine import CancelToken, ChatEngine, TurnCancelled, TurnResult
 from .keymap import bindings
+from .library_actions import LibraryActions
 from .log import open_log
-from .screens.ask_text import AskText
+from .photo_actions import PhotoActions
 from .screens.help import HelpScreen
-from .thumbnails import ThumbnailCache, ThumbnailError
+from .thumbnails import ThumbnailCache
+from .voice_actions import VoiceActions
 from .widgets.conversation import Choices, Conversation
 from .widgets.detail import DetailPane
 from .widgets.prompt import PromptInput
@@ -34,10 +33,9 @@ from .widgets.status_bar import StatusBar
 
 MIN_SIZE = (60, 16)  # below this the layout cannot show a photo and a line of chat
 WIDE = 110  # from this width the details sit beside the results instead of over them
-PREVIEW_COLUMNS, PREVIEW_ROWS = 36, 12
 
 
-class RecallApp(App):
+class RecallApp(PhotoActions, VoiceActions, LibraryActions, App):
     CSS_PATH = "recall.tcss"
     TITLE = "photo-recall"
     BINDINGS = bindings("anywhere")
@@ -280,315 +278,6 @@ class RecallApp(App):
     def on_choices_picked(self, message: Choices.Picked) -> None:
         self.query_one("#prompt").focus()
         self.send(message.answer)
-
-    # ---- the selected photo ----------------------------------------------------------------------
-    @property
-    def selected(self):
-        return self.query_one(ResultsGrid).current
-
-    def _need_photo(self) -> object | None:
-        photo = self.selected
-        if photo is None:
-            self.conversation.add("notice", "no photo is selected: say what you remember first")
-        return photo
-
-    def action_details(self) -> None:
-        if self._need_photo() is None:
-            return
-        pane = self.query_one(DetailPane)
-        if pane.display:
-            self._close_detail()
-            return
-        pane.display = True
-        self._fit_layout()
-        self._show_detail()
-
-    def _close_detail(self) -> None:
-        self.query_one(DetailPane).display = False
-        self._fit_layout()
-        self.query_one(ResultsGrid).focus()
-
-    def _show_detail(self) -> None:
-        photo = self.selected
-        if photo is None:
-            return
-        from tools.text_match import query_terms
-
-        record = self.engine.record(photo.id)
-        names = self.engine.people_names()
-        plan = self.engine.history().plan
-        scale = {k: max((p.why[k].score for p in self.reply.results if k in p.why), default=1.0)
-                 for k in ("words",)} if self.reply else {}
-        pane = self.query_one(DetailPane)
-        pane.show(photo, record, plan, [names.get(p, p) for p in (record.people if record else [])], scale,
-                  set(query_terms(plan.visual)))
-        key = (photo.id, PREVIEW_COLUMNS, PREVIEW_ROWS)
-        if key in self.pixels:
-            pane.set_preview(self.pixels[key])
-        else:
-            pane.set_preview(None)
-            self.run_worker(partial(self._decode, [(photo, "preview")]), thread=True, group="thumbs",
-                            exit_on_error=False)
-
-    def on_results_grid_selected(self, message: ResultsGrid.Selected) -> None:
-        if self.query_one(DetailPane).display:
-            self._show_detail()
-
-    def on_results_grid_want_thumbnails(self, message: ResultsGrid.WantThumbnails) -> None:
-        self.run_worker(partial(self._decode, [(card, "card") for card in message.cards]), thread=True,
-                        group="thumbs", exit_on_error=False)
-
-    def _decode(self, items: list) -> None:
-        for item, kind in items:
-            photo = item.photo if kind == "card" else item
-            columns, rows = (item.columns, item.rows) if kind == "card" else (PREVIEW_COLUMNS, PREVIEW_ROWS)
-            try:
-                pixels = self.thumbnails.pixels(photo.id, photo.path, columns, rows, fill=kind == "card")
-            except ThumbnailError as error:
-                self.call_from_thread(self._thumbnail_failed, item, kind, str(error))
-                continue
-            except Exception as error:  # noqa: BLE001 - one photo's problem is that card's alone
-                self.call_from_thread(self._thumbnail_failed, item, kind, f"no preview ({type(error).__name__})")
-                continue
-            self.pixels[(photo.id, columns, rows)] = pixels
-            self.call_from_thread(self._thumbnail_ready, item, kind, pixels)
-
-    def _thumbnail_ready(self, item, kind: str, pixels) -> None:
-        if kind == "card":
-            if item.is_mounted:
-                item.set_thumbnail(pixels)
-        elif self.selected is not None and self.selected.id == item.id:
-            self.query_one(DetailPane).set_preview(pixels)
-
-    def _thumbnail_failed(self, item, kind: str, why: str) -> None:
-        if kind == "card":
-            if item.is_mounted:
-                item.set_problem(why)
-        elif self.selected is not None and self.selected.id == item.id:
-            self.query_one(DetailPane).set_preview_problem(why)
-
-    # ---- feedback by key -------------------------------------------------------------------------
-    def _feedback(self, words: str) -> None:
-        photo = self._need_photo()
-        if photo is not None:
-            self.send(words.format(n=photo.number))
-
-    def action_closer(self) -> None:
-        self._feedback("#{n} is close")
-
-    def action_not_it(self) -> None:
-        self._feedback("not #{n}")
-
-    def action_more_like(self) -> None:
-        self._feedback("more like #{n}")
-
-    def action_none_of_these(self) -> None:
-        if self.reply is not None and self.reply.results:
-            self.send("none of these")
-
-    def action_open_photo(self) -> None:
-        photo = self._need_photo()
-        if photo is None:
-            return
-        opener = "open" if sys.platform == "darwin" else "xdg-open"
-        if not shutil.which(opener) or not Path(photo.path).exists():
-            why = "the photo is not there any more" if not Path(photo.path).exists() else f"no {opener} here"
-            self.conversation.add("notice", f"cannot open #{photo.number}: {why} (y copies its path)")
-            return
-        subprocess.Popen([opener, photo.path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-
-    def action_copy_path(self) -> None:
-        photo = self._need_photo()
-        if photo is not None:
-            self.copy_to_clipboard(photo.path)  # OSC 52: the terminal's clipboard, over SSH too
-            self.notify(f"copied the path of #{photo.number}", timeout=2)
-
-    def action_name_faces(self) -> None:
-        photo = self._need_photo()
-        if photo is None:
-            return
-        record = self.engine.record(photo.id)
-        if record is None or not record.people:
-            self.conversation.add("notice", f"no faces were found in #{photo.number}"
-                                  + ("" if record and "faces-1" in record.analyzed else
-                                     " (faces come from `recall index` without --quick)"))
-            return
-        names = self.engine.people_names()
-        self._ask_names(photo.number, list(record.people), names)
-
-    def _ask_names(self, number: int, people: list[str], names: dict[str, str]) -> None:
-        if not people:
-            return
-        who, rest = people[0], people[1:]
-        current = names.get(who, who)
-        label = "this person" if current == who else current
-
-        def named(name: str | None) -> None:
-            if name:
-                self.run_worker(partial(self._save_name, who, name), thread=True, group="people", exit_on_error=False)
-            self._ask_names(number, rest, names)
-
-        self.push_screen(AskText(f"Who is {label} in #{number}? ({len(people)} to name)", placeholder="a name",
-                                 value="" if current == who else current,
-                                 hint="Naming someone who has a name already merges the two."), named)
-
-    def _save_name(self, who: str, name: str) -> None:
-        from tools.people import PeopleError
-        from tools.store import StoreError
-
-        try:
-            cluster = self.engine.name_person(who, name)
-        except (PeopleError, StoreError) as error:
-            self.call_from_thread(self.conversation.add, "notice", str(error))
-            return
-        except Exception as error:  # noqa: BLE001
-            self.call_from_thread(self._failed, "naming failed", error)
-            return
-        self.call_from_thread(self.conversation.add, "system", f"{cluster.id} is now {cluster.name}")
-        self.call_from_thread(self._refresh_facts)
-
-    # ---- voice -----------------------------------------------------------------------------------
-    def action_attach_audio(self) -> None:
-        def chosen(path: str | None) -> None:
-            if path:
-                self.conversation.thinking("listening to the recording...")
-                self.run_worker(partial(self._transcribe, Path(path).expanduser()), thread=True, group="voice",
-                                exit_on_error=False)
-
-        self.push_screen(AskText("Say it instead: an audio file to transcribe (here, offline)",
-                                 placeholder="~/memo.wav", hint="WAV, MP3, M4A, OGG, FLAC..."), chosen)
-
-    def _transcribe(self, path: Path, recorded: bool = False) -> None:
-        from tools.models.clip import ModelMissing
-        from tools.models.speech import SpeechError
-
-        try:
-            try:
-                transcript = self.engine.transcribe(path)
-            finally:
-                if recorded:  # the person's voice is not kept on disk
-                    path.unlink(missing_ok=True)
-        except (SpeechError, ModelMissing) as error:
-            self.call_from_thread(self._heard, None, str(error))
-            return
-        except Exception as error:  # noqa: BLE001
-            self.call_from_thread(self._failed, "transcription failed", error)
-            return
-        self.call_from_thread(self._heard, transcript.text, None)
-
-    def _heard(self, text: str | None, problem: str | None) -> None:
-        self.conversation.thinking(None)
-        if problem:
-            self.conversation.add("notice", problem)  # the session is unchanged
-            return
-        self.conversation.add("system", f"heard: {text}")
-        self.send(text)
-
-    def action_record(self) -> None:
-        """Push to talk: Ctrl+R starts recording from the microphone, Ctrl+R again stops and
-        transcribes. Needs the optional `sounddevice` (PortAudio) and an input device."""
-        if self._recording is not None:
-            self._stop_recording()
-            return
-        try:
-            import sounddevice
-        except (ImportError, OSError):
-            self.conversation.add("notice", "no microphone support here (pip install sounddevice; it needs "
-                                  "PortAudio): Ctrl+O transcribes an audio file instead")
-            return
-        try:
-            sounddevice.query_devices(kind="input")
-            chunks: list = []
-            stream = sounddevice.InputStream(samplerate=16_000, channels=1, dtype="int16",
-                                             callback=lambda data, frames, when, status: chunks.append(data.copy()))
-            stream.start()
-        except Exception:  # noqa: BLE001 - no input device is the usual case on a server
-            self.conversation.add("notice", "no microphone found: Ctrl+O transcribes an audio file instead")
-            return
-        self._recording = (stream, chunks)
-        self.conversation.thinking("recording... Ctrl+R again to stop")
-
-    def _stop_recording(self) -> None:
-        import tempfile
-        import wave
-
-        import numpy as np
-
-        stream, chunks = self._recording
-        self._recording = None
-        stream.stop()
-        stream.close()
-        if not chunks:
-            self.conversation.thinking(None)
-            self.conversation.add("notice", "nothing was recorded")
-            return
-        handle = tempfile.NamedTemporaryFile(suffix=".wav", delete=False)
-        with wave.open(handle, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(16_000)
-            out.writeframes(np.concatenate(chunks).tobytes())
-        self.conversation.thinking("listening to the recording...")
-        self.run_worker(partial(self._transcribe, Path(handle.name), True), thread=True, group="voice",
-                        exit_on_error=False)
-
-    # ---- the library -----------------------------------------------------------------------------
-    def action_update_index(self) -> None:
-        last = self.engine.store.get_meta("last_index") or {}
-        roots = [Path(r) for r in last.get("roots", [])]
-        if not roots:
-            self.conversation.add("notice", "no folder has been indexed yet: run `recall index PATH` once, or "
-                                  "start with `recall chat --index PATH`")
-            return
-        self._start_index(roots)
-
-    def _start_index(self, paths: list[Path]) -> None:
-        if self.indexing:
-            self.conversation.add("notice", "an index run is going already")
-            return
-        self.indexing = True
-        self.conversation.add("system", "indexing " + ", ".join(str(p) for p in paths) + " in the background")
-        self.run_worker(partial(self._index, paths), thread=True, group="index", exit_on_error=False)
-
-    def _index(self, paths: list[Path]) -> None:
-        app = self
-
-        class Progress:
-            def start(self, phase: str, total: int) -> None:
-                app.call_from_thread(app.status.index_started, phase, total)
-
-            def advance(self, count: int = 1) -> None:
-                app.call_from_thread(app.status.index_advanced, count)
-                app.call_from_thread(app._refresh_facts)
-
-        try:
-            report, _ = self.engine.index(paths, Progress())
-        except Exception as error:  # noqa: BLE001 - a busy, full or read-only index is a notice
-            self.call_from_thread(self._index_done, None, error)
-            return
-        self.call_from_thread(self._index_done, report, None)
-
-    def _index_done(self, report, error) -> None:
-        self.indexing = False
-        self.status.index_done()
-        if error is not None:
-            from tools.store import StoreError
-
-            if isinstance(error, StoreError):
-                self.conversation.add("notice", str(error))
-            else:
-                self._failed("the index run failed", error)
-            return
-        self.conversation.add("system", f"indexed {report.new} new photos ({report.unchanged} unchanged, "
-                                        f"{report.skipped} skipped)")
-        self._refresh_facts()
-
-    def _refresh_facts(self) -> None:
-        try:
-            self.status.show_library(self.engine.facts(), self.engine.session)
-        except Exception as error:  # noqa: BLE001 - a server that went away: say so, stay up
-            self._failed("reading the index failed", error)
 
     # ---- the rest --------------------------------------------------------------------------------
     def action_new_chat(self) -> None:
