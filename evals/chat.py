@@ -476,8 +476,9 @@ async def rules_app_phase(work: Path, args, queries, thumb_queries, out: dict) -
 def try_fixes(args) -> list[str]:
     """``--try``: what the app could do once it is up, done here from outside to measure it (the app's
     code is not changed): build the place gazetteer (else the first place-like phrase builds it in
-    a turn), then move everything alive into the GC's permanent generation (gc.freeze), so that
-    full collections stop scanning torch's, Chroma's and the gazetteer's objects."""
+    a turn), move everything alive into the GC's permanent generation (gc.freeze), so that full
+    collections stop scanning torch's, Chroma's and the gazetteer's objects, and make full
+    collections rarer (each one stops the app's thread for hundreds of ms)."""
     import gc
 
     done = []
@@ -490,6 +491,10 @@ def try_fixes(args) -> list[str]:
         gc.collect()
         gc.freeze()
         done.append(f"gc-freeze ({gc.get_freeze_count()} objects)")
+    if "gc-rare" in args.try_fixes:  # full passes 100x rarer than by default (young ones unchanged)
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, 1000)
+        done.append(f"gc-rare (thresholds {gc.get_threshold()})")
     return done
 
 
@@ -782,7 +787,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--profile", type=int, default=None, help="rules turns run under cProfile (default 10; 0: none)")
     parser.add_argument("--try", dest="try_fixes", default="",
                         help="comma-separated experiments, done from outside once each app is up: warm-places "
-                             "(build the place gazetteer), gc-freeze (gc.freeze() after start)")
+                             "(build the place gazetteer), gc-freeze (gc.freeze() after start), gc-rare (full GC "
+                             "passes 100x rarer: gc.set_threshold(700, 10, 1000))")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--wait-llm", type=float, default=900, help="seconds to wait for a GGUF being assembled")
     parser.add_argument("--images", type=Path, default=DEFAULT_FLICKR, help="the flickr8k-test folder")
