@@ -395,6 +395,11 @@ def _gazetteer() -> _Gazetteer:
         return _GAZETTEER
 
 
+def preload() -> None:
+    """Build the place-name index now (2-3 s), so the first place a person names does not wait."""
+    _gazetteer()
+
+
 def _build_gazetteer(rows: Sequence[dict]) -> _Gazetteer:
     # Reuse the rows RGeocoder already parsed instead of reading the CSV twice.
     names = [r["name"] for r in rows]

@@ -98,6 +98,13 @@ class ChatEngine:
         if text_model is not None:
             text_model.embed(["warm up"])
 
+    def warm_places(self) -> None:
+        """The gazetteer, built before a turn needs it (it was 2-3 s inside the first turn that
+        named anything place-like)."""
+        from tools import geo
+
+        geo.preload()
+
     def load_llm(self) -> str | None:
         """Load the local LLM (seconds to load its weights); a note when there is none."""
         from ..local_llm import choose_planner
