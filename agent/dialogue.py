@@ -31,12 +31,12 @@ from agent.spoken import tidy_spoken
 from agent.questions import Question, best_question
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn
-from tools import date_phrases as dates
-from tools import geo
-from tools.people import PeopleBook
-from tools.search import Searcher, SignalScore
-from tools.store import PhotoStore
-from tools.toolbox import ListPeople, PhotoDetails, PhotoFacts, SimilarTo, list_people, photo_details
+from tools.resolve import date_phrases as dates
+from tools.resolve import geo
+from tools.understand.people import PeopleBook
+from tools.query.search import Searcher, SignalScore
+from tools.index.store import PhotoStore
+from tools.query.toolbox import ListPeople, PhotoDetails, PhotoFacts, SimilarTo, list_people, photo_details
 
 # A planner: (text, what it knows) -> (a plan or another tool's call, how it was decided).
 Planner = Callable[[str, PlanContext], tuple[Action, str]]

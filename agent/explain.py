@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from agent.plan import Plan
-from tools.records import PhotoRecord
-from tools.search import SearchResult
-from tools.text_match import query_terms
+from tools.index.records import PhotoRecord
+from tools.query.search import SearchResult
+from tools.query.text_match import query_terms
 
 
 def explain(result: SearchResult, record: PhotoRecord, plan: Plan) -> str:

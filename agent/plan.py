@@ -1,7 +1,7 @@
 """A search plan made from one sentence by rules (no LLM): what the photo shows, when, where, who.
 
 ``rule_plan`` finds the spans it understands (a date phrase, place phrases, known names,
-"not X" exclusions), resolves them with the tools (``tools.date_phrases``, ``geo.resolve_place``), and
+"not X" exclusions), resolves them with the tools (``tools.resolve.date_phrases``, ``geo.resolve_place``), and
 what is left, minus filler words, is the visual description. ``plan_to_query`` turns the plan
 into the search tool's typed ``SearchQuery``.
 
@@ -26,10 +26,10 @@ from pydantic import BaseModel
 
 from agent.feedback import ordinals_to_numbers
 from agent.spoken import tidy_spoken
-from tools import geo
-from tools.date_phrases import DateRange, find_date_span, resolve_date_phrase
-from tools.search import SearchQuery
-from tools.toolbox import ListPeople, PhotoDetails, SimilarTo
+from tools.resolve import geo
+from tools.resolve.date_phrases import DateRange, find_date_span, resolve_date_phrase
+from tools.query.search import SearchQuery
+from tools.query.toolbox import ListPeople, PhotoDetails, SimilarTo
 
 MAX_PLACE_WORDS = 4
 FILLERS = ("the one with", "i remember", "a photo of", "a picture of", "photo of", "picture of", "pic of", "photos of", "pictures of",

@@ -20,7 +20,7 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from tools.records import PhotoRecord
+from tools.index.records import PhotoRecord
 
 LEAD_MARGIN = 0.15
 TOP_N = 10

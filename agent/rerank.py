@@ -8,7 +8,7 @@ Scoring of each candidate the search tool returned (its fused score ``f`` is in 
 
 ``v`` is the cosine of the photo's vector with the Rocchio-moved vector (``agent.feedback.rocchio``:
 towards the liked photos, away from the rejected ones), in CLIP space when CLIP exists, else in the
-space of the sentence embeddings of the photos' captions (``tools.toolbox.looks_space``). The
+space of the sentence embeddings of the photos' captions (``tools.query.toolbox.looks_space``). The
 nearest photos to the liked ones join the candidates (``f = 0`` for them), so "#3 is close" can
 bring up a photo the words alone missed. Here the
 query's own term gets ``RERANK_ALPHA = 0``: the words already count through ``f``, and counting
@@ -29,8 +29,8 @@ import numpy as np
 from agent.feedback import rocchio
 from agent.plan import Plan, plan_to_query
 from agent.state import DialogueState
-from tools.search import SearchResult, Searcher, SignalScore
-from tools.toolbox import similar_to, vector_of
+from tools.query.search import SearchResult, Searcher, SignalScore
+from tools.query.toolbox import similar_to, vector_of
 
 CANDIDATES = 200
 FEEDBACK_WEIGHT = 0.5
@@ -46,7 +46,7 @@ def _feedback_cosines(searcher: Searcher, state: DialogueState, ids: list[str]) 
     """Candidate id -> cosine with the moved query, or None without liked photos or vectors.
 
     The space is CLIP when it exists, else the sentence embeddings of the photos' captions
-    (``tools.toolbox.looks_space``): "#3 is close" then means "captioned like #3"."""
+    (``tools.query.toolbox.looks_space``): "#3 is close" then means "captioned like #3"."""
     if not state.liked:
         return None
     vectors = vector_of(searcher, list(dict.fromkeys(state.liked + state.rejected + ids)))

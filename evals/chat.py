@@ -94,10 +94,10 @@ def build_index(work: Path, images: Path, count: int | None) -> None:
     """Child process: link the library, index it, write what the parent needs to work/index.json."""
     from evals.common import TextProgress
     from evals.library import build_library
-    from tools.analysis import Analyzer
-    from tools.indexer import Indexer
+    from tools.understand.analysis import Analyzer
+    from tools.index.indexer import Indexer
     from tools.models.registry import Models
-    from tools.store import PhotoStore
+    from tools.index.store import PhotoStore
 
     queries = build_library(work / "lib", images, count=count, sidecar_caption=0)
     settings = index_settings(work)
@@ -483,7 +483,7 @@ def try_fixes(args) -> list[str]:
 
     done = []
     if "warm-places" in args.try_fixes:
-        from tools.geo import _gazetteer
+        from tools.resolve.geo import _gazetteer
 
         _gazetteer()
         done.append("warm-places")

@@ -259,10 +259,10 @@ def llm_planner(settings, models_dir: Path, preferred: str | None, threads: int 
 
 def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | None, args, out: dict) -> None:
     """Index a copy of the library for one backbone and run the planners' dialogues on it."""
-    from tools.indexer import Indexer
+    from tools.index.indexer import Indexer
     from tools.models.registry import Models
-    from tools.search import SearchQuery, Searcher
-    from tools.store import PhotoStore
+    from tools.query.search import SearchQuery, Searcher
+    from tools.index.store import PhotoStore
 
     library = build_library(folder, args.images, count=args.count, sidecar_caption=sidecar_caption)
     store, models = PhotoStore(settings), Models(settings)

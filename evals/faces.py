@@ -2,7 +2,7 @@
 
 The data is 61 portraits of 13 labelled people plus two unlabelled group photos
 (``identities.json``). Every photo is analyzed once; faces are then clustered incrementally with
-:func:`tools.faces.assign`, photo by photo in a seeded shuffled order, as an indexer would meet
+:func:`tools.understand.faces.assign`, photo by photo in a seeded shuffled order, as an indexer would meet
 them. Reported:
 
 1. person filter: for each person, ONE photo (the first listed) is named; the person's cluster is
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from tools.faces import MATCH_THRESHOLD, Face, FaceAnalyzer, assign, open_upright
+from tools.understand.faces import MATCH_THRESHOLD, Face, FaceAnalyzer, assign, open_upright
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FACES = ROOT.parent / "shared" / "data" / "faces"

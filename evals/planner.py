@@ -15,7 +15,7 @@ Two groups, reported apart: ``WRITTEN`` (typed memories) and ``SPOKEN`` (memorie
 them, or as a speech-to-text transcript has them: fillers, self-corrections, vague times such
 as "a while back", and phrases that only look like dates).
 
-A second, smaller set checks the choice of tool (``tools.toolbox``) with ten photos on screen:
+A second, smaller set checks the choice of tool (``tools.query.toolbox``) with ten photos on screen:
 "when was #4 taken?" is ``photo_details(4)``, "who do you know?" is ``list_people``, "the third
 one, more like that" is ``similar_to(3)``, a new description is ``search_photos``. The rules
 column is what the agent does without an LLM: ``agent.plan.rule_tool_call``, then the feedback
@@ -127,7 +127,7 @@ WRITTEN: list[Case] = [
     ("a rainbow over the valley", None, None, [], ["rainbow", "valley"]),
 ]
 
-# Vague times, as tools/date_phrases.py documents them (now: Sunday 2026-11-22).
+# Vague times, as tools/resolve/date_phrases.py documents them (now: Sunday 2026-11-22).
 A_WHILE_AGO = "2023-11-22..2026-10-22"  # three years to one month before today
 AGES_AGO = "1800-01-01..2024-11-22"  # anything up to two years before today
 BACK_IN_THE_DAY = "1800-01-01..2021-11-22"  # anything up to five years before today
@@ -340,7 +340,7 @@ def rules_tool_choice(text: str):
     from agent.feedback import parse_feedback
     from agent.plan import rule_action, rule_tool_call
     from agent.spoken import tidy_spoken
-    from tools.toolbox import SimilarTo
+    from tools.query.toolbox import SimilarTo
 
     text = tidy_spoken(text, NOW)  # as agent.dialogue does first
     asked = rule_tool_call(text, 10)

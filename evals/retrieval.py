@@ -74,7 +74,7 @@ def rankings(response, signals: list[str]) -> dict[str, list[str]]:
 def fused_variant(response, method: str, rrf_k: int, weights: dict[str, float]) -> list[str]:
     why = {r.path: r.why for r in response.results}
     if method == "product":  # the product's own fusion function, as a check on the recomputation
-        from tools.search import fuse_scores
+        from tools.query.search import fuse_scores
 
         scores = fuse_scores(why)
     elif method == "rrf":
@@ -119,10 +119,10 @@ def paired(fused: list[int | None], part: list[int | None], beyond: int) -> dict
 # ---- one backbone ------------------------------------------------------------------------------
 def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Path, signals: list[str],
                  k: int | None, progress_every: float, sink: dict) -> dict:
-    from tools.indexer import Indexer
+    from tools.index.indexer import Indexer
     from tools.models.registry import Models
-    from tools.search import SearchQuery, Searcher
-    from tools.store import PhotoStore
+    from tools.query.search import SearchQuery, Searcher
+    from tools.index.store import PhotoStore
 
     size = len(library)
     k = min(k or size, 10_000)
@@ -146,7 +146,7 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
     variants: dict[str, list[int | None]] = {}
     variant_table = dict(FUSION_VARIANTS)
     try:
-        from tools.search import fuse_scores  # noqa: F401 - present in the product since the min-max fusion
+        from tools.query.search import fuse_scores  # noqa: F401 - present in the product since the min-max fusion
         variant_table = {"product fuse_scores (check)": ("product", 0, {}), **variant_table}
     except ImportError:
         pass
@@ -205,7 +205,7 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
 
 def latency_breakdown(searcher, models, store, texts: list[str]) -> dict:
     """Where a query's time goes, on a few queries: each part timed on its own (medians, ms)."""
-    from tools.search import CANDIDATES
+    from tools.query.search import CANDIDATES
     parts: dict[str, list[float]] = {}
 
     def timed(part: str, fn) -> None:

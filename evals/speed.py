@@ -48,9 +48,9 @@ FILTER_FRACTION = 0.10
 def index_once(settings, folder: Path, label: str, every: float, preload: tuple[str, ...] = (),
                profile_to: Path | None = None) -> dict:
     """One ``Indexer.run`` with a fresh store and models, as ``recall index`` would do it."""
-    from tools.indexer import Indexer
+    from tools.index.indexer import Indexer
     from tools.models.registry import Models
-    from tools.store import PhotoStore
+    from tools.index.store import PhotoStore
 
     opened = time.perf_counter()
     store = PhotoStore(settings)
@@ -141,9 +141,9 @@ def vector_benchmark(db: Path, sizes: list[int], queries: int, batch: int, every
                      budget_seconds: float | None = None) -> list[dict]:
     """Grow one collection through ``sizes``, timing queries at each; inserting stops (and the
     size reached is measured instead) once the insert time passes ``budget_seconds``."""
-    from tools.search import CANDIDATES
+    from tools.query.search import CANDIDATES
     from tools.settings import load_settings
-    from tools.store import PhotoStore
+    from tools.index.store import PhotoStore
 
     store = PhotoStore(load_settings(db=db, models_dir=db.parent / "no-models"))
     collection = store.vectors("clip", "synthetic-random-unit", DIM)
@@ -285,11 +285,11 @@ def main(argv: list[str] | None = None) -> dict:
 
 def understanding_benchmark(args, tmp: Path) -> dict:
     """Photos/s of the second pass with each analyzer alone (faces, objects), on Flickr photos."""
-    from tools.analysis import Analyzer
-    from tools.indexer import Indexer
+    from tools.understand.analysis import Analyzer
+    from tools.index.indexer import Indexer
     from tools.models.registry import Models
     from tools.settings import load_settings
-    from tools.store import PhotoStore
+    from tools.index.store import PhotoStore
 
     library = tmp / "library-understanding"
     build_library(library, args.images, count=args.understanding_count, sidecar_caption=None)

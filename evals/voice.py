@@ -155,11 +155,11 @@ def main(argv: list[str] | None = None) -> dict:
 def run(settings, tmp: Path, args, out: dict) -> None:
     from agent.dialogue import Agent
     from agent.state import DialogueState
-    from tools.indexer import Indexer
+    from tools.index.indexer import Indexer
     from tools.models.registry import Models
     from tools.models.speech import BEAM_SIZE, SpeechToText
-    from tools.search import Searcher
-    from tools.store import PhotoStore
+    from tools.query.search import Searcher
+    from tools.index.store import PhotoStore
 
     library = build_library(tmp / "library", args.images, args.count)
     names = {Path(path).name for path in library}

@@ -40,13 +40,13 @@ def friendly_errors():
     from pydantic import ValidationError
 
     from agent.state import SessionError
-    from tools.dates import DateError
-    from tools.index_files import is_write_failure
+    from tools.resolve.dates import DateError
+    from tools.index.folder import is_write_failure
     from tools.models.clip import ModelMissing
     from tools.models.speech import SpeechError
-    from tools.people import PeopleError
-    from tools.search import SearchError
-    from tools.store import StoreError
+    from tools.understand.people import PeopleError
+    from tools.query.search import SearchError
+    from tools.index.store import StoreError
 
     try:
         yield
@@ -84,7 +84,7 @@ def _context(db: Path | None, chroma_url: str | None, models_dir: Path | None,
     """Settings, the store and the models. Read commands never create an index; ``write``
     with ``create`` does (``recall index``)."""
     from tools.models.registry import Models
-    from tools.store import PhotoStore
+    from tools.index.store import PhotoStore
 
     settings = _settings(db, chroma_url, models_dir)
     store = PhotoStore(settings, mode=mode, create=create)
@@ -105,8 +105,8 @@ def index(paths: Annotated[list[Path], typer.Argument(help="folders (or files) o
 
     A second pass then finds faces, objects and captions; search works before it ends.
     """
-    from tools.analysis import Analyzer
-    from tools.indexer import Indexer
+    from tools.understand.analysis import Analyzer
+    from tools.index.indexer import Indexer
 
     from .progress import RichProgress
 
@@ -153,9 +153,9 @@ def search(text: Annotated[str, typer.Argument(help="what you remember seeing")]
            db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
            as_json: JsonOption = False) -> None:
     """Search the index; filters narrow it down."""
-    from tools.dates import parse_date_bound
-    from tools.people import PeopleBook
-    from tools.search import SearchQuery, Searcher
+    from tools.resolve.dates import parse_date_bound
+    from tools.understand.people import PeopleBook
+    from tools.query.search import SearchQuery, Searcher
 
     with friendly_errors():
         if people_mode not in PeopleMode.__args__:
@@ -198,7 +198,7 @@ def _faces_filter(text: str | None) -> tuple[int, bool] | None:
 
 
 def _place_filter(store, near: str | None, lat: float | None, lon: float | None, km: float | None):
-    from tools import geo
+    from tools.resolve import geo
 
     radius = 25.0 if km is None else km
     if (lat is None) != (lon is None):
@@ -235,7 +235,7 @@ def ask(text: Annotated[Optional[str], typer.Argument(help="what you remember, o
     """Talk to the agent: a vague memory, answers to its questions, "#3 is close", "not 1 or 2"."""
     from agent.dialogue import Agent
     from agent.state import DialogueState, adopt_legacy_sessions, load_state, save_state, session_lock
-    from tools.search import Searcher
+    from tools.query.search import Searcher
 
     with friendly_errors():
         if (text is None) == (audio is None):
@@ -297,14 +297,14 @@ def chat(session: Annotated[str, typer.Option("--session", help="dialogue name; 
     with friendly_errors():
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise UserError("recall chat needs a terminal; for scripts use `recall ask --session NAME`")
-        from tools.index_files import index_exists
+        from tools.index.folder import index_exists
 
         settings = _settings(db, chroma_url, models_dir)
         for path in index_paths or []:
             if not path.expanduser().exists():
                 raise UserError(f"nothing to index: {path} does not exist")
         if index_paths and not settings.chroma_url and not index_exists(settings.db):
-            from tools.store import PhotoStore
+            from tools.index.store import PhotoStore
 
             PhotoStore(settings, mode="write", create=True)  # a first run: make the index to fill
         elif not settings.chroma_url and not index_exists(settings.db):
@@ -331,7 +331,7 @@ def people_list(ctx: typer.Context, db: DbOption = None, chroma_url: UrlOption =
     """Each person (a cluster of faces): id, name, how many photos, a sample."""
     if ctx.invoked_subcommand:
         return
-    from tools.people import PeopleBook
+    from tools.understand.people import PeopleBook
 
     with friendly_errors():
         _, store, _ = _context(db, chroma_url, None)
@@ -345,7 +345,7 @@ def people_list(ctx: typer.Context, db: DbOption = None, chroma_url: UrlOption =
 
 def _people_command(action, db: Path | None, chroma_url: str | None, mode: Literal["read", "write"] = "write"):
     """Run a PeopleBook action on the chosen index (which must exist), with one-line errors."""
-    from tools.people import PeopleBook
+    from tools.understand.people import PeopleBook
 
     with friendly_errors():
         return action(PeopleBook(_context(db, chroma_url, None, mode=mode)[1]))
@@ -404,7 +404,7 @@ def status(db: DbOption = None, chroma_url: UrlOption = None, models_dir: Models
            as_json: JsonOption = False) -> None:
     """What is indexed, what was skipped and why, and which models are on."""
     from tools.models.registry import model_statuses
-    from tools.people import PeopleBook
+    from tools.understand.people import PeopleBook
 
     with friendly_errors():
         settings, store, _ = _context(db, chroma_url, models_dir)
@@ -435,7 +435,7 @@ def status(db: DbOption = None, chroma_url: UrlOption = None, models_dir: Models
 def doctor(db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
            as_json: JsonOption = False) -> None:
     """Check that the index adds up (vectors, filter fields, people, counts) and mend it."""
-    from tools.doctor import check_index
+    from tools.index.doctor import check_index
 
     with friendly_errors():
         _, store, models = _context(db, chroma_url, models_dir, mode="write")

@@ -11,10 +11,10 @@ from agent.questions import best_question
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn
 from tests.photos import write_photo
-from tools.indexer import Indexer
+from tools.index.indexer import Indexer
 from tools.models.registry import Models
-from tools.search import Searcher, SignalScore
-from tools.store import PhotoStore
+from tools.query.search import Searcher, SignalScore
+from tools.index.store import PhotoStore
 
 NOW = datetime(2026, 11, 22, 12, 0)
 ITALY, FINLAND = (43.4633, 11.8797), (60.1699, 24.9384)  # Arezzo, Helsinki
@@ -118,7 +118,7 @@ def test_explain_names_the_signals(make_settings, library):
 def test_no_question_about_what_the_person_already_said():
     from datetime import datetime as dt
 
-    from tools.records import PhotoRecord
+    from tools.index.records import PhotoRecord
 
     records = [PhotoRecord(id=str(i), path=f"/p{i}.jpg", size=1, mtime_ns=1, taken_at=dt(2020, 1, 1),
                            tags=["dog"] if i % 2 else ["dog", "snow"] if i % 4 == 0 else []) for i in range(8)]

@@ -20,10 +20,10 @@ from tests.chat_support import cards, chat_settings, make_app, messages, plain, 
 from tests.conftest import FLICKR, ROOT
 from tests.photos import write_photo
 from tests.test_agent_search import FINLAND, ITALY, caption
-from tools.analysis import Analyzer
-from tools.indexer import Indexer
+from tools.understand.analysis import Analyzer
+from tools.index.indexer import Indexer
 from tools.models.registry import Models
-from tools.store import PhotoStore
+from tools.index.store import PhotoStore
 
 QUIET = dict(analyze_faces=False, analyze_objects=False)
 
@@ -338,7 +338,7 @@ def test_audio_is_transcribed_and_searched_and_bad_audio_changes_nothing(fresh, 
 
 def test_naming_the_faces_in_a_photo_by_key(tmp_path):
     from tests.conftest import FACES
-    from tools.people import PeopleBook
+    from tools.understand.people import PeopleBook
 
     library = tmp_path / "lib"
     library.mkdir()

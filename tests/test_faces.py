@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import FACES, FLICKR
-from tools.faces import (
+from tools.understand.faces import (
     EMBEDDING_SIZE, MATCH_THRESHOLD, MAX_FACES_PER_PHOTO, MAX_NAME_LENGTH, Cluster, Face,
     FaceAnalyzer, FaceModelMissing, assign, close_names, face_models_status, merge,
     nearest_clusters, normalize_name, open_upright,

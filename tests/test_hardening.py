@@ -18,10 +18,10 @@ from recall.safe_text import json_safe, markup, visible
 from tests.conftest import EXIF_PHOTOS, ROOT
 from tests.photos import write_photo
 from tests.test_agent_search import ITALY, caption, index
-from tools.indexer import Indexer
+from tools.index.indexer import Indexer
 from tools.models.registry import Models
-from tools.records import SkippedFile
-from tools.store import PhotoStore
+from tools.index.records import SkippedFile
+from tools.index.store import PhotoStore
 
 NOW = datetime(2026, 11, 22, 12, 0)
 LATIN1_NAME = os.fsdecode(b"2\xe9t\xe9.jpg")  # "été" written by an old Windows or Samba share

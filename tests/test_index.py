@@ -15,9 +15,9 @@ from PIL import Image
 
 from tests.conftest import EXIF_PHOTOS, ROOT, copy_exif_photos
 from tests.photos import write_photo
-from tools.indexer import Indexer
+from tools.index.indexer import Indexer
 from tools.models.registry import Models
-from tools.store import PhotoStore
+from tools.index.store import PhotoStore
 
 
 def run_index(settings, paths, limit=None):

@@ -17,7 +17,7 @@ from agent.llm_planner import few_shot_messages, llm_action, llm_plan, system_pr
 from agent.plan import Plan, PlanContext
 from tools.models.llm import LLMOutputError, LocalLLM
 from tools.models.llm_setup import assemble_llm
-from tools.toolbox import ListPeople, PhotoDetails, SimilarTo, parse_tool_call, tool_call_schema
+from tools.query.toolbox import ListPeople, PhotoDetails, SimilarTo, parse_tool_call, tool_call_schema
 
 CACHE = Path(os.environ.get("RECALL_TEST_MODELS", Path.home() / ".cache" / "photo-recall" / "models"))
 THREADS = int(os.environ.get("RECALL_TEST_LLM_THREADS", "1"))

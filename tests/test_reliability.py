@@ -232,9 +232,9 @@ def test_index_sessions_and_caches_are_the_owners_alone_whatever_the_umask(tmp_p
 
 # ---- an index that adds up ------------------------------------------------------------------------
 def test_doctor_and_index_mend_people_bookkeeping_left_uneven(tmp_path):
-    from tools.people import PeopleBook
+    from tools.understand.people import PeopleBook
     from tools.settings import load_settings
-    from tools.store import PhotoStore
+    from tools.index.store import PhotoStore
 
     lib = tmp_path / "lib"
     lib.mkdir()

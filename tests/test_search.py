@@ -8,12 +8,12 @@ import pytest
 from evals.library import build_library
 from tests.conftest import ARREZZO_WALK, EXIF_PHOTOS, FLICKR
 from tests.photos import write_photo
-from tools import geo
-from tools.dates import parse_date_bound
-from tools.indexer import Indexer
+from tools.resolve import geo
+from tools.resolve.dates import parse_date_bound
+from tools.index.indexer import Indexer
 from tools.models.registry import Models
-from tools.search import SearchError, SearchQuery, Searcher
-from tools.store import PhotoStore
+from tools.query.search import SearchError, SearchQuery, Searcher
+from tools.index.store import PhotoStore
 
 
 def index(settings, paths):

@@ -1,4 +1,4 @@
-"""Tags from EXIF, time and sun, faces, keywords and CLIP zero-shot scoring (tools/tags.py).
+"""Tags from EXIF, time and sun, faces, keywords and CLIP zero-shot scoring (tools/understand/tags.py).
 
 Real code paths only: hand-made PhotoRecords with known exposure values and places, the real
 camera photos in ../shared/data/exif-photos (read in place), and a tiny CLIP trained here.
@@ -16,9 +16,9 @@ from PIL import Image
 
 from tests.conftest import EXIF_PHOTOS, TINY_CLIP_NAME
 from tests.support.synthetic_clip import draw_shape
-from tools.exif import read_camera_info
-from tools.records import PhotoRecord
-from tools.tags import (
+from tools.ingest.exif import read_camera_info
+from tools.index.records import PhotoRecord
+from tools.understand.tags import (
     DEFAULT_VOCABULARY,
     Tag,
     VocabularyError,

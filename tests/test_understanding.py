@@ -11,12 +11,12 @@ import pytest
 
 from evals.library import load_captions
 from tests.conftest import EXIF_PHOTOS, FACES, FLICKR, ROOT
-from tools.analysis import Analyzer
-from tools.indexer import Indexer
+from tools.understand.analysis import Analyzer
+from tools.index.indexer import Indexer
 from tools.models.registry import Models
-from tools.people import PeopleBook, PeopleError
-from tools.search import SearchQuery, Searcher
-from tools.store import PhotoStore
+from tools.understand.people import PeopleBook, PeopleError
+from tools.query.search import SearchQuery, Searcher
+from tools.index.store import PhotoStore
 
 PEOPLE = ("person01", "person03", "person05")
 
@@ -146,7 +146,7 @@ def test_object_tags_make_photos_findable_by_words(make_settings, tmp_path):
 
 
 def _detail(tags_detail: str) -> list[dict]:
-    from tools.tags import tags_from_json
+    from tools.understand.tags import tags_from_json
 
     return [t.model_dump() for t in tags_from_json(tags_detail)]
 

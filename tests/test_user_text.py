@@ -1,4 +1,4 @@
-"""Tests for tools.user_text: real files written to tmp_path, no mocks."""
+"""Tests for tools.ingest.user_text: real files written to tmp_path, no mocks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tools.user_text import UserText, is_junk_text, read_user_text
+from tools.ingest.user_text import UserText, is_junk_text, read_user_text
 
 EXIF_PHOTOS = Path("/work/shared/data/exif-photos")
 

@@ -68,9 +68,9 @@ def test_a_spoken_memory_finds_its_photo(speech, voice_env, tmp_path):
     from agent.dialogue import Agent
     from agent.state import DialogueState
     from tools.models.registry import Models
-    from tools.search import Searcher
+    from tools.query.search import Searcher
     from tools.settings import load_settings
-    from tools.store import PhotoStore
+    from tools.index.store import PhotoStore
 
     base, _ = voice_env
     memo = speak(SENTENCE, tmp_path / "memo.wav")

@@ -83,8 +83,8 @@ class ChatEngine:
     def open(self) -> LibraryFacts:
         """The index and the models the search needs (not the LLM): seconds, the first time."""
         from tools.models.registry import Models
-        from tools.search import Searcher
-        from tools.store import PhotoStore
+        from tools.query.search import Searcher
+        from tools.index.store import PhotoStore
 
         self.store = PhotoStore(self.settings, mode="read")
         self.models = Models(self.settings)
@@ -101,7 +101,7 @@ class ChatEngine:
     def warm_places(self) -> None:
         """The gazetteer, built before a turn needs it (it was 2-3 s inside the first turn that
         named anything place-like)."""
-        from tools import geo
+        from tools.resolve import geo
 
         geo.preload()
 
@@ -132,7 +132,7 @@ class ChatEngine:
 
     def facts(self) -> LibraryFacts:
         from tools.models.registry import model_statuses
-        from tools.people import PeopleBook
+        from tools.understand.people import PeopleBook
 
         wanted = {"clip": "visual", "text": "meaning", "faces": "faces", "objects": "objects",
                   "caption": "captions", "speech": "voice"}
@@ -218,13 +218,13 @@ class ChatEngine:
         return self.store.get_photos([photo_id]).get(photo_id)
 
     def people_names(self) -> dict[str, str]:
-        from tools.people import PeopleBook
+        from tools.understand.people import PeopleBook
 
         return {c.id: c.name or c.id for c in PeopleBook(self.store).clusters()}
 
     def name_person(self, who: str, name: str):
         """Name the person ``who`` (an id); a name in use merges the two, as `recall people name` does."""
-        from tools.people import PeopleBook, PeopleError
+        from tools.understand.people import PeopleBook, PeopleError
 
         if self.store.notice:
             raise PeopleError("this index is read-only here: names cannot be saved")
@@ -234,9 +234,9 @@ class ChatEngine:
     def index(self, paths: list[Path], progress) -> tuple[object, object]:
         """An incremental index run into this app's own store; photos are searchable as their
         batches commit. Needs the index writable (``recall index`` can make a new one)."""
-        from tools.analysis import Analyzer
-        from tools.indexer import Indexer
-        from tools.store import StoreError
+        from tools.understand.analysis import Analyzer
+        from tools.index.indexer import Indexer
+        from tools.index.store import StoreError
 
         if self.store.notice:
             raise StoreError("this index is read-only here: run `recall index` where it can be written")

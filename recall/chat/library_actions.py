@@ -47,7 +47,7 @@ class LibraryActions:
         self.indexing = False
         self.status.index_done()
         if error is not None:
-            from tools.store import StoreError
+            from tools.index.store import StoreError
 
             if isinstance(error, StoreError):
                 self.conversation.add("notice", str(error))

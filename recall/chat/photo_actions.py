@@ -48,7 +48,7 @@ class PhotoActions:
         photo = self.selected
         if photo is None:
             return
-        from tools.text_match import query_terms
+        from tools.query.text_match import query_terms
 
         record = self.engine.record(photo.id)
         names = self.engine.people_names()
@@ -170,8 +170,8 @@ class PhotoActions:
                                  hint="Naming someone who has a name already merges the two."), named)
 
     def _save_name(self, who: str, name: str) -> None:
-        from tools.people import PeopleError
-        from tools.store import StoreError
+        from tools.understand.people import PeopleError
+        from tools.index.store import StoreError
 
         try:
             cluster = self.engine.name_person(who, name)

@@ -29,7 +29,7 @@ from pathlib import Path
 from PIL import Image
 from pydantic import BaseModel
 
-from .clip import ModelMissing
+from tools.models.clip import ModelMissing
 
 KIND = "captioner"  # models_dir/captioner/<name>
 DEFAULT_CAPTIONER = "Florence-2-base"  # as in Settings.captioner_model

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .llm_setup import LLMS, GGUFError, GGUFInfo, check_gguf
+from tools.models.llm_setup import LLMS, GGUFError, GGUFInfo, check_gguf
 
 INSTALL_HINT = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON '
                 '-DGGML_BMI2=ON" pip install llama-cpp-python==0.3.36')

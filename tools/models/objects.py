@@ -91,7 +91,7 @@ class ObjectDetector:
     """SSD MobileNet v2 COCO through OpenCV; one instance may be shared by several threads."""
 
     def __init__(self, min_confidence: float = 0.4, threads: int = 2):
-        from .clip import ModelMissing  # the same "weights are not where expected" signal
+        from tools.models.clip import ModelMissing  # the same "weights are not where expected" signal
 
         usable, where = object_detector_status()
         if not usable:

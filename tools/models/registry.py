@@ -14,9 +14,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..settings import Settings
-from .clip import ClipModel, ModelMissing, clip_folder_problem
-from .text_embedder import TextEmbedder, find_text_model
+from tools.settings import Settings
+from tools.models.clip import ClipModel, ModelMissing, clip_folder_problem
+from tools.models.text_embedder import TextEmbedder, find_text_model
 
 CLIP_FILES = ["config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json",
               "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json"]
@@ -61,7 +61,7 @@ def text_status(settings: Settings) -> ModelStatus:
 
 
 def faces_status(settings: Settings) -> ModelStatus:
-    from ..faces import face_models_status
+    from tools.understand.faces import face_models_status
 
     found, where = face_models_status()
     return ModelStatus(key="faces", name="dlib ResNet face embeddings", found=found,
@@ -71,7 +71,7 @@ def faces_status(settings: Settings) -> ModelStatus:
 
 
 def objects_status(settings: Settings) -> ModelStatus:
-    from .objects import object_detector_status
+    from tools.models.objects import object_detector_status
 
     found, where = object_detector_status()
     return ModelStatus(key="objects", name="SSD MobileNet v2 (COCO)", found=found,
@@ -81,7 +81,7 @@ def objects_status(settings: Settings) -> ModelStatus:
 
 
 def caption_status(settings: Settings) -> ModelStatus:
-    from .captioner import captioner_folder_problem
+    from tools.models.captioner import captioner_folder_problem
 
     path = settings.model_path("captioner", settings.captioner_model)
     problem = captioner_folder_problem(path)
@@ -94,7 +94,7 @@ def caption_status(settings: Settings) -> ModelStatus:
 
 
 def speech_status(settings: Settings) -> ModelStatus:
-    from .speech import DEFAULT_NAME, speech_model_path, speech_model_problem
+    from tools.models.speech import DEFAULT_NAME, speech_model_path, speech_model_problem
 
     path = speech_model_path(settings)
     problem = speech_model_problem(path)
@@ -157,7 +157,7 @@ class Models:
             self._tried.add("zero_shot")
             clip = self.clip()
             if clip is not None and self.settings.zero_shot_tags:
-                from ..tags import ZeroShotTagger
+                from tools.understand.tags import ZeroShotTagger
 
                 try:
                     self._zero_shot = _load_once("zero_shot", clip.path,
@@ -206,16 +206,16 @@ class Models:
             return self._analyzers[key]
         try:
             if key == "faces":
-                from ..faces import FaceAnalyzer
+                from tools.understand.faces import FaceAnalyzer
 
                 model = _load_once("faces", Path("dlib"), FaceAnalyzer)
                 model.load()
             elif key == "objects":
-                from .objects import ObjectDetector
+                from tools.models.objects import ObjectDetector
 
                 model = _load_once("objects", Path("ssd"), lambda: ObjectDetector(threads=self.settings.torch_threads))
             else:
-                from .captioner import Captioner
+                from tools.models.captioner import Captioner
 
                 path = self.settings.model_path("captioner", self.settings.captioner_model)
                 _quiet_transformers()

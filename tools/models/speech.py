@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from ..settings import Settings
-from .clip import ModelMissing
+from tools.settings import Settings
+from tools.models.clip import ModelMissing
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 DEFAULT_NAME = "whisper-tiny.en"
@@ -29,6 +29,9 @@ SAMPLE_RATE = 16_000  # what Whisper's features are computed at
 # evals/voice.py (84 espeak-ng requests, 2 cores): beam 5 misheard 19% of words, beam 1 23%, for
 # about a fifth more time; both run at a tenth of real time, so accuracy wins.
 BEAM_SIZE = 5
+PROMPT: str | None = None  # initial_prompt: words the decoder is primed with
+LEAD_IN_SECONDS = 0.0
+DECODING = {"language": "en", "vad_filter": True, "without_timestamps": True, "condition_on_previous_text": False}
 # The first bytes of containers that hold audio: such a file that FFmpeg cannot open is damaged,
 # anything else is not audio at all.
 AUDIO_MAGIC = (b"RIFF", b"OggS", b"fLaC", b"ID3", b"FORM", b"#!AMR", b"\x1a\x45\xdf\xa3", b"\xff\xfb",
@@ -87,13 +90,19 @@ def _whisper(path: Path, threads: int):
 
 
 class SpeechToText:
-    """Transcribes audio files in English; the model loads on the first file that decodes."""
+    """Transcribes audio files in English; the model loads on the first file that decodes.
 
-    def __init__(self, settings: Settings, beam_size: int = BEAM_SIZE):
+    ``lead_in``: seconds of silence put before the audio; ``options``: more faster-whisper
+    ``transcribe`` arguments (evals/voice.py tries them), over ``DECODING``."""
+
+    def __init__(self, settings: Settings, beam_size: int = BEAM_SIZE, prompt: str | None = PROMPT,
+                 lead_in: float = LEAD_IN_SECONDS, **options):
         self.path = speech_model_path(settings)
         self.threads = settings.speech_threads
         self.max_seconds = settings.speech_max_seconds
         self.beam_size = beam_size
+        self.lead_in = lead_in
+        self.options = {**DECODING, "beam_size": beam_size, "initial_prompt": prompt, **options}
 
     def load(self):
         problem = speech_model_problem(self.path)
@@ -106,8 +115,10 @@ class SpeechToText:
         path = Path(path)
         audio = decode_audio(path, self.max_seconds)  # a bad file fails before the model loads
         model = self.load()
-        segments, info = model.transcribe(audio, language="en", beam_size=self.beam_size, vad_filter=True,
-                                          without_timestamps=True, condition_on_previous_text=False)
+        heard = audio
+        if self.lead_in > 0:
+            heard = np.concatenate([np.zeros(int(self.lead_in * SAMPLE_RATE), dtype=np.float32), audio])
+        segments, info = model.transcribe(heard, **self.options)
         text = " ".join(" ".join(segment.text.strip() for segment in segments).split())
         if not re.search(r"\w", text):  # VAD found nothing, or Whisper heard only a "."
             raise SpeechError(f"no speech found in {path.name}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clip import ModelMissing
+from tools.models.clip import ModelMissing
 
 
 def packaged_minilm() -> Path | None:

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .private import private_dir
+from tools.private import private_dir
 
 DB_FILE = "chroma.sqlite3"
 COPY_MARGIN = 64 << 20  # bytes a copy needs beyond the index's own size

@@ -41,12 +41,12 @@ from typing import TYPE_CHECKING, Iterable, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
-from tools.records import PhotoRecord
+from tools.index.records import PhotoRecord
 
 if TYPE_CHECKING:  # only a type hint: tagging from metadata must not load the model stack
     from tools.models.clip import ClipModel
 
-PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 DEFAULT_VOCABULARY = PROMPTS / "tags.txt"
 
 TagSource = Literal["exif", "time", "faces", "keywords", "clip", "objects", "caption"]

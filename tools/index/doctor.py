@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from .analysis import PEOPLE_CHECKED, done_marks
-from .models.registry import Models
-from .people import PeopleBook
-from .records import PhotoRecord
-from .store import PhotoStore
+from tools.understand.analysis import PEOPLE_CHECKED, done_marks
+from tools.models.registry import Models
+from tools.understand.people import PeopleBook
+from tools.index.records import PhotoRecord
+from tools.index.store import PhotoStore
 
 
 class Finding(BaseModel):

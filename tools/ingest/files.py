@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .exif import CameraInfo, read_camera_info
-from .records import PhotoRecord, SkippedFile
-from .user_text import UserText, read_user_text
+from tools.ingest.exif import CameraInfo, read_camera_info
+from tools.index.records import PhotoRecord, SkippedFile
+from tools.ingest.user_text import UserText, read_user_text
 
 try:  # HEIC/HEIF, as iPhones write them
     import pillow_heif

@@ -3,7 +3,7 @@
 The LLM is sent :func:`tool_call_schema` (one of the calls below, chosen by its ``tool`` field)
 and llama.cpp decodes under it; :func:`parse_tool_call` validates the answer. A call carries
 what the person SAID, never what it means: ``search_photos`` holds the date and place
-*phrases*, which code resolves (``tools.date_phrases``, ``tools.geo``) into the search tool's
+*phrases*, which code resolves (``tools.resolve.date_phrases``, ``tools.resolve.geo``) into the search tool's
 typed ``SearchQuery`` before ``Searcher.search`` runs it; ``similar_to`` and ``photo_details``
 name a photo by the number it was shown under (``#3``), which code maps to the photo.
 
@@ -18,9 +18,9 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, Field, TypeAdapter
 
-from tools.people import PeopleBook, Person
-from tools.search import SearchResult, Searcher, SignalScore, result_from_record
-from tools.store import PhotoStore
+from tools.understand.people import PeopleBook, Person
+from tools.query.search import SearchResult, Searcher, SignalScore, result_from_record
+from tools.index.store import PhotoStore
 
 MAX_PHRASE = 60
 MAX_SHOWN_NUMBER = 100

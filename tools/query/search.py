@@ -24,12 +24,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from . import geo
-from .models.registry import Models
-from .people import people_filter
-from .records import PhotoRecord, wall_clock_ts
-from .store import PhotoStore
-from .text_match import bm25_scores, query_terms
+from tools.resolve import geo
+from tools.models.registry import Models
+from tools.understand.people import people_filter
+from tools.index.records import PhotoRecord, wall_clock_ts
+from tools.index.store import PhotoStore
+from tools.query.text_match import bm25_scores, query_terms
 
 SIGNAL_WEIGHTS = {"visual": 1.0, "meaning": 1.0, "words": 0.2}
 MAX_QUERY_CHARS = 1000  # longer text adds nothing a model can use

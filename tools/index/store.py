@@ -25,12 +25,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from . import index_files
-from .index_files import DiskFull
-from .locks import LockBusy, file_lock
-from .private import private_dir
-from .records import PhotoRecord, SkippedFile, path_from_metadata
-from .settings import Settings
+from tools.index import folder as index_files
+from tools.index.folder import DiskFull
+from tools.locks import LockBusy, file_lock
+from tools.private import private_dir
+from tools.index.records import PhotoRecord, SkippedFile, path_from_metadata
+from tools.settings import Settings
 
 PLACEHOLDER = [1.0]
 PAGE = 5000

@@ -20,14 +20,14 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
-from . import geo
-from . import tags as tag_rules
-from .ingest import FileEntry, PhotoRead, WalkResult, content_hash, read_photo, walk
-from .models.registry import Models
-from .people import PeopleBook
-from .records import PhotoRecord, SkippedFile
-from .settings import Settings
-from .store import PhotoStore
+from tools.resolve import geo
+from tools.understand import tags as tag_rules
+from tools.ingest.files import FileEntry, PhotoRead, WalkResult, content_hash, read_photo, walk
+from tools.models.registry import Models
+from tools.understand.people import PeopleBook
+from tools.index.records import PhotoRecord, SkippedFile
+from tools.settings import Settings
+from tools.index.store import PhotoStore
 
 T = TypeVar("T")
 R = TypeVar("R")

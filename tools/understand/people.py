@@ -2,7 +2,7 @@
 
 Faces live in the ``faces`` collection (one 128-d dlib embedding each, linked to its photo and
 its cluster); clusters in ``people`` (centroid as the embedding, name and size as metadata).
-New faces join existing clusters as photos are indexed (``tools.faces.assign``); nothing is
+New faces join existing clusters as photos are indexed (``tools.understand.faces.assign``); nothing is
 ever re-clustered wholesale. A user can name, merge, split and unassign; a face the user took
 out of a cluster is marked so that no later run puts it back.
 """
@@ -13,9 +13,9 @@ import functools
 import numpy as np
 from pydantic import BaseModel
 
-from . import faces as face_model
-from .records import readable_path
-from .store import PhotoStore
+from tools.understand import faces as face_model
+from tools.index.records import readable_path
+from tools.index.store import PhotoStore
 
 SPLIT_THRESHOLD = 0.4  # stricter than MATCH_THRESHOLD: a split separates look-alikes
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageOps
 from pydantic import BaseModel
 
-from . import tags as tag_rules
-from .indexer import Progress, _NoProgress, process_in_batches
-from .models.registry import Models
-from .people import PeopleBook
-from .records import PhotoRecord, SkippedFile
-from .settings import Settings
-from .store import PhotoStore
+from tools.understand import tags as tag_rules
+from tools.index.indexer import Progress, _NoProgress, process_in_batches
+from tools.models.registry import Models
+from tools.understand.people import PeopleBook
+from tools.index.records import PhotoRecord, SkippedFile
+from tools.settings import Settings
+from tools.index.store import PhotoStore
 
 # Bump a version when its model or logic changes: photos done with an older one are redone.
 VERSIONS = {"faces": 1, "objects": 1, "caption": 1}
