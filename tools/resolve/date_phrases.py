@@ -55,130 +55,14 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
-from pydantic import BaseModel
-
-MAX_PHRASE_CHARS = 200
-MIN_YEAR, MAX_YEAR = 1800, 2199  # photographs start in the 1820s; beyond 2199 is a typo
-
-
-class DateRange(BaseModel):
-    start: datetime
-    end: datetime  # inclusive: the last microsecond of the last day
-    label: str  # for people: "summer 2025 (1 Jun - 31 Aug 2025)"
-    phrase: str  # the phrase it came from, as given
-
-
-# --------------------------------------------------------------------------- vocabulary
-
-MONTHS = {name: i for i, names in enumerate(
-    [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-     ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"),
-     ("october", "oct"), ("november", "nov"), ("december", "dec")], start=1) for name in names}
-WEEKDAYS = {name: i for i, names in enumerate(
-    [("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thur", "thurs"),
-     ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun")]) for name in names}
-NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-                "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
-                "thirty": 30, "forty": 40, "fifty": 50}
-VAGUE_COUNTS = {"few": (2, 4), "couple": (1, 3), "several": (3, 6)}
-DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7,
-                "eighties": 8, "nineties": 9, "noughties": 0, "naughties": 0, "aughts": 0}
-
-_alt = lambda words: "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))  # noqa: E731
-MONTH = rf"(?:{_alt(MONTHS)})\.?"
-WEEKDAY = rf"(?:{_alt(WEEKDAYS)})"
-YEAR = r"(?:1[89]\d\d|2[01]\d\d)"
-YEARX = rf"(?:{YEAR}|'\d\d)"  # '19
-COUNT = rf"(?:\d{{1,3}}|{_alt(NUMBER_WORDS)}|(?:a\s+)?(?:few|couple(?:\s+of)?|several))"
-SEASON = r"(?:summer|winter|spring|autumn|fall)"
-PART = r"(?:early|mid|middle\s+of|late|beginning\s+of|start\s+of|end\s+of)"
-HOLIDAY = (r"(?:christmas\s+eve|christmas\s+day|christmas|xmas|new\s+year'?s?\s+eve|nye|new\s+year'?s?\s+day"
-           r"|new\s+year'?s?|easter\s+sunday|easter\s+monday|good\s+friday|easter|halloween|thanksgiving"
-           r"|(?:st\.?\s+|saint\s+)?valentine'?s?(?:\s+day)?)")
-BREAK = r"(?:holidays?|vacation|break|hols)"
-DAYNUM = r"(?:[0-3]?\d)(?:st|nd|rd|th)?"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-@dataclass
-class _Ctx:
-    now: datetime
-    south: bool
-
-    @property
-    def today(self) -> date:
-        return self.now.date()
-
-
-def _rng(first: date, last: date, name: str, phrase: str) -> DateRange | None:
-    if last < first:
-        return None
-    start = datetime.combine(first, time.min)
-    end = datetime.combine(last, time.max)
-    span = _span_text(first, last)
-    label = span if name == span or not name else f"{name} ({span})"
-    return DateRange(start=start, end=end, label=label, phrase=phrase)
-
-
-def _span_text(first: date, last: date) -> str:
-    def day(d: date) -> str:
-        return f"{d.day} {calendar.month_abbr[d.month]} {d.year}"
-
-    if first == last:
-        return day(first)
-    whole_months = first.day == 1 and last == _month_last(last.year, last.month)
-    if whole_months and first.month == 1 and last.month == 12:
-        return str(first.year) if first.year == last.year else f"{first.year}-{last.year}"
-    if whole_months:
-        if (first.year, first.month) == (last.year, last.month):
-            return f"{calendar.month_name[first.month]} {first.year}"
-        left = calendar.month_abbr[first.month] + ("" if first.year == last.year else f" {first.year}")
-        return f"{left} - {calendar.month_abbr[last.month]} {last.year}"
-    if first.year == last.year and first.month == last.month:
-        return f"{first.day} - {day(last)}"
-    left = f"{first.day} {calendar.month_abbr[first.month]}" + ("" if first.year == last.year else f" {first.year}")
-    return f"{left} - {day(last)}"
-
-
-def _month_last(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
-
-
-def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + delta
-    return index // 12, index % 12 + 1
-
-
-def _year(text: str, ctx: _Ctx) -> int | None:
-    text = text.strip()
-    if text.startswith("'"):
-        two = int(text[1:])
-        century = ctx.now.year // 100 * 100
-        year = century + two if century + two <= ctx.now.year else century - 100 + two
-    else:
-        year = int(text)
-    return year if MIN_YEAR <= year <= MAX_YEAR else None
-
-
-def _count(text: str) -> tuple[int, int] | None:
-    text = re.sub(r"\s+", " ", text.strip())
-    for word, span in VAGUE_COUNTS.items():
-        if word in text:
-            return span
-    n = int(text) if text.isdigit() else NUMBER_WORDS.get(text)
-    return (n, n) if n is not None else None
-
-
-def _monday(d: date) -> date:
-    return d - timedelta(days=d.weekday())
-
+from tools.resolve.date_core import (  # noqa: F401  (re-exported: callers import them from here)
+    BREAK, COUNT, DAYNUM, DECADE_WORDS, HOLIDAY, MAX_PHRASE_CHARS, MAX_YEAR, MIN_YEAR, MONTH, MONTHS, NUMBER_WORDS,
+    PART, SEASON, VAGUE_COUNTS, WEEKDAY, WEEKDAYS, YEAR, YEARX, DateRange, _add_months, _alt, _count, _Ctx,
+    _monday, _month_last, _rng, _span_text, _year)
+from tools.resolve.easter import easter_sunday, thanksgiving  # noqa: F401
 
 # --------------------------------------------------------------------------- seasons
 
@@ -241,26 +125,6 @@ def _part(text: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------- holidays
-
-
-def easter_sunday(year: int) -> date:
-    """Easter Sunday, Gregorian calendar (the "Anonymous Gregorian algorithm")."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def thanksgiving(year: int) -> date:
-    """US Thanksgiving: the fourth Thursday of November."""
-    first = date(year, 11, 1)
-    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
 
 
 def _holiday_kind(text: str) -> str:
