@@ -127,7 +127,7 @@ def _where(query: SearchQuery, cameras: list[str]) -> dict | None:
 
 
 def _in_circle(record: PhotoRecord, place: geo.PlaceFilter | None) -> bool:
-    if place is None or place.kind != "city" or place.lat is None or place.lon is None:
+    if place is None or place.kind not in ("city", "area") or place.lat is None or place.lon is None:
         return True
     if record.lat is None or record.lon is None:
         return False

