@@ -46,7 +46,10 @@ MONTH = rf"(?:{_alt(MONTHS)})\.?"
 WEEKDAY = rf"(?:{_alt(WEEKDAYS)})"
 YEAR = r"(?:1[89]\d\d|2[01]\d\d)"
 YEARX = rf"(?:{YEAR}|'\d\d)"  # '19
-COUNT = rf"(?:\d{{1,3}}|{_alt(NUMBER_WORDS)}|(?:a\s+)?(?:few|couple(?:\s+of)?|several))"
+_ONE_COUNT = rf"(?:\d{{1,3}}|{_alt(NUMBER_WORDS)})"
+# "two or three years back", "2-3 weeks ago", "a year or two ago" (the unit after the first number is
+# rewritten away by the normaliser: "a year or two" -> "one or two years")
+COUNT = rf"(?:{_ONE_COUNT}(?:\s*(?:or|to|-)\s*{_ONE_COUNT})?|(?:a\s+)?(?:few|couple(?:\s+of)?|several))"
 SEASON = r"(?:summer|winter|spring|autumn|fall)"
 PART = r"(?:early|mid|middle\s+of|late|beginning\s+of|start\s+of|end\s+of)"
 HOLIDAY = (r"(?:christmas\s+eve|christmas\s+day|christmas|xmas|new\s+year'?s?\s+eve|nye|new\s+year'?s?\s+day"
@@ -54,6 +57,10 @@ HOLIDAY = (r"(?:christmas\s+eve|christmas\s+day|christmas|xmas|new\s+year'?s?\s+
            r"|(?:st\.?\s+|saint\s+)?valentine'?s?(?:\s+day)?)")
 BREAK = r"(?:holidays?|vacation|break|hols)"
 DAYNUM = r"(?:[0-3]?\d)(?:st|nd|rd|th)?"
+# One day, said any way: "the 18th", "12 January 2016", "Jan 12, 2016", "01/22/2016", "2016-01-22", "Tuesday"
+ONE_DAY = (rf"(?:(?:the\s+)?{DAYNUM}\s+(?:of\s+)?{MONTH}(?:,?\s+{YEARX})?|{MONTH}\s+(?:the\s+)?{DAYNUM}(?:,?\s+{YEARX})?"
+           rf"|the\s+[0-3]?\d(?:st|nd|rd|th)|\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d\d)|\d{{4}}-\d{{1,2}}-\d{{1,2}}"
+           rf"|(?:last\s+)?{WEEKDAY})")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -124,6 +131,10 @@ def _count(text: str) -> tuple[int, int] | None:
     for word, span in VAGUE_COUNTS.items():
         if word in text:
             return span
+    pair = re.fullmatch(r"(\S+)\s*(?:or|to|-)\s*(\S+)", text)
+    if pair:  # a spoken hedge: the range between the two
+        low, high = _count(pair[1]), _count(pair[2])
+        return (min(low[0], high[0]), max(low[1], high[1])) if low and high else None
     n = int(text) if text.isdigit() else NUMBER_WORDS.get(text)
     return (n, n) if n is not None else None
 

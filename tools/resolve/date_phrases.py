@@ -62,7 +62,12 @@ from tools.resolve.date_core import (  # noqa: F401  (re-exported: callers impor
     BREAK, COUNT, DAYNUM, DECADE_WORDS, HOLIDAY, MAX_PHRASE_CHARS, MAX_YEAR, MIN_YEAR, MONTH, MONTHS, NUMBER_WORDS,
     PART, SEASON, VAGUE_COUNTS, WEEKDAY, WEEKDAYS, YEAR, YEARX, DateRange, _add_months, _alt, _count, _Ctx,
     _monday, _month_last, _rng, _span_text, _year)
+from tools.resolve import date_ranges, date_weeks
+from tools.resolve.date_core import ONE_DAY  # noqa: F401
 from tools.resolve.easter import easter_sunday, thanksgiving  # noqa: F401
+from tools.resolve.holiday_dates import NAMES as MORE_HOLIDAYS
+from tools.resolve.holiday_dates import holiday_days
+from tools.resolve.spoken_numbers import digits, words_to_digits
 
 # --------------------------------------------------------------------------- seasons
 
@@ -451,6 +456,61 @@ def _h_decade(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     return _rng(date(first, 1, 1), date(last, 12, 31), name, phrase)
 
 
+def _h_more_holiday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """Holidays of tools.resolve.holiday_dates: "father's day 2019", "last Diwali", "MLK day of last
+    year", "thanksgiving 2 years ago"; without a year the most recent that has started."""
+    name, qual = m["h"], m["q"]
+    year_text = m["year"] or m["year0"]
+    if year_text:
+        year = _year(year_text, ctx)
+        found = holiday_days(name, year) if year else None
+    elif m["ago"]:
+        # "Father's Day two or three years back": from the earlier one to the later one (one range
+        # holds both; wide, but a filter that is too wide only ranks the photo among more)
+        span = _count(m["ago"])
+        if span is None or span[1] > 200:
+            return None
+        early, late = holiday_days(name, ctx.today.year - span[1]), holiday_days(name, ctx.today.year - span[0])
+        if not early or not late:
+            return None
+        label = late[2] if span[0] == span[1] else f"{early[2]} or {late[2][-4:]}"
+        found = (early[0], late[1], label)
+    elif m["rel"]:
+        found = holiday_days(name, ctx.today.year - (1 if m["rel"] == "last" else 0))
+    else:
+        found = None
+        for year in range(ctx.today.year + 1, ctx.today.year - 3, -1):  # the most recent that has started
+            found = holiday_days(name, year)
+            if found and found[0] <= ctx.today and not (qual in ("last", "past", "previous") and found[1] >= ctx.today):
+                break
+            found = None
+    return _rng(found[0], found[1], found[2], phrase) if found else None
+
+
+def _h_year_month(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """"2016 November", "11/2016", "2015.3", "2015/3": that month."""
+    year = _year(m["y"], ctx)
+    month = int(m["mo"]) if m["mo"] else MONTHS[m["m"].rstrip(".")]
+    if year is None or not 1 <= month <= 12:
+        return None
+    return _rng(date(year, month, 1), _month_last(year, month), f"{calendar.month_name[month]} {year}", phrase)
+
+
+def _h_numeric_day(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """"10/31/1974", "3/3/15", "31.10.1974": month first (as US speech-to-text and dateparser write
+    it) unless the first number cannot be a month."""
+    a, b = int(m["a"]), int(m["b"])
+    month, day = (a, b) if a <= 12 else (b, a)
+    year = _year(m["y"] if len(m["y"]) == 4 else f"'{m['y']}", ctx)
+    if year is None:
+        return None
+    try:
+        d = date(year, month, day)
+    except ValueError:
+        return None
+    return _rng(d, d, "", phrase)
+
+
 # --------------------------------------------------------------------------- rules
 
 Handler = Callable[[re.Match, _Ctx, str], "DateRange | None"]
@@ -459,6 +519,12 @@ _QUAL = r"(?:(?P<q>last|this|past|previous|that)\s+)"
 RULES: list[tuple[str, Handler]] = [
     # 2019-05-03, 2019-05
     (r"(?P<y>\d{4})-(?P<mo>\d{1,2})(?:-(?P<d>\d{1,2}))?", _h_iso),
+    (r"(?P<y>\d{4})[/.](?P<mo>\d{1,2})[/.](?P<d>\d{1,2})", _h_iso),
+    # 2015/3, 2015.3, 11/2016, 2016 November: a month, never a day
+    (rf"(?P<y>{YEAR})\s*[/.]\s*(?P<mo>\d{{1,2}})|(?P<mo2>\d{{1,2}})\s*[/.-]\s*(?P<y2>{YEAR})"
+     rf"|(?P<y3>{YEAR}),?\s+(?P<m>{MONTH})", lambda m, c, p: _h_year_month(_Groups(m), c, p)),
+    # 10/31/1974, 3/3/15, 10-31-74
+    (r"(?P<a>\d{1,2})\s*(?P<sep>[/.-])\s*(?P<b>\d{1,2})\s*(?P=sep)\s*(?P<y>\d{4}|\d\d)", _h_numeric_day),
     # 2019-2020, 2019 to 2021, between 2019 and 2020, 2019/20
     (rf"(?:between\s+|from\s+)?(?P<y1>{YEAR})\s*(?:-|to|until|till|and|/)\s*(?P<y2>{YEAR}|\d\d)", _h_years),
     # last summer, summer 2019, the summer of '19, early summer, winter 2019/20, summer holidays, summer last year
@@ -468,6 +534,9 @@ RULES: list[tuple[str, Handler]] = [
     # Christmas 2019, last Christmas, Easter, the 2018 Christmas holidays
     (rf"{_QUAL}?(?:(?P<year0>{YEAR})\s+)?(?P<h>{HOLIDAY})(?:\s+(?P<brk>{BREAK}))?"
      rf"(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX}))?", _h_holiday),
+    # Father's Day 2019, last Diwali, MLK day of last year, the 2018 Lunar New Year
+    (rf"{_QUAL}?(?:(?P<year0>{YEAR})\s+)?(?P<h>{MORE_HOLIDAYS})(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX})"
+     rf"|\s+of\s+(?P<rel>last|this)\s+year|\s+(?P<ago>{COUNT})\s+years?\s+(?:ago|back))?", _h_more_holiday),
     # two years ago, a few months ago, 3 weeks ago
     (rf"(?P<n>{COUNT})\s+(?P<unit>years?|months?|weeks?|days?)\s+(?:ago|back)", _h_ago),
     # two summers ago, a few winters back
@@ -502,6 +571,35 @@ RULES: list[tuple[str, Handler]] = [
     (rf"(?:(?P<part>{PART})\s+)?(?:the\s+)?(?:(?P<full>(?:1[89]|2[01])\d0)'?s|'?(?P<two>\d0)'?s"
      rf"|(?P<word>{_alt(DECADE_WORDS)}))", _h_decade),
 ]
+
+
+class _Groups:
+    """A match whose alternatives name the same thing twice (y / y2 / y3): the one that matched."""
+
+    def __init__(self, m: re.Match):
+        self.m = m
+
+    def __getitem__(self, key: str):
+        for name in (key, f"{key}2", f"{key}3"):
+            if self.m.groupdict().get(name):
+                return self.m[name]
+        return None
+
+
+def _with_resolver(handler):
+    """A rule whose handler resolves parts of the phrase as phrases of their own."""
+    def run(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+        def resolve(text: str, now: datetime) -> DateRange | None:
+            return _resolve(_normalise(text), _Ctx(now=now, south=ctx.south), text)
+        return handler(m, ctx, phrase, resolve)
+    return run
+
+
+# Weeks, quarters and decades first: "the week of the 18th" is not "the 18th".  Then explicit
+# ranges, which are made of the other rules' phrases.
+RULES[0:0] = ([(pattern, _with_resolver(lambda m, c, p, r, h=h: h(m, c, p, lambda t: r(t, c.now))) if needs else h)
+               for pattern, h, needs in date_weeks.RULES]
+              + [(date_ranges.rule(MORE_HOLIDAYS), _with_resolver(date_ranges.h_range))])
 _FULL = [(re.compile(pattern), handler) for pattern, handler in RULES]
 
 # "back in the day" is a phrase of its own, not "in the day".
@@ -513,10 +611,30 @@ _TRAIL = re.compile(r"(?:\s*,?\s*(?:or\s+so|i\s+think|i\s+guess|maybe|probably|o
 _SINCE = re.compile(r"^since\s+(?P<rest>.+)$")
 
 
+# Spellings that mean the same to the rules (speech-to-text splits and abbreviates words).
+_SPELLINGS = [
+    (r"\bx-mas\b", "xmas"), (r"\bthanks\s+giving\b", "thanksgiving"), (r"\bthanksgiving\s+day\b", "thanksgiving"),
+    (r"\byrs?\b", "year"), (r"\bcurrent\b", "this"), (r"\bthis\s+past\b", "last"),
+    (r"\bthe\s+previous\s+(week|month|year)\b", r"last \1"),
+    # "late last summer" -> "last late summer": the rules take the qualifier first
+    (r"^(early|mid|late|(?:the\s+)?(?:beginning|start|middle|end)\s+of)\s+(last|this|past|previous)\s+", r"\2 \1 "),
+    # "a year or two ago" -> "one or two years ago"
+    (r"\ba\s+(year|month|week|day)\s+or\s+(two|three|so)\s+(ago|back)\b",
+     lambda m: f"one or {'two' if m[2] == 'so' else m[2]} {m[1]}s {m[3]}"),
+    (r"(\d)(?=(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)", r"\1 "),  # "14april 2015"
+    (r"\b((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)(?=\d)", r"\1 "),  # "feb13"
+    # "31-Oct-74", "31/Oct/1974": a day, a month name and a year
+    (r"^(\d{1,2})[-/ ]([a-z]{3,9})\.?[-/ ](\d{4}|\d\d)$",
+     lambda m: f"{m[1]} {m[2]} {m[3] if len(m[3]) == 4 else chr(39) + m[3]}"),
+]
+
+
 def _normalise(phrase: str) -> str:
     text = phrase.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
     text = re.sub(r"\s+", " ", text).strip(" \t\n.,;:!?\"()")
-    text = re.sub(r"\bx-mas\b", "xmas", text)
+    text = words_to_digits(text)
+    for pattern, replacement in _SPELLINGS:
+        text = re.sub(pattern, replacement, text)
     text = re.sub(r"\s*-\s*", "-", text) if re.fullmatch(r"[\d\s\-]+", text) else text
     previous = None
     while previous != text:
@@ -558,7 +676,34 @@ def _resolve(text: str, ctx: _Ctx, phrase: str) -> DateRange | None:
                 return found
     # A phrase a rule recognised but found impossible ("2019-13", "31 February 2019") is not a
     # date; dateparser would make one up (13 Nov 2019).
-    return None if recognised else _dateparser(text, ctx, phrase)
+    if recognised:
+        return None
+    # A date with a time of day or its weekday ("yesterday at 2pm", "Fri, Jul 18, 2014 19h00",
+    # "morning of Christmas 2013"): the date filter works in days, so the date part decides.
+    bare = _strip_time_and_weekday(text)
+    if bare != text and bare:
+        found = _resolve(bare, ctx, phrase)
+        if found is not None:
+            return found
+    return _dateparser(text, ctx, phrase)
+
+
+_CLOCK = (r"(?:(?:at|@|around|about)\s+)?(?:\d{1,2}(?::\d\d){0,2}\s*(?:a\.?m\.?|p\.?m\.?)|\d{1,2}h(?:\d\d)?"
+          r"|\d{1,2}:\d\d(?::\d\d)?|noon|midnight|(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten"
+          r"|eleven|twelve)\s+o'?clock)")
+_DAYPART = r"(?:(?:in\s+the\s+|early\s+|late\s+)?(?:morning|afternoon|evening|night)|at\s+lunch|lunchtime)"
+_TIME_AFTER = re.compile(rf"(?:,?\s+(?:{_CLOCK}|{_DAYPART}))+$")
+_TIME_BEFORE = re.compile(rf"^(?:(?:the\s+)?(?:morning|afternoon|evening|night)\s+of\s+(?:the\s+)?|{_CLOCK}\s+(?:on\s+)?)")
+_WEEKDAY_AROUND = re.compile(rf"^{WEEKDAY}\.?,?\s+(?=\S*\d|{MONTH}|the\b)|,\s*{WEEKDAY}\.?$")
+
+
+def _strip_time_and_weekday(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous = text
+        text = _TIME_BEFORE.sub("", _TIME_AFTER.sub("", text)).strip(" ,")
+        text = _WEEKDAY_AROUND.sub("", text).strip(" ,")
+    return text
 
 
 # Every word must be one of these for dateparser to be asked: it finds dates in
@@ -575,6 +720,9 @@ _DATE_WORDS = (set(MONTHS) | set(WEEKDAYS) | set(NUMBER_WORDS) | {
 def _dateparser(text: str, ctx: _Ctx, phrase: str) -> DateRange | None:
     words = re.findall(r"[a-z]+|\d+", text)
     if not words or any(w not in _DATE_WORDS and not (w.isdigit() and len(w) <= 4) for w in words):
+        return None
+    # Numbers alone ("25", "3 30", "two three") are counts, prices or times, not dates.
+    if all(w.isdigit() or w in NUMBER_WORDS for w in words) and not re.search(r"\d[/.-]\d", text):
         return None
     import dateparser
 
