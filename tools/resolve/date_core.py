@@ -53,7 +53,8 @@ COUNT = rf"(?:{_ONE_COUNT}(?:\s*(?:or|to|-)\s*{_ONE_COUNT})?|(?:a\s+)?(?:few|cou
 SEASON = r"(?:summer|winter|spring|autumn|fall)"
 PART = r"(?:early|mid|middle\s+of|late|beginning\s+of|start\s+of|end\s+of)"
 HOLIDAY = (r"(?:christmas\s+eve|christmas\s+day|christmas|xmas|new\s+year'?s?\s+eve|nye|new\s+year'?s?\s+day"
-           r"|new\s+year'?s?|easter\s+sunday|easter\s+monday|good\s+friday|easter|halloween|thanksgiving"
+           r"|new\s+year'?s?|easter\s+sunday|easter\s+monday|good\s+friday|easter|halloween"
+           r"|thanks\s*giving(?:\s+day)?"
            r"|(?:st\.?\s+|saint\s+)?valentine'?s?(?:\s+day)?)")
 BREAK = r"(?:holidays?|vacation|break|hols)"
 DAYNUM = r"(?:[0-3]?\d)(?:st|nd|rd|th)?"

@@ -60,7 +60,7 @@ from typing import Callable
 
 from tools.resolve.date_core import (  # noqa: F401  (re-exported: callers import them from here)
     BREAK, COUNT, DAYNUM, DECADE_WORDS, HOLIDAY, MAX_PHRASE_CHARS, MAX_YEAR, MIN_YEAR, MONTH, MONTHS, NUMBER_WORDS,
-    PART, SEASON, VAGUE_COUNTS, WEEKDAY, WEEKDAYS, YEAR, YEARX, DateRange, _add_months, _alt, _count, _Ctx,
+    PART, SEASON, VAGUE_COUNTS, _ONE_COUNT, WEEKDAY, WEEKDAYS, YEAR, YEARX, DateRange, _add_months, _alt, _count, _Ctx,
     _monday, _month_last, _rng, _span_text, _year)
 from tools.resolve import date_ranges, date_weeks
 from tools.resolve.date_core import ONE_DAY  # noqa: F401
@@ -193,6 +193,11 @@ def _h_holiday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
         year = _year(year_text, ctx)
         if year is None:
             return None
+    elif m["rel"] or m["ago"]:  # "Christmas of last year", "thanksgiving 1 year ago"
+        span = _count(m["ago"]) if m["ago"] else (1 if m["rel"] == "last" else 0,) * 2
+        if span is None or span[0] > 200:
+            return None
+        year = ctx.today.year - span[0]
     elif m["q"] == "this":
         year = ctx.today.year
     else:
@@ -533,7 +538,8 @@ RULES: list[tuple[str, Handler]] = [
      rf"|\s+(?P<rel>last|this)\s+year)?", _h_season),
     # Christmas 2019, last Christmas, Easter, the 2018 Christmas holidays
     (rf"{_QUAL}?(?:(?P<year0>{YEAR})\s+)?(?P<h>{HOLIDAY})(?:\s+(?P<brk>{BREAK}))?"
-     rf"(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX}))?", _h_holiday),
+     rf"(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX})|\s+of\s+(?P<rel>last|this)\s+year"
+     rf"|\s+(?P<ago>{_ONE_COUNT})\s+years?\s+(?:ago|back))?", _h_holiday),
     # Father's Day 2019, last Diwali, MLK day of last year, the 2018 Lunar New Year
     (rf"{_QUAL}?(?:(?P<year0>{YEAR})\s+)?(?P<h>{MORE_HOLIDAYS})(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX})"
      rf"|\s+of\s+(?P<rel>last|this)\s+year|\s+(?P<ago>{COUNT})\s+years?\s+(?:ago|back))?", _h_more_holiday),
@@ -617,7 +623,8 @@ _SPELLINGS = [
     (r"\byrs?\b", "year"), (r"\bcurrent\b", "this"), (r"\bthis\s+past\b", "last"),
     (r"\bthe\s+previous\s+(week|month|year)\b", r"last \1"),
     # "late last summer" -> "last late summer": the rules take the qualifier first
-    (r"^(early|mid|late|(?:the\s+)?(?:beginning|start|middle|end)\s+of)\s+(last|this|past|previous)\s+", r"\2 \1 "),
+    (rf"^(early|mid|late|(?:the\s+)?(?:beginning|start|middle|end)\s+of)\s+(last|this|past|previous)\s+"
+     rf"(?=(?:the\s+)?(?:{SEASON}|{MONTH})$)", r"\2 \1 "),
     # "a year or two ago" -> "one or two years ago"
     (r"\ba\s+(year|month|week|day)\s+or\s+(two|three|so)\s+(ago|back)\b",
      lambda m: f"one or {'two' if m[2] == 'so' else m[2]} {m[1]}s {m[3]}"),
@@ -735,7 +742,9 @@ def _dateparser(text: str, ctx: _Ctx, phrase: str) -> DateRange | None:
 
 # --------------------------------------------------------------------------- extraction
 
-_FIND = [re.compile(rf"(?<![\w'])(?:the\s+)?(?:{pattern})(?![\w'])", re.IGNORECASE) for pattern, _ in RULES]
+_FIND = [re.compile(rf"(?<![\w'])(?:the\s+)?(?:{pattern})(?![\w'])", re.IGNORECASE) for pattern, _ in RULES + [
+    # "late last summer", "early last March": the normaliser puts the qualifier first for the rules
+    (rf"{PART}\s+(?:last|this|past|previous)\s+(?:the\s+)?(?:{SEASON}|{MONTH})", None)]]
 # Words that are dates only sometimes ("I may", "a march", "Jan" the person, "a spring", "summer dress"):
 # alone, they count only after a word like "in" or "during".
 _ABBREVIATIONS = {w for w in list(MONTHS) + list(WEEKDAYS) if len(w) <= 4 and w not in ("may", "june", "july")}
@@ -761,14 +770,17 @@ def find_date_span(text: str, now: datetime | None = None) -> tuple[int, int] | 
             return None
         text = text[:2000].replace("\u2019", "'").replace("\u2018", "'")  # same length: offsets hold
         now = now or datetime.now()
-        candidates: list[tuple[int, int]] = []
+        # The rules are written for digits: look in a copy with number words as digits ("June of
+        # nineteen ninety nine" -> "June of 1999") and cut the phrase from the original.
+        converted, spans = digits(text)
+        candidates: set[tuple[int, int]] = set()
         for pattern in _FIND:
-            for match in pattern.finditer(text):
+            for match in pattern.finditer(converted):
                 if match.end() > match.start():
-                    candidates.append((match.start(), match.end()))
-        for start, end in sorted(set(candidates), key=lambda c: (-(c[1] - c[0]), c[0])):
+                    candidates.add((spans[match.start()][0], spans[match.end() - 1][1]))
+        for start, end in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
             found = text[start:end].strip()
-            if not _plausible(found, text[:start]):
+            if not _plausible(found, text[:start], text[end:]):
                 continue
             if resolve_date_phrase(found, now) is not None:
                 start += len(text[start:end]) - len(text[start:end].lstrip())
@@ -778,7 +790,13 @@ def find_date_span(text: str, now: datetime | None = None) -> tuple[int, int] | 
         return None
 
 
-def _plausible(found: str, before: str) -> bool:
+# After a day of the month or a weekday said alone, these show it is one ("on the 22nd, at the
+# beach"); a noun shows it is not ("the second photo", "my Sunday best").
+_DATE_AFTER = re.compile(r"^\s*(?:$|[,.;:!?)\-]|(?:and|or|of|at|in|on|with|when|where|while|we|i|my|our|last"
+                         r"|this|that|morning|afternoon|evening|night|ago|before|after|around)\b)", re.IGNORECASE)
+
+
+def _plausible(found: str, before: str, after: str = "") -> bool:
     low = found.lower()
     core = re.sub(r"^the\s+", "", low).rstrip(".")
     has_the = core != low or bool(re.search(r"\bthe\s+$", before, re.IGNORECASE))
@@ -795,4 +813,9 @@ def _plausible(found: str, before: str) -> bool:
         return context or has_the
     if re.fullmatch(r"'?\d0'?s", core):  # "in my 20s" is an age
         return has_the or core.startswith("'")
+    if re.fullmatch(r"[0-3]?\d(?:st|nd|rd|th)", words_to_digits(core)):  # "the 22nd", not "the second photo"
+        return has_the and (context or bool(re.search(r"\b(?:on|since|from|until|till|before|after)\s+$", before,
+                                                      re.IGNORECASE))) and bool(_DATE_AFTER.match(after))
+    if core in WEEKDAYS:  # "on Sunday", "Sunday at the beach", not "my Sunday best"
+        return context or bool(_DATE_AFTER.match(after))
     return True

@@ -116,6 +116,22 @@ def _h_week_part(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
                 f"the {part} of {m['q']} week", phrase)
 
 
+def _h_unit_part(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """"the beginning of the month", "the end of the year", "the middle of this month": the first,
+    second or last third of the current (or, with "last", the previous) month or year, as "early /
+    mid / late March" and "early / mid / late 2020" are."""
+    t = ctx.today
+    third = {"beginning": 0, "start": 0, "middle": 1, "end": 2}[m["part"]]
+    back = 1 if m["q"] in ("last", "previous", "past") else 0
+    if m["unit"] == "month":
+        year, month = _add_months(t.year, t.month, -back)
+        bounds = [(1, 10), (11, 20), (21, _month_last(year, month).day)][third]
+        return _rng(date(year, month, bounds[0]), date(year, month, bounds[1]), re.sub(r"\s+", " ", m[0]), phrase)
+    year = t.year - back
+    months = [(1, 4), (5, 8), (9, 12)][third]
+    return _rng(date(year, months[0], 1), _month_last(year, months[1]), re.sub(r"\s+", " ", m[0]), phrase)
+
+
 def _h_earlier_week(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     t = ctx.today
     monday = _monday(t)
@@ -230,6 +246,9 @@ RULES = [
     # the beginning of last week, end of this week
     (rf"(?:the\s+)?(?P<part>beginning|start|middle|end)\s+of\s+(?:the\s+)?{_WQ}\s+week", _h_week_part, False),
     (r"(?:earlier|early)\s+(?:in\s+the|this)\s+week", _h_earlier_week, False),
+    # the beginning of the month, the end of last year
+    (r"(?:the\s+)?(?P<part>beginning|start|middle|end)\s+of\s+(?:(?:the|this)\s+|(?P<q>last|previous|past)\s+)?"
+     r"(?P<unit>month|year)", _h_unit_part, False),
     # monday of this week, last week's sunday, sunday from last week
     (rf"(?P<wd>{WEEKDAY})\s+(?:of|from|in)\s+{_WQ}\s+week|{_WQ2}\s+week'?s\s+(?P<wd2>{WEEKDAY})",
      _h_weekday_of_week, False),

@@ -64,6 +64,7 @@ SATELLITE_RADIUS_KM = 30.0
 
 # The two GeoNames tables place one town at the same point, give or take a re-survey.
 POPULATION_MATCH_KM = 10.0
+CITY_BEATS_REGION_POPULATION = 1_000_000
 
 # No place name is longer than this; longer input is not a place phrase, and
 # capping it keeps the phrase splitting below cheap.
@@ -680,9 +681,14 @@ def _city_rows(gaz: _Gazetteer, reading: _Reading) -> tuple[list[int], set[int]]
     keys = reading.keys
     exonym_rows = {row for key in keys for alt in _EXONYMS.get(key, ()) for row in gaz.cities.get(alt, ())}
     # GeoNames' own alternate names of larger towns: "Bruges" -> Brugge, "Firenze" -> Florence.
-    by_alternate = populations.tables(normalize).by_alternate
-    alternate_rows = {gaz.row_near(t.lat, t.lon, t.cc) for key in keys for t in by_alternate.get(key, ())} - {None}
-    rows = [row for key in keys for row in gaz.cities.get(key, ())] + sorted(exonym_rows) + sorted(alternate_rows)
+    # Only when no town of 15,000+ has the name itself: alternates also hold other languages'
+    # names ("Dili" is Delhi in Indonesian, "Bridgetown" a nickname of Portland).
+    literal = [row for key in keys for row in gaz.cities.get(key, ())]
+    alternate_rows: set[int] = set()
+    if not any(gaz.population(row) for row in literal):
+        by_alternate = populations.tables(normalize).by_alternate
+        alternate_rows = {gaz.row_near(t.lat, t.lon, t.cc) for key in keys for t in by_alternate.get(key, ())} - {None}
+    rows = literal + sorted(exonym_rows) + sorted(alternate_rows)
     if not rows:
         rows = [row for key in keys for row in gaz.cities_folded.get(_fold(key), ())]
     return list(dict.fromkeys(rows)), exonym_rows
@@ -844,6 +850,11 @@ def _match_gazetteer(
         if region is not None and region.kind == "city" and city is not None and city != region \
                 and not _known_in(known, region) and _filter_population(gaz, city) > _filter_population(gaz, region):
             return city
+        # A region with no namesake city ("Sofia" in Madagascar, "Santo Domingo" province) yields
+        # to a same-named city of a million people ("Washington" stays the state: DC has fewer).
+        if region is not None and region.kind == "region" and city is not None and not _known_in(known, region) \
+                and _filter_population(gaz, city) >= CITY_BEATS_REGION_POPULATION:
+            return city
         found = region or city
         if found:
             return found
@@ -887,10 +898,17 @@ def _landmark_filter(place: landmarks.Landmark, reading: _Reading, gaz: _Gazette
                        lat=place.lat, lon=place.lon, radius_km=place.radius_km)
 
 
+# "Yosemite National Park" is the park "Yosemite"; such a phrase never means a town.
+_PARK_WORDS = re.compile(r"\s+(?:national|state|provincial)\s+(?:park|parks|forest|monument|preserve)"
+                         r"(?:\s+(?:and|&)\s+preserve)?$|\s+np$", re.IGNORECASE)
+
+
 def _match_landmark(readings: list[_Reading], gaz: _Gazetteer) -> PlaceFilter | None:
     """A curated island, region, feature or landmark the phrase names ("Lake Como")."""
     for reading in readings:
-        for place in landmarks.lookup(reading.keys, normalize):
+        keys = reading.keys
+        keys += [k for k in (_PARK_WORDS.sub("", key) for key in keys) if k and k not in keys]
+        for place in landmarks.lookup(keys, normalize):
             if _landmark_fits(place, reading.quals, gaz):
                 return _landmark_filter(place, reading, gaz)
     return None

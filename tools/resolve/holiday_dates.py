@@ -55,6 +55,15 @@ def _kings_day(year: int) -> date:
     return d - timedelta(days=1) if d.weekday() == 6 else d  # moved to Saturday when on a Sunday
 
 
+def _nearest_weekday(d: date) -> date:
+    """A fixed day that moves to the Friday before or the Monday after when on a weekend."""
+    return d - timedelta(days=1) if d.weekday() == 5 else d + timedelta(days=1) if d.weekday() == 6 else d
+
+
+def _before(found: DayRange | None, days: int) -> DayRange | None:
+    return (found[0] - timedelta(days=days), found[0] - timedelta(days=1)) if found else None
+
+
 def _easter_offset(days: int) -> Callable[[int], DayRange]:
     def span(year: int) -> DayRange:
         d = easter_sunday(year) + timedelta(days=days)
@@ -127,7 +136,7 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
      _day(lambda y: nth_weekday(y, 2, 0, 3))),
     (r"memorial\s+day(?:\s+weekend)?", "Memorial Day", _day(lambda y: nth_weekday(y, 5, 0, -1))),
     (r"labou?r\s+day(?:\s+weekend)?", "Labor Day", _day(lambda y: nth_weekday(y, 9, 0, 1))),
-    (r"(?:mlk|martin\s+luther\s+king'?s?)(?:\s+jr\.?)?\s+day", "Martin Luther King Jr. Day",
+    (r"(?:mlk|martin\s+luther\s+king'?s?)(?:\s+jr\.?)?\s+day|civil\s+rights\s+day", "Martin Luther King Jr. Day",
      _day(lambda y: nth_weekday(y, 1, 0, 3))),
     (r"black\s+friday", "Black Friday", _day(lambda y: thanksgiving(y) + timedelta(days=1))),
     (r"boxing\s+day", "Boxing Day", _day(lambda y: date(y, 12, 26))),
@@ -140,9 +149,17 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
     (r"lent", "Lent", lambda y: (easter_sunday(y) - timedelta(days=46), easter_sunday(y) - timedelta(days=1))),
     (r"palm\s+sunday", "Palm Sunday", _easter_offset(-7)),
     (r"maundy\s+thursday|holy\s+thursday", "Maundy Thursday", _easter_offset(-3)),
-    (r"pentecost|whit\s*sunday|whitsun", "Pentecost", _easter_offset(49)),
+    (r"pentecost|whit\s*sunday|white\s+sunday|whitsun", "Pentecost", _easter_offset(49)),
     (r"whit\s+monday", "Whit Monday", _easter_offset(50)),
     (r"(?:orthodox|greek)\s+easter(?:\s+sunday)?", "Orthodox Easter", _day(orthodox_easter)),
+    (r"(?:orthodox|greek)\s+(?:good|great|holy)\s+friday", "Orthodox Good Friday",
+     _day(lambda y: orthodox_easter(y) - timedelta(days=2))),
+    (r"clean\s+monday|(?:orthodox\s+)?shrove\s+monday|orthodox\s+shrove\s+monday|ash\s+monday", "Clean Monday",
+     _day(lambda y: orthodox_easter(y) - timedelta(days=48))),
+    (r"lazarus\s+saturday", "Lazarus Saturday", _day(lambda y: orthodox_easter(y) - timedelta(days=8))),
+    (r"great\s+lent|great\s+fast", "Great Lent",
+     lambda y: (orthodox_easter(y) - timedelta(days=48), orthodox_easter(y) - timedelta(days=9))),
+    (r"boss'?s'?\s+day|bosses'?\s+day", "Boss's Day", _day(lambda y: _nearest_weekday(date(y, 10, 16)))),
     (r"king'?s\s+day|koningsdag|queen'?s\s+day", "King's Day", _day(_kings_day)),
     (r"guy\s+fawkes(?:\s+night|\s+day)?|bonfire\s+night", "Bonfire Night", _day(lambda y: date(y, 11, 5))),
     (r"hogmanay", "Hogmanay", lambda y: (date(y, 12, 31), date(y + 1, 1, 1))),
@@ -165,13 +182,26 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
     (r"pongal|thai\s+pongal|makara?\s+sankranthi|makara?\s+sankranti", "Makar Sankranti / Pongal",
      _lunar("IN", r"Pongal|Makar Sankranti")),
     (r"vaisakhi|baisakhi|vaishakhi|vasakhi", "Vaisakhi", _lunar("IN", r"Vaisakhi")),
-    (r"ugadi|yugadi|gudi\s+padwa", "Ugadi", _lunar("IN", r"Ugadi")),
+    (r"ugadi|yugadi|gudi\s+padwa|chaitra\s+sukh?ladi|samvatsaradi", "Ugadi", _lunar("IN", r"Ugadi")),
     (r"karva\s+chauth|karwa\s+chauth", "Karva Chauth", _lunar("IN", r"Karwa Chouth")),
     (r"bhai\s+dooj|bhai\s+duj|bhau\s+beej", "Bhai Dooj", _lunar("IN", r"Bhai Duj")),
     (r"chhath(?:\s+puja)?", "Chhath", _lunar("IN", r"Chhath")),
     (r"(?:ram|rama)\s+navami", "Rama Navami", _lunar("IN", r"Ram Navami")),
     (r"mahavir\s+jayanti|mahavira'?s?\s+birthday", "Mahavir Jayanti", _lunar("IN", r"Mahavira")),
     (r"guru\s+nanak(?:'?s)?\s+(?:jayanti|birthday|gurpurab)", "Guru Nanak Jayanti", _lunar("IN", r"Guru Nanak")),
+    (r"naraka\s+chaturdashi|choti\s+diwali|chhoti\s+diwali|kali\s+chaudas", "Naraka Chaturdashi",
+     _lunar("IN", r"Naraka Chaturdashi")),
+    (r"(?:maha\s+)?saptami|durga\s+puja", "Durga Puja (Saptami)", _lunar("IN", r"Dussehra \(Saptami\)")),
+    (r"navaratri|navratri", "Navaratri", lambda y: _before(_package("IN", r"^Dussehra$")(y), 9)),
+    (r"rath(?:a)?[-\s]?yatra", "Rath Yatra", _lunar("IN", r"Rath Yatra")),
+    (r"(?:guru\s+)?ravi\s*dass?\s+(?:jayanti|birthday)|guru\s+ravidass?\s+(?:jayanti|birthday)",
+     "Guru Ravidas Jayanti", _lunar("IN", r"Guru Ravi Das")),
+    (r"(?:guru\s+)?rabindra(?:nath)?\s+jayanti|(?:rabindranath\s+)?tagore'?s?\s+birthday", "Rabindra Jayanti",
+     _lunar("IN", r"Rabindranath")),
+    (r"(?:maharishi\s+)?valmiki\s+jayanti|pargat\s+diwas", "Valmiki Jayanti", _lunar("IN", r"Valmiki")),
+    (r"(?:swami\s+)?(?:dayananda?\s+)?saraswati\s+jayanti", "Dayananda Saraswati Jayanti",
+     _lunar("IN", r"Dayanand Saraswati")),
+    (r"jumu'?atul[-\s]wida|jamat[-\s]ul[-\s]vida", "Jumu'atul-Wida", _lunar("IN", r"Jumu'atul-Wida")),
     (r"(?:basant|vasant)\s+panchami", "Vasant Panchami", _lunar("IN", r"Basant Panchami")),
     (r"holika\s+dahan|chhoti\s+holi|choti\s+holi", "Holika Dahan", _lunar("IN", r"Holika Dahan")),
     (r"parsi\s+new\s+year|(?:jamshedi\s+)?navroz|nowruz", "Parsi New Year", _lunar("IN", r"Parsi New Year")),
@@ -196,6 +226,7 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
     (r"passover|pesach", "Passover", _hebrew(r"^Pesach$", 7)),
     (r"shavuot|shavuos", "Shavuot", _hebrew(r"^Shavuot$", 1)),
     (r"purim", "Purim", _hebrew(r"^Purim$")),
+    (r"tisha\s+b'?av", "Tisha B'Av", _hebrew(r"Tisha B'Av")),
     (r"lag\s+b'?a?'?omer", "Lag BaOmer", _hebrew(r"Lag BaOmer")),
     (r"vesak|wesak|buddha\s+(?:day|purnima|jayanti)", "Vesak", _package("SG", r"Vesak")),
 ]

@@ -81,23 +81,22 @@ def _replacement(m: re.Match) -> str:
     return str(TENS[m["kt"].lower()] + UNITS[m["ku"].lower()])
 
 
-def digits(text: str) -> tuple[str, list[int]]:
-    """``text`` with number words in digits, and for each output character its index in ``text``
-    (a replaced run maps every character to the run's start; one past the end maps to len(text))."""
+def digits(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with number words in digits, and for each output character the span of ``text`` it
+    came from (every character of a replacement points at the whole run it replaced)."""
     out: list[str] = []
-    where: list[int] = []
+    spans: list[tuple[int, int]] = []
     at = 0
     for m in _PATTERN.finditer(text):
         new = _replacement(m)
         out.append(text[at:m.start()])
-        where.extend(range(at, m.start()))
+        spans.extend((i, i + 1) for i in range(at, m.start()))
         out.append(new)
-        where.extend([m.start()] * len(new))
+        spans.extend([(m.start(), m.end())] * len(new))
         at = m.end()
     out.append(text[at:])
-    where.extend(range(at, len(text)))
-    where.append(len(text))
-    return "".join(out), where
+    spans.extend((i, i + 1) for i in range(at, len(text)))
+    return "".join(out), spans
 
 
 def words_to_digits(text: str) -> str:
