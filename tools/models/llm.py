@@ -45,6 +45,7 @@ llama-cpp-python must be built without the AMX code path on these CPUs::
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import hashlib
@@ -95,6 +96,23 @@ _GRAMMARS: dict[str, Any] = {}
 
 
 _CHECKED: dict[tuple[str, int, int], GGUFInfo] = {}
+
+
+@atexit.register
+def _close_loaded() -> None:
+    # Left to interpreter teardown, a Llama's __del__ can run after llama_cpp's own module globals
+    # are gone and print "Exception ignored ... 'NoneType' object has no attribute
+    # 'llama_model_free'". A model still busy in another thread is left alone: freeing it under a
+    # running decode would crash instead.
+    for loaded in list(_LOADED.values()):
+        if loaded.lock.acquire(timeout=0.5):
+            try:
+                loaded.llama.close()
+            except Exception:  # noqa: BLE001 - exiting anyway
+                pass
+            finally:
+                loaded.lock.release()
+    _LOADED.clear()
 
 
 def _checked_gguf(path: Path) -> GGUFInfo:
