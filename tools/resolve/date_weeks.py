@@ -178,6 +178,8 @@ def _h_last_day_of(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
 
 def _h_bare_day(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     day = int(m["d"])
+    if not 1 <= day <= 31:
+        return None
     t = ctx.today
     rel = m.groupdict().get("rel")
     if rel:
@@ -262,7 +264,7 @@ RULES = [
     (rf"(?:the\s+)?(?P<d>[1-3]?\d)(?:st|nd|rd|th)?\s+(?:day\s+)?of\s+(?:the\s+)?(?P<rel>this|last|previous|past)"
      rf"\s+month", _h_bare_day, False),
     # the 22nd
-    (rf"the\s+{_ORDINAL_DAY}", _h_bare_day, False),
+    (rf"(?:the\s+)?{_ORDINAL_DAY}", _h_bare_day, False),  # the normaliser may have taken "the" off
     # this quarter, Q4 2018, the 4th quarter of 2018, 2018Q4
     (rf"(?P<q>this|last|previous)\s+(?:quarter|qtr)|(?P<n>[1-4])(?:st|nd|rd|th)\s+(?:quarter|qtr)"
      rf"(?:\s+(?:of\s+)?(?P<year>{YEAR}))?|q(?P<n2>[1-4])\s*(?P<year2>{YEAR})?|(?P<year3>{YEAR}|\d\d)\s*q(?P<n3>[1-4])",

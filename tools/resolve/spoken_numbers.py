@@ -52,6 +52,8 @@ def _two_digits(text: str) -> int:
         return UNITS[words[1]]
     if words[0] in TEENS:
         return TEENS[words[0]]
+    if words[0] in UNITS:  # "two thousand nine"
+        return UNITS[words[0]]
     return TENS[words[0]] + (UNITS[words[1]] if len(words) > 1 else 0)
 
 
