@@ -142,3 +142,11 @@ def _count(text: str) -> tuple[int, int] | None:
 
 def _monday(d: date) -> date:
     return d - timedelta(days=d.weekday())
+
+
+def _part(text: str | None) -> str | None:
+    """"early" / "mid" / "late" for the ways people say them ("the beginning of", "middle of")."""
+    if not text:
+        return None
+    text = re.sub(r"\s+", " ", text.strip())
+    return {"beginning of": "early", "start of": "early", "middle of": "mid", "end of": "late"}.get(text, text)

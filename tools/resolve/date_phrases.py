@@ -6,6 +6,12 @@ the request and this module resolves it, relative to an injectable ``now``.
 :func:`find_date_phrase` does the extraction with rules, for the planner that
 runs without an LLM; it uses the same patterns as the resolver.
 
+This module holds the rules table, the resolver and the months / years / decades / numeric forms;
+the other families live beside it, one job a module: date_normalise (the text the rules read),
+date_seasons, holiday_phrases (holiday_dates has the days), date_relative ("ago", "last",
+"the past", vague times), date_weeks (weeks, quarters, decades), date_ranges ("from X to Y"),
+date_finder (the extractor, :func:`find_date_phrase`), date_core (what they share).
+
 Conventions (all datetimes naive wall-clock; ``end`` is inclusive: the last
 microsecond of the last day):
 
@@ -55,314 +61,23 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Callable
 
 from tools.resolve.date_core import (  # noqa: F401  (re-exported: callers import them from here)
     BREAK, COUNT, DAYNUM, DECADE_WORDS, HOLIDAY, MAX_PHRASE_CHARS, MAX_YEAR, MIN_YEAR, MONTH, MONTHS, NUMBER_WORDS,
     PART, SEASON, VAGUE_COUNTS, _ONE_COUNT, WEEKDAY, WEEKDAYS, YEAR, YEARX, DateRange, _add_months, _alt, _count, _Ctx,
-    _monday, _month_last, _rng, _span_text, _year)
+    _monday, _month_last, _part, _rng, _span_text, _year)
 from tools.resolve import date_ranges, date_weeks
 from tools.resolve.date_core import ONE_DAY  # noqa: F401
-from tools.resolve.easter import easter_sunday, thanksgiving  # noqa: F401
+from tools.resolve.date_finder import find_date_phrase, find_date_span  # noqa: F401  (re-exported)
+from tools.resolve.date_normalise import _SINCE, _normalise, _strip_time_and_weekday
+from tools.resolve.date_relative import (_h_ago, _h_before_last, _h_day_word, _h_relative_unit, _h_rolling,
+                                         _h_seasons_ago, _h_vague, _h_weekday)
+from tools.resolve.date_seasons import _h_season
+from tools.resolve.easter import easter_sunday, thanksgiving  # noqa: F401  (re-exported)
 from tools.resolve.holiday_dates import NAMES as MORE_HOLIDAYS
-from tools.resolve.holiday_dates import holiday_days
-from tools.resolve.spoken_numbers import digits, words_to_digits
-
-# --------------------------------------------------------------------------- seasons
-
-_SEASON_START = {False: {"spring": 3, "summer": 6, "autumn": 9, "winter": 12},
-                 True: {"autumn": 3, "winter": 6, "spring": 9, "summer": 12}}
-
-
-def _season_instance(season: str, year: int, ctx: _Ctx) -> tuple[date, date]:
-    first_month = _SEASON_START[ctx.south][season]
-    end_year, end_month = _add_months(year, first_month, 2)
-    return date(year, first_month, 1), _month_last(end_year, end_month)
-
-
-def _season_name(season: str, year: int, ctx: _Ctx) -> str:
-    first, last = _season_instance(season, year, ctx)
-    return f"{season} {year}" if first.year == last.year else f"{season} {year}/{str(year + 1)[2:]}"
-
-
-def _latest_started_season(season: str, ctx: _Ctx) -> int:
-    first_month = _SEASON_START[ctx.south][season]
-    return ctx.today.year if ctx.today.month >= first_month else ctx.today.year - 1
-
-
-def _h_season(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    season = "autumn" if m["season"] == "fall" else m["season"]
-    qual = (m["q"] or "").strip()
-    if m["year"]:
-        year = _year(m["year"], ctx)
-        if year is None:
-            return None
-        if m["year2"]:
-            first, last = _season_instance(season, year, ctx)
-            year2 = _year(m["year2"], ctx) if len(m["year2"]) == 4 else year // 100 * 100 + int(m["year2"])
-            if first.year == last.year or year2 != year + 1:
-                return None
-    elif m["rel"]:
-        year = ctx.today.year + (-1 if m["rel"] == "last" else 0)
-    else:
-        year = _latest_started_season(season, ctx)
-        if qual in ("last", "past", "previous"):
-            _, last = _season_instance(season, year, ctx)
-            if last >= ctx.today:  # still in it: the last one that ended is a year earlier
-                year -= 1
-    first, last = _season_instance(season, year, ctx)
-    name = _season_name(season, year, ctx)
-    part = _part(m["part"])
-    if part:  # early/mid/late summer: its first, second or third month
-        index = {"early": 0, "mid": 1, "late": 2}[part]
-        y, mo = _add_months(first.year, first.month, index)
-        first, last = date(y, mo, 1), _month_last(y, mo)
-        name = f"{part} {name}"
-    return _rng(first, last, name, phrase)
-
-
-def _part(text: str | None) -> str | None:
-    if not text:
-        return None
-    text = re.sub(r"\s+", " ", text.strip())
-    return {"beginning of": "early", "start of": "early", "middle of": "mid", "end of": "late"}.get(text, text)
-
-
-# --------------------------------------------------------------------------- holidays
-
-
-def _holiday_kind(text: str) -> str:
-    t = re.sub(r"[\s'.]+", " ", text).strip()
-    if t in ("christmas eve",):
-        return "christmas eve"
-    if t == "christmas day":
-        return "christmas day"
-    if t in ("christmas", "xmas"):
-        return "christmas"
-    if t == "nye" or (t.startswith("new year") and t.endswith("eve")):
-        return "new year's eve"
-    if t.startswith("new year") and t.endswith("day"):
-        return "new year's day"
-    if t.startswith("new year"):
-        return "new year"
-    if t in ("easter sunday", "easter monday", "good friday", "easter", "halloween", "thanksgiving"):
-        return t
-    return "valentine's day"
-
-
-def _holiday(kind: str, year: int, with_break: bool) -> tuple[date, date, str]:
-    if kind.startswith("christmas") and with_break:
-        return date(year, 12, 20), date(year + 1, 1, 6), f"Christmas holidays {year}/{str(year + 1)[2:]}"
-    if kind == "christmas":
-        return date(year, 12, 24), date(year, 12, 26), f"Christmas {year}"
-    if kind == "christmas eve":
-        return date(year, 12, 24), date(year, 12, 24), f"Christmas Eve {year}"
-    if kind == "christmas day":
-        return date(year, 12, 25), date(year, 12, 25), f"Christmas Day {year}"
-    if kind == "new year's eve":
-        return date(year, 12, 31), date(year + 1, 1, 1), f"New Year's Eve {year}"
-    if kind == "new year's day":
-        return date(year, 1, 1), date(year, 1, 1), f"New Year's Day {year}"
-    if kind == "new year":
-        return date(year - 1, 12, 31), date(year, 1, 1), f"New Year {year}"
-    if kind.startswith("easter") or kind == "good friday":
-        sunday = easter_sunday(year)
-        if kind == "easter sunday":
-            return sunday, sunday, f"Easter Sunday {year}"
-        if kind == "easter monday":
-            return sunday + timedelta(days=1), sunday + timedelta(days=1), f"Easter Monday {year}"
-        if kind == "good friday":
-            return sunday - timedelta(days=2), sunday - timedelta(days=2), f"Good Friday {year}"
-        if with_break:
-            return sunday - timedelta(days=9), sunday + timedelta(days=8), f"Easter holidays {year}"
-        return sunday - timedelta(days=2), sunday + timedelta(days=1), f"Easter {year}"
-    if kind == "halloween":
-        return date(year, 10, 31), date(year, 10, 31), f"Halloween {year}"
-    if kind == "thanksgiving":
-        thursday = thanksgiving(year)
-        return thursday, thursday + timedelta(days=3), f"Thanksgiving {year}"
-    return date(year, 2, 14), date(year, 2, 14), f"Valentine's Day {year}"
-
-
-def _h_holiday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    kind = _holiday_kind(m["h"])
-    with_break = bool(m["brk"])
-    year_text = m["year"] or m["year0"]
-    if year_text:
-        year = _year(year_text, ctx)
-        if year is None:
-            return None
-    elif m["rel"] or m["ago"]:  # "Christmas of last year", "thanksgiving 1 year ago"
-        span = _count(m["ago"]) if m["ago"] else (1 if m["rel"] == "last" else 0,) * 2
-        if span is None or span[0] > 200:
-            return None
-        year = ctx.today.year - span[0]
-    elif m["q"] == "this":
-        year = ctx.today.year
-    else:
-        year = ctx.today.year + 1
-        while _holiday(kind, year, with_break)[0] > ctx.today:  # the most recent one that has started
-            year -= 1
-        if m["q"] in ("last", "past", "previous") and _holiday(kind, year, with_break)[1] >= ctx.today:
-            year -= 1
-    first, last, name = _holiday(kind, year, with_break)
-    return _rng(first, last, name, phrase)
-
-
-# --------------------------------------------------------------------------- relative
-
-
-def _unit_range(unit: str, back_from: int, back_to: int, ctx: _Ctx) -> tuple[date, date]:
-    """The whole units (calendar year/month, Mon-Sun week, day) from ``back_from``
-    to ``back_to`` units before the current one (back_from >= back_to)."""
-    t = ctx.today
-    if unit == "year":
-        return date(t.year - back_from, 1, 1), date(t.year - back_to, 12, 31)
-    if unit == "month":
-        y1, m1 = _add_months(t.year, t.month, -back_from)
-        y2, m2 = _add_months(t.year, t.month, -back_to)
-        return date(y1, m1, 1), _month_last(y2, m2)
-    if unit == "week":
-        monday = _monday(t)
-        return monday - timedelta(weeks=back_from), monday - timedelta(weeks=back_to) + timedelta(days=6)
-    return t - timedelta(days=back_from), t - timedelta(days=back_to)
-
-
-def _h_ago(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    span = _count(m["n"])
-    if span is None:
-        return None
-    low, high = span
-    unit = m["unit"].rstrip("s")
-    if high > 200 * {"year": 1, "month": 12, "week": 53, "day": 366}[unit]:
-        return None
-    first, last = _unit_range(unit, high, low, ctx)
-    name = re.sub(r"\s+", " ", m[0].strip())
-    return _rng(first, last, name, phrase)
-
-
-def _h_seasons_ago(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    """"two summers ago": the second most recent summer that has ended ("last summer" is one
-    summer ago); "a few winters back": the 2nd to 4th most recent, as one range."""
-    span = _count(m["n"])
-    if span is None or span[1] > 200:
-        return None
-    season = {"fall": "autumn", "falls": "autumn"}.get(m["season"], m["season"].rstrip("s"))
-    year = _latest_started_season(season, ctx)
-    if _season_instance(season, year, ctx)[1] >= ctx.today:  # the latest that has ended
-        year -= 1
-    first = _season_instance(season, year - span[1] + 1, ctx)[0]
-    last = _season_instance(season, year - span[0] + 1, ctx)[1]
-    return _rng(first, last, re.sub(r"\s+", " ", m[0].strip()), phrase)
-
-
-def _h_relative_unit(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    unit, qual = m["unit"], m["q"]
-    back = 0 if qual == "this" else 1
-    if unit == "weekend":
-        t = ctx.today
-        saturday = t - timedelta(days=(t.weekday() - 5) % 7)  # the latest Saturday, today included
-        # "this weekend": the current one on a Saturday or Sunday, else the one just gone (photos are
-        # never from the future); "last weekend": the latest one that is over.
-        if qual != "this" and saturday + timedelta(days=1) >= t:
-            saturday -= timedelta(weeks=1)
-        return _rng(saturday, saturday + timedelta(days=1), f"{qual} weekend", phrase)
-    if unit == "night":
-        y = ctx.today - timedelta(days=1)
-        return DateRange(start=datetime.combine(y, time(12)), end=datetime.combine(ctx.today, time(6)) -
-                         timedelta(microseconds=1), label=f"last night ({_span_text(y, y)} evening)", phrase=phrase)
-    first, last = _unit_range(unit, back, back, ctx)
-    return _rng(first, last, f"{qual} {unit}", phrase)
-
-
-def _h_rolling(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    """"the past year", "the last 3 months", "past few weeks": a window ending today."""
-    count = m.groupdict().get("n")
-    span = _count(count) if count else (1, 1)
-    if span is None:
-        return None
-    n = span[1]
-    unit = m["unit"].rstrip("s")
-    t = ctx.today
-    if unit == "year":
-        if n > 200:
-            return None
-        first = t.replace(year=t.year - n) if (t.month, t.day) != (2, 29) else date(t.year - n, 2, 28)
-    elif unit == "month":
-        if n > 2400:
-            return None
-        y, mo = _add_months(t.year, t.month, -n)
-        first = date(y, mo, min(t.day, calendar.monthrange(y, mo)[1]))
-    else:
-        days = n * (7 if unit == "week" else 1)
-        if days > 73_000:
-            return None
-        first = t - timedelta(days=days)
-    name = re.sub(r"\s+", " ", m[0].strip())
-    return _rng(first, t, name, phrase)
-
-
-def _h_before_last(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    unit = m["unit"]
-    if unit == "weekend":
-        last_weekend = _h_relative_unit({"unit": "weekend", "q": "last"}, ctx, phrase)  # type: ignore[arg-type]
-        first = last_weekend.start.date() - timedelta(weeks=1)
-        return _rng(first, first + timedelta(days=1), "the weekend before last", phrase)
-    first, last = _unit_range(unit, 2, 2, ctx)
-    return _rng(first, last, f"the {unit} before last", phrase)
-
-
-def _h_day_word(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    word = re.sub(r"\s+", " ", m["w"])
-    back = {"yesterday": 1, "day before yesterday": 2}.get(word.removeprefix("the "), 0)
-    d = ctx.today - timedelta(days=back)
-    return _rng(d, d, word, phrase)
-
-
-def _h_weekday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    weekday = WEEKDAYS[m["wd"]]
-    back = (ctx.today.weekday() - weekday) % 7 or 7  # strictly before today
-    if m["q"] == "this" and ctx.today.weekday() >= weekday:
-        back = ctx.today.weekday() - weekday  # this week's, today included
-    d = ctx.today - timedelta(days=back)
-    return _rng(d, d, f"{calendar.day_name[weekday]}", phrase)
-
-
-def _years_before(d: date, years: int) -> date:
-    return d.replace(year=d.year - years) if (d.month, d.day) != (2, 29) else date(d.year - years, 2, 28)
-
-
-def _h_vague(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    """The vague times of the module docstring; the group that matched says which."""
-    t = ctx.today
-    name = re.sub(r"\s+", " ", m[0].strip())
-    if (m["other"] or m["old"]) and not name.startswith(("the ", "back ", "way ")):
-        name = f"the {name}"  # the normaliser took "the" off
-    if m["recent"]:
-        y, mo = _add_months(t.year, t.month, -3)
-        return _rng(date(y, mo, min(t.day, calendar.monthrange(y, mo)[1])), t, name, phrase)
-    if m["while"]:
-        y, mo = _add_months(t.year, t.month, -1)
-        return _rng(_years_before(t, 3), date(y, mo, min(t.day, calendar.monthrange(y, mo)[1])), name, phrase)
-    if m["ages"] or m["old"]:
-        last = _years_before(t, 2 if m["ages"] else 5)
-        return DateRange(start=datetime.combine(date(MIN_YEAR, 1, 1), time.min), end=datetime.combine(last, time.max),
-                         label=f"{name} (up to {_span_text(last, last)})", phrase=phrase)
-    unit = m["other"]
-    if unit in ("day", "night"):
-        return _rng(t - timedelta(days=14), t - timedelta(days=1), name, phrase)
-    if unit == "week":
-        return _rng(t - timedelta(days=28), t - timedelta(days=7), name, phrase)
-    if unit == "year":
-        first, last = _unit_range("year", 3, 1, ctx)
-        return _rng(first, last, name, phrase)
-    season = "autumn" if unit == "fall" else unit
-    year = _latest_started_season(season, ctx)
-    if _season_instance(season, year, ctx)[1] >= t:  # still in it: the two before
-        year -= 1
-    return _rng(_season_instance(season, year - 1, ctx)[0], _season_instance(season, year, ctx)[1], name, phrase)
-
+from tools.resolve.holiday_phrases import _h_holiday, _h_more_holiday
 
 # --------------------------------------------------------------------------- months, years, decades
 
@@ -459,37 +174,6 @@ def _h_decade(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
         first, last = {"early": (start, start + 3), "mid": (start + 4, start + 6), "late": (start + 7, start + 9)}[part]
         name = f"{part} {start}s"
     return _rng(date(first, 1, 1), date(last, 12, 31), name, phrase)
-
-
-def _h_more_holiday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    """Holidays of tools.resolve.holiday_dates: "father's day 2019", "last Diwali", "MLK day of last
-    year", "thanksgiving 2 years ago"; without a year the most recent that has started."""
-    name, qual = m["h"], m["q"]
-    year_text = m["year"] or m["year0"]
-    if year_text:
-        year = _year(year_text, ctx)
-        found = holiday_days(name, year) if year else None
-    elif m["ago"]:
-        # "Father's Day two or three years back": from the earlier one to the later one (one range
-        # holds both; wide, but a filter that is too wide only ranks the photo among more)
-        span = _count(m["ago"])
-        if span is None or span[1] > 200:
-            return None
-        early, late = holiday_days(name, ctx.today.year - span[1]), holiday_days(name, ctx.today.year - span[0])
-        if not early or not late:
-            return None
-        label = late[2] if span[0] == span[1] else f"{early[2]} or {late[2][-4:]}"
-        found = (early[0], late[1], label)
-    elif m["rel"]:
-        found = holiday_days(name, ctx.today.year - (1 if m["rel"] == "last" else 0))
-    else:
-        found = None
-        for year in range(ctx.today.year + 1, ctx.today.year - 3, -1):  # the most recent that has started
-            found = holiday_days(name, year)
-            if found and found[0] <= ctx.today and not (qual in ("last", "past", "previous") and found[1] >= ctx.today):
-                break
-            found = None
-    return _rng(found[0], found[1], found[2], phrase) if found else None
 
 
 def _h_year_month(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
@@ -608,49 +292,6 @@ RULES[0:0] = ([(pattern, _with_resolver(lambda m, c, p, r, h=h: h(m, c, p, lambd
               + [(date_ranges.rule(MORE_HOLIDAYS), _with_resolver(date_ranges.h_range))])
 _FULL = [(re.compile(pattern), handler) for pattern, handler in RULES]
 
-# "back in the day" is a phrase of its own, not "in the day".
-_LEAD = re.compile(r"^(?!back\s+in\s+the\s+day\b)"
-                   r"(?:(?:back\s+|sometime\s+|some\s+time\s+)?in|on|at|during|around|about|over|circa|ca\.?|c\.|"
-                   r"approximately|roughly|probably|maybe|perhaps|like|sometime|the|was|it\s+was)\s+")
-_TRAIL = re.compile(r"(?:\s*,?\s*(?:or\s+so|i\s+think|i\s+guess|maybe|probably|or\s+something|or\s+thereabouts)"
-                    r"|\s*-?ish|\s+time)$")
-_SINCE = re.compile(r"^since\s+(?P<rest>.+)$")
-
-
-# Spellings that mean the same to the rules (speech-to-text splits and abbreviates words).
-_SPELLINGS = [
-    (r"\bx-mas\b", "xmas"), (r"\bthanks\s+giving\b", "thanksgiving"), (r"\bthanksgiving\s+day\b", "thanksgiving"),
-    (r"\byrs?\b", "year"), (r"\bcurrent\b", "this"), (r"\bthis\s+past\b", "last"),
-    (r"\bthe\s+previous\s+(week|month|year)\b", r"last \1"),
-    # "late last summer" -> "last late summer": the rules take the qualifier first
-    (rf"^(early|mid|late|(?:the\s+)?(?:beginning|start|middle|end)\s+of)\s+(last|this|past|previous)\s+"
-     rf"(?=(?:the\s+)?(?:{SEASON}|{MONTH})$)", r"\2 \1 "),
-    # "a year or two ago" -> "one or two years ago"
-    (r"\ba\s+(year|month|week|day)\s+or\s+(two|three|so)\s+(ago|back)\b",
-     lambda m: f"one or {'two' if m[2] == 'so' else m[2]} {m[1]}s {m[3]}"),
-    (r"(\d)(?=(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)", r"\1 "),  # "14april 2015"
-    (r"\b((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)(?=\d)", r"\1 "),  # "feb13"
-    # "31-Oct-74", "31/Oct/1974": a day, a month name and a year
-    (r"^(\d{1,2})[-/ ]([a-z]{3,9})\.?[-/ ](\d{4}|\d\d)$",
-     lambda m: f"{m[1]} {m[2]} {m[3] if len(m[3]) == 4 else chr(39) + m[3]}"),
-]
-
-
-def _normalise(phrase: str) -> str:
-    text = phrase.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
-    text = re.sub(r"\s+", " ", text).strip(" \t\n.,;:!?\"()")
-    text = words_to_digits(text)
-    for pattern, replacement in _SPELLINGS:
-        text = re.sub(pattern, replacement, text)
-    text = re.sub(r"\s*-\s*", "-", text) if re.fullmatch(r"[\d\s\-]+", text) else text
-    previous = None
-    while previous != text:
-        previous = text
-        text = _LEAD.sub("", text)
-        text = _TRAIL.sub("", text).strip()
-    return text
-
-
 def resolve_date_phrase(phrase: str, now: datetime, southern_hemisphere: bool = False) -> DateRange | None:
     """The date range a phrase means, relative to ``now``; ``None`` if it is not a date."""
     try:
@@ -695,25 +336,6 @@ def _resolve(text: str, ctx: _Ctx, phrase: str) -> DateRange | None:
     return _dateparser(text, ctx, phrase)
 
 
-_CLOCK = (r"(?:(?:at|@|around|about)\s+)?(?:\d{1,2}(?::\d\d){0,2}\s*(?:a\.?m\.?|p\.?m\.?)|\d{1,2}h(?:\d\d)?"
-          r"|\d{1,2}:\d\d(?::\d\d)?|noon|midnight|(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten"
-          r"|eleven|twelve)\s+o'?clock)")
-_DAYPART = r"(?:(?:in\s+the\s+|early\s+|late\s+)?(?:morning|afternoon|evening|night)|at\s+lunch|lunchtime)"
-_TIME_AFTER = re.compile(rf"(?:,?\s+(?:{_CLOCK}|{_DAYPART}))+$")
-_TIME_BEFORE = re.compile(rf"^(?:(?:the\s+)?(?:morning|afternoon|evening|night)\s+of\s+(?:the\s+)?|{_CLOCK}\s+(?:on\s+)?)")
-_WEEKDAY_AROUND = re.compile(rf"^{WEEKDAY}\.?,?\s+(?=\S*\d|{MONTH}|the\b)|,\s*{WEEKDAY}\.?$")
-
-
-def _strip_time_and_weekday(text: str) -> str:
-    previous = None
-    while previous != text:
-        previous = text
-        text = _TIME_BEFORE.sub("", _TIME_AFTER.sub("", text)).strip(" ,")
-        text = _WEEKDAY_AROUND.sub("", text).strip(" ,")
-    return text
-
-
-# Every word must be one of these for dateparser to be asked: it finds dates in
 # almost anything ("in Berlin" is not one, but it may still try).
 _DATE_WORDS = (set(MONTHS) | set(WEEKDAYS) | set(NUMBER_WORDS) | {
     "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
@@ -740,82 +362,3 @@ def _dateparser(text: str, ctx: _Ctx, phrase: str) -> DateRange | None:
     return _rng(found.date(), found.date(), "", phrase)
 
 
-# --------------------------------------------------------------------------- extraction
-
-_FIND = [re.compile(rf"(?<![\w'])(?:the\s+)?(?:{pattern})(?![\w'])", re.IGNORECASE) for pattern, _ in RULES + [
-    # "late last summer", "early last March": the normaliser puts the qualifier first for the rules
-    (rf"{PART}\s+(?:last|this|past|previous)\s+(?:the\s+)?(?:{SEASON}|{MONTH})", None)]]
-# Words that are dates only sometimes ("I may", "a march", "Jan" the person, "a spring", "summer dress"):
-# alone, they count only after a word like "in" or "during".
-_ABBREVIATIONS = {w for w in list(MONTHS) + list(WEEKDAYS) if len(w) <= 4 and w not in ("may", "june", "july")}
-_CONTEXT_BEFORE = re.compile(
-    r"\b(?:in|during|on|since|from|of|until|till|before|after|around|over|that)\s+(?:the\s+)?$", re.IGNORECASE)
-
-
-def find_date_phrase(text: str, now: datetime | None = None) -> str | None:
-    """The date phrase in a sentence ("... concert last summer, Berlin I think" -> "last summer").
-
-    Rule-based, over the same patterns as :func:`resolve_date_phrase`; the longest
-    match that resolves wins (the earliest among equals).  ``None`` when there is none.
-    """
-    span = find_date_span(text, now)
-    return text[span[0]:span[1]] if span else None
-
-
-def find_date_span(text: str, now: datetime | None = None) -> tuple[int, int] | None:
-    """Where :func:`find_date_phrase`'s phrase is in ``text`` (start, end), since the same words
-    may also be there as no date ("may we see the photos from May")."""
-    try:
-        if not isinstance(text, str) or not text.strip():
-            return None
-        text = text[:2000].replace("\u2019", "'").replace("\u2018", "'")  # same length: offsets hold
-        now = now or datetime.now()
-        # The rules are written for digits: look in a copy with number words as digits ("June of
-        # nineteen ninety nine" -> "June of 1999") and cut the phrase from the original.
-        converted, spans = digits(text)
-        candidates: set[tuple[int, int]] = set()
-        for pattern in _FIND:
-            for match in pattern.finditer(converted):
-                if match.end() > match.start():
-                    candidates.add((spans[match.start()][0], spans[match.end() - 1][1]))
-        for start, end in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
-            found = text[start:end].strip()
-            if not _plausible(found, text[:start], text[end:]):
-                continue
-            if resolve_date_phrase(found, now) is not None:
-                start += len(text[start:end]) - len(text[start:end].lstrip())
-                return start, start + len(found)
-        return None
-    except Exception:
-        return None
-
-
-# After a day of the month or a weekday said alone, these show it is one ("on the 22nd, at the
-# beach"); a noun shows it is not ("the second photo", "my Sunday best").
-_DATE_AFTER = re.compile(r"^\s*(?:$|[,.;:!?)\-]|(?:and|or|of|at|in|on|with|when|where|while|we|i|my|our|last"
-                         r"|this|that|morning|afternoon|evening|night|ago|before|after|around)\b)", re.IGNORECASE)
-
-
-def _plausible(found: str, before: str, after: str = "") -> bool:
-    low = found.lower()
-    core = re.sub(r"^the\s+", "", low).rstrip(".")
-    has_the = core != low or bool(re.search(r"\bthe\s+$", before, re.IGNORECASE))
-    context = bool(_CONTEXT_BEFORE.search(before))
-    if core in _ABBREVIATIONS or re.fullmatch(r"'\d\d", core):
-        return False
-    if core in ("may", "march"):  # also verbs
-        return found[len(found) - len(core) - (1 if low.endswith(".") else 0)].isupper() and context
-    if core in ("spring", "fall"):  # "a spring", "the fall of the Wall", "fall colors"
-        return bool(re.search(r"\b(?:in|during|that|since)\s+(?:the\s+)?$", before, re.IGNORECASE))
-    if core in MONTHS:
-        return context
-    if core in ("summer", "winter", "autumn"):
-        return context or has_the
-    if re.fullmatch(r"'?\d0'?s", core):  # "in my 20s" is an age
-        return has_the or core.startswith("'")
-    if re.fullmatch(r"[0-3]?\d(?:st|nd|rd|th)", words_to_digits(core)):  # "the 22nd", not "the second photo"
-        return has_the and (context or bool(re.search(r"\b(?:on|since|from|until|till|before|after)\s+$", before,
-                                                      re.IGNORECASE))) and bool(_DATE_AFTER.match(after))
-    if core in WEEKDAYS:  # "on Sunday", "Sunday at the beach", not "my Sunday best"
-        return context or bool(_DATE_AFTER.match(after))
-    return True
