@@ -39,14 +39,7 @@ def friendly_errors():
     """Every failure reaches the user as one line; RECALL_DEBUG=1 shows the traceback."""
     from pydantic import ValidationError
 
-    from agent.state import SessionError
-    from tools.resolve.dates import DateError
     from tools.index.folder import is_write_failure
-    from tools.models.clip import ModelMissing
-    from tools.models.speech import SpeechError
-    from tools.understand.people import PeopleError
-    from tools.query.search import SearchError
-    from tools.index.store import StoreError
 
     try:
         yield
@@ -55,8 +48,7 @@ def friendly_errors():
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted.[/] Everything reported done is saved; run the same command to resume.")
         raise typer.Exit(130) from None
-    except (UserError, DateError, ModelMissing, SearchError, StoreError, PeopleError, SessionError,
-            SpeechError) as error:
+    except _user_errors() as error:
         error_line(str(error))
         raise typer.Exit(2) from None
     except ValidationError as error:  # a value outside what a setting or query allows
@@ -73,6 +65,20 @@ def friendly_errors():
         raise typer.Exit(1) from None
 
 
+# Errors worded for the user, by module. Only a module that was imported can have raised one,
+# so they are looked up when an error happens: importing them all up front (the agent, the
+# gazetteer, speech) cost a cold `recall search` ~0.5 s.
+USER_ERRORS = (("agent.state", "SessionError"), ("tools.resolve.dates", "DateError"),
+               ("tools.models.clip", "ModelMissing"), ("tools.models.speech", "SpeechError"),
+               ("tools.understand.people", "PeopleError"), ("tools.query.search", "SearchError"),
+               ("tools.index.store", "StoreError"))
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    found = [getattr(sys.modules[module], name) for module, name in USER_ERRORS if module in sys.modules]
+    return (UserError, *found)
+
+
 def _settings(db: Path | None, chroma_url: str | None, models_dir: Path | None):
     from tools.settings import load_settings
 
@@ -80,9 +86,10 @@ def _settings(db: Path | None, chroma_url: str | None, models_dir: Path | None):
 
 
 def _context(db: Path | None, chroma_url: str | None, models_dir: Path | None,
-             mode: Literal["read", "write"] = "read", create: bool = False):
-    """Settings, the store and the models. Read commands never create an index; ``write``
-    with ``create`` does (``recall index``)."""
+             mode: Literal["search", "write"] = "search", create: bool = False):
+    """Settings, the store and the models. Commands that only read open the index to ``search``
+    (it is never written, not even its files' times); ``write`` with ``create`` makes one
+    (``recall index``)."""
     from tools.models.registry import Models
     from tools.index.store import PhotoStore
 
@@ -198,11 +205,13 @@ def _faces_filter(text: str | None) -> tuple[int, bool] | None:
 
 
 def _place_filter(store, near: str | None, lat: float | None, lon: float | None, km: float | None):
-    from tools.resolve import geo
-
     radius = 25.0 if km is None else km
     if (lat is None) != (lon is None):
         raise UserError("--lat and --lon go together")
+    if lat is None and near is None and km is None:
+        return None  # no place: the gazetteer (~0.5 s to import) is not needed
+    from tools.resolve import geo
+
     if lat is not None:
         if not geo.valid_coordinates(lat, lon):
             raise UserError(f"not a place on Earth: {lat}, {lon}")
@@ -343,7 +352,7 @@ def people_list(ctx: typer.Context, db: DbOption = None, chroma_url: UrlOption =
         print_people(people)
 
 
-def _people_command(action, db: Path | None, chroma_url: str | None, mode: Literal["read", "write"] = "write"):
+def _people_command(action, db: Path | None, chroma_url: str | None, mode: Literal["search", "write"] = "write"):
     """Run a PeopleBook action on the chosen index (which must exist), with one-line errors."""
     from tools.understand.people import PeopleBook
 
@@ -389,7 +398,7 @@ def people_show(who: str, db: DbOption = None, chroma_url: UrlOption = None, as_
         cluster = book.find(who)
         return next(p for p in book.list() if p.id == cluster.id)
 
-    person = _people_command(show, db, chroma_url, mode="read")
+    person = _people_command(show, db, chroma_url, mode="search")
     if as_json:
         json_line(person.model_dump())
         return

@@ -96,6 +96,24 @@ def _default_busy(holder: str) -> str:
     return f"busy ({holder})"
 
 
+def held_elsewhere(path: Path) -> bool:
+    """Does another process hold the lock at ``path``? Asked without creating or writing the file
+    (a search must not modify the index folder the lock lives in)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing drops a lock it took
+    return False
+
+
 def _try_acquire(path: Path, purpose: str) -> int:
     """The locked file descriptor; BlockingIOError when another process holds the lock."""
     path.parent.mkdir(parents=True, exist_ok=True)

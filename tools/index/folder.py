@@ -50,6 +50,14 @@ def check_free_space(folder: Path, min_free: int) -> None:
         raise DiskFull(Path(folder), free, min_free)
 
 
+def on_read_only_filesystem(db: Path) -> bool:
+    """A read-only mount, where sqlite must be told the file is immutable (it cannot lock it)."""
+    try:
+        return bool(os.statvfs(db).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def writable_in_place(db: Path, min_free: int) -> bool:
     """Can Chroma open the index where it is (it writes even to read)?"""
     db = Path(db)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -26,14 +27,17 @@ from urllib.parse import urlparse
 import numpy as np
 
 from tools.index import folder as index_files
+from tools.index import vector_files
 from tools.index.folder import DiskFull
-from tools.locks import LockBusy, file_lock
+from tools.locks import LockBusy, file_lock, held_elsewhere
 from tools.private import private_dir
 from tools.index.records import PhotoRecord, SkippedFile, path_from_metadata
 from tools.settings import Settings
 
 PLACEHOLDER = [1.0]
 PAGE = 5000
+# Collections whose vectors are searched or read back (the rest hold a placeholder vector).
+VECTOR_PREFIXES = ("clip-", "text-", "faces", "people")
 
 
 class StoreError(RuntimeError):
@@ -62,6 +66,8 @@ def _path_id(path: str) -> str:
 
 def _connect(settings: Settings, mode: str, create: bool):
     """(client, notice): the notice says when a read-only or full index is read from a copy."""
+    if mode == "search" and not settings.chroma_url:
+        return _open_to_search(settings)
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -115,6 +121,107 @@ def _connect(settings: Settings, mode: str, create: bool):
         raise StoreError(f"cannot open the index at {db}: {exc}") from None
 
 
+def _open_to_search(settings: Settings):
+    """The index read without Chroma and without writing a byte of it (tools/index/sqlite_read.py);
+    where its sqlite cannot be read that way, Chroma on a private copy (also no write)."""
+    from tools.index.sqlite_read import ReadOnlyClient, UnreadableIndex
+
+    db = Path(settings.db)
+    if not index_files.index_exists(db):
+        raise StoreError(f"there is no index at {db}: `recall index PATH` makes one "
+                         "(or --db / RECALL_DB names another)")
+    try:
+        return ReadOnlyClient(db, immutable=index_files.on_read_only_filesystem(db),
+                              vectors_for=lambda collection: _search_vectors(settings, collection)), None
+    except UnreadableIndex:
+        return _chroma_on_copy(settings), None
+
+
+def _chroma_on_copy(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    copy = _copy_to_read(settings)
+    try:
+        return chromadb.PersistentClient(path=str(copy), settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as exc:  # noqa: BLE001
+        raise StoreError(f"cannot open the index at {settings.db}: {exc}") from None
+
+
+def _search_vectors(settings: Settings, collection):
+    """A collection's vector matrix at the index's current state: the writer's, beside the index;
+    else this reader's own in the cache folder; else built there from a private copy of the index."""
+    stamp = collection.stamp()
+    mine = Path(settings.cache_dir) / "vectors" / settings.index_key
+    folders = (Path(settings.db) / vector_files.FOLDER, mine)
+    for folder in folders:
+        found = vector_files.load(folder, collection.name, stamp)
+        if found is not None:
+            return found
+    if held_elsewhere(settings.lock_path):
+        # An index run is writing (the understanding pass changes filter fields, not vectors):
+        # the last saved vectors serve, for the photos still there; a copy taken mid-write could
+        # be torn. Photos added since are found by words until the run saves its vectors.
+        saved = [f for f in (vector_files.load(folder, collection.name, None) for folder in folders) if f]
+        if saved:
+            return max(saved, key=lambda f: f.stamp)
+    client = _chroma_on_copy(settings)
+    ids, rows = [], []
+    try:
+        source = client.get_collection(collection.name)
+    except Exception:  # noqa: BLE001 - no such collection in the copy: nothing to search
+        source = None
+    offset = 0
+    while source is not None:
+        page = source.get(include=["embeddings"], limit=PAGE, offset=offset)
+        if not page["ids"]:
+            break
+        ids += page["ids"]
+        rows += [np.asarray(v, dtype=np.float32) for v in page["embeddings"]]
+        offset += len(page["ids"])
+    matrix = np.stack(rows) if rows else np.zeros((0, 0), np.float32)
+    try:
+        vector_files.save(mine, collection.name, stamp, ids, matrix)
+    except OSError:
+        pass  # a full cache disk: this search uses the matrix in memory, the next builds it again
+    return vector_files.VectorFile(ids, matrix, stamp)
+
+
+def export_vectors(store: "PhotoStore") -> None:
+    """After a write: save each vector collection whose stamp moved as a matrix beside the index,
+    so that searches read vectors without opening Chroma (tools/index/vector_files.py)."""
+    from tools.index.sqlite_read import connect
+
+    db = Path(store.settings.db)
+    folder = db / vector_files.FOLDER
+    sql = connect(db / index_files.DB_FILE)
+    try:
+        segments = dict(sql.execute("SELECT c.name, s.id FROM collections c JOIN segments s "
+                                    "ON s.collection = c.id WHERE s.scope = 'METADATA'").fetchall())
+
+        def stamp(name: str) -> int:
+            row = sql.execute("SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (segments[name],)).fetchone()
+            value = row[0] if row else 0
+            return int.from_bytes(value, "big") if isinstance(value, bytes) else int(value or 0)
+
+        for name in sorted(segments):
+            if not name.startswith(VECTOR_PREFIXES):
+                continue
+            before = stamp(name)
+            if vector_files.load(folder, name, before) is not None:
+                continue
+            collection = store.client.get_collection(name)
+            ids, rows = [], []
+            for page in store._pages(collection, ["embeddings"]):
+                ids += page["ids"]
+                rows += [np.asarray(v, dtype=np.float32) for v in page["embeddings"]]
+            if stamp(name) != before:
+                continue  # written meanwhile (another thread): the next export catches up
+            vector_files.save(folder, name, before, ids, np.stack(rows) if rows else np.zeros((0, 0), np.float32))
+    finally:
+        sql.close()
+
+
 def _copy_to_read(settings: Settings) -> Path:
     try:
         return index_files.read_copy(settings.db, settings.cache_dir)
@@ -123,10 +230,12 @@ def _copy_to_read(settings: Settings) -> Path:
 
 
 class PhotoStore:
-    """The index, opened to ``read`` (never creates one; a read-only or full one is read from a
-    private copy) or to ``write`` (creates it, owner-only; writes take ``writing()``)."""
+    """The index, opened to ``search`` (reads only, never writes a byte of it, without Chroma:
+    tools/index/sqlite_read.py), to ``read`` (Chroma; never creates one; a read-only or full one is
+    read from a private copy; the chat app writes through it) or to ``write`` (creates it,
+    owner-only; writes take ``writing()``)."""
 
-    def __init__(self, settings: Settings, mode: Literal["read", "write"] = "write", create: bool = True):
+    def __init__(self, settings: Settings, mode: Literal["search", "read", "write"] = "write", create: bool = True):
         self.settings = settings
         self.mode = mode
         self.location = settings.chroma_url or str(settings.db)
@@ -145,11 +254,26 @@ class PhotoStore:
             return (f"another recall process is writing to this index ({holder}): wait for it to "
                     "finish, or stop it, and run this again")
 
+        if self.mode == "search":
+            raise StoreError("this index was opened to search: it cannot be changed from here")
         try:
             with file_lock(self.settings.lock_path, purpose, wait_s=wait_s, busy=busy):
                 yield
+                self._export_vectors()
         except LockBusy as error:
             raise IndexBusy(str(error)) from None
+
+    def _export_vectors(self) -> None:
+        """Vector matrices for searching, after a write that finished (never on a nearly full disk:
+        they are a copy, and a failed or interrupted run leaves them stale, which readers detect)."""
+        if self.settings.chroma_url or self.notice or self.nearly_full():
+            return
+        with self.commit_lock:
+            try:
+                export_vectors(self)
+            except Exception as error:  # noqa: BLE001 - searching falls back to building its own
+                if self.as_full_disk(error) is None:
+                    logging.getLogger(__name__).warning("vector files for search not saved: %s", error)
 
     def as_full_disk(self, error: BaseException) -> IndexFull | None:
         """An IndexFull for a write that failed because the disk filled up, else None."""

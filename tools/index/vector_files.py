@@ -1,0 +1,82 @@
+"""Each vector collection's vectors as a NumPy matrix file, for searching without Chroma.
+
+Chroma keeps vectors in its HNSW files, in a format only Chroma reads, and opening Chroma writes
+to the index even to read it. So the writer also saves every vector collection as
+``<name>-<stamp>.npy`` (float32, one row per record) plus ``<name>.json`` (the stamp, the row
+ids), in ``recall-vectors/`` inside the index folder, when its writer lock is let go. The stamp
+is the ``max_seq_id`` Chroma's sqlite keeps for the collection's metadata segment: every write to
+the collection raises it, so a file whose stamp differs from the index's is stale and is not
+used. A reader that finds a stale or missing file builds its own in the cache folder (from a
+private copy of the index), never in the index.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tools.private import private_dir
+
+FOLDER = "recall-vectors"
+
+
+class VectorFile:
+    """A loaded matrix (memory-mapped) and its ids."""
+
+    def __init__(self, ids: list[str], matrix: np.ndarray, stamp: int):
+        self.ids = ids
+        self.matrix = matrix
+        self.stamp = stamp
+        self.row = {id_: i for i, id_ in enumerate(ids)}
+        self._unit: np.ndarray | None = None
+
+    @property
+    def unit(self) -> np.ndarray:
+        """Rows scaled to length 1 (cosine space), computed once."""
+        if self._unit is None:
+            norms = np.linalg.norm(self.matrix, axis=1, keepdims=True) if len(self.matrix) else np.ones((0, 1))
+            self._unit = (np.asarray(self.matrix, dtype=np.float32) / np.maximum(norms, 1e-12)).astype(np.float32)
+        return self._unit
+
+
+def load(folder: Path, name: str, stamp: int | None) -> VectorFile | None:
+    """The file for ``name`` at exactly ``stamp`` (None: whatever stamp it has), or None
+    (missing, stale or unreadable)."""
+    try:
+        info = json.loads((Path(folder) / f"{name}.json").read_text(encoding="utf-8"))
+        if stamp is not None and int(info["stamp"]) != int(stamp):
+            return None
+        stamp = int(info["stamp"])
+        ids = list(info["ids"])
+        if not ids:
+            return VectorFile([], np.zeros((0, int(info.get("dim", 0))), np.float32), stamp)
+        matrix = np.load(Path(folder) / info["file"], mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if matrix.ndim != 2 or matrix.shape[0] != len(ids):
+        return None
+    return VectorFile(ids, matrix, stamp)
+
+
+def save(folder: Path, name: str, stamp: int, ids: list[str], matrix: np.ndarray) -> None:
+    """Write the matrix, then its json (atomically, owner-only); older matrices go."""
+    folder = private_dir(folder)
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    matrix = matrix.reshape(len(ids), -1) if len(ids) else np.zeros((0, matrix.shape[-1] if matrix.ndim == 2 else 0), np.float32)
+    file = f"{name}-{stamp}.npy"
+    staging = folder / f".{file}.tmp"
+    with open(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        np.save(handle, matrix, allow_pickle=False)
+    os.replace(staging, folder / file)
+    info = json.dumps({"stamp": int(stamp), "file": file, "dim": int(matrix.shape[1]), "ids": ids})
+    staging = folder / f".{name}.json.tmp"
+    with open(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(info)
+    os.replace(staging, folder / f"{name}.json")
+    for old in folder.glob(f"{name}-*.npy"):
+        if old.name != file:
+            with contextlib.suppress(OSError):
+                old.unlink()
