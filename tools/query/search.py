@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from tools.resolve import geo
 from tools.models.registry import Models
 from tools.understand.people import people_filter
 from tools.index.records import PhotoRecord, wall_clock_ts
 from tools.index.store import PhotoStore
 from tools.query.text_match import bm25_scores, query_terms
+
+if TYPE_CHECKING:
+    from tools.resolve import geo
 
 SIGNAL_WEIGHTS = {"visual": 1.0, "meaning": 1.0, "words": 0.2}
 MAX_QUERY_CHARS = 1000  # longer text adds nothing a model can use
@@ -49,7 +51,9 @@ class SearchQuery(BaseModel):
     k: int = Field(20, ge=1, le=10_000)
     date_from: datetime | None = None
     date_to: datetime | None = None
-    place: geo.PlaceFilter | None = None
+    # A geo.PlaceFilter. Typed Any and checked below because importing the gazetteer (scipy,
+    # GeoNames) took ~0.5 s of every cold `recall search`, most of which name no place.
+    place: Any = None
     camera: str | None = None
     people: list[str] = []  # person (cluster) ids
     people_mode: Literal["all", "any", "only"] = "all"
@@ -59,6 +63,15 @@ class SearchQuery(BaseModel):
     @classmethod
     def _trim(cls, value: str) -> str:
         return " ".join(value.split())[:MAX_QUERY_CHARS]
+
+    @field_validator("place")
+    @classmethod
+    def _place(cls, value: Any) -> "geo.PlaceFilter | None":
+        if value is None:
+            return None
+        from tools.resolve import geo
+
+        return value if isinstance(value, geo.PlaceFilter) else geo.PlaceFilter.model_validate(value)
 
     def has_filters(self) -> bool:
         return any((self.date_from, self.date_to, self.place, self.camera, self.people, self.faces))
@@ -126,11 +139,13 @@ def _where(query: SearchQuery, cameras: list[str]) -> dict | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _in_circle(record: PhotoRecord, place: geo.PlaceFilter | None) -> bool:
+def _in_circle(record: PhotoRecord, place: "geo.PlaceFilter | None") -> bool:
     if place is None or place.kind not in ("city", "area") or place.lat is None or place.lon is None:
         return True
     if record.lat is None or record.lon is None:
         return False
+    from tools.resolve import geo
+
     return geo.haversine_km(place.lat, place.lon, record.lat, record.lon) <= (place.radius_km or 25.0)
 
 
