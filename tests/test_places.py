@@ -130,3 +130,71 @@ def test_planner_picks_up_place_phrases(text, label_start):
 ])
 def test_planner_still_refuses_non_places(text):
     assert rule_plan(text, NOW, []).place is None
+
+
+@pytest.mark.parametrize("phrase", [
+    "Yosemite", "Yosemite National Park", "Yosemite NP", "yosemite n.p.", "the Yosemite",
+])
+def test_park_forms_resolve_alike(phrase):
+    assert _near(geo.resolve_place(phrase), 37.84, -119.55, 10)
+
+
+@pytest.mark.parametrize("phrase, lat, lon", [
+    ("Zion", 37.3, -113.05), ("the Grand Canyon", 36.1, -112.1), ("Denali National Park & Preserve", 63.3, -151.0),
+    ("Wrangell - St Elias National Park & Preserve", 61.0, -142.0), ("Hawaiʻi Volcanoes", 19.38, -155.2),
+    ("Sequoia & Kings Canyon National Parks", 36.6, -118.7), ("Torres del Paine", -51.0, -73.0),
+    ("Jökulsárlón", 64.05, -16.18), ("Lake Toba", 2.62, 98.83), ("Tre Cime di Lavaredo", 46.62, 12.3),
+])
+def test_world_parks_lakes_and_peaks(phrase, lat, lon):
+    found = geo.resolve_place(phrase)
+    assert found is not None and geo.haversine_km(found.lat, found.lon, lat, lon) <= max(found.radius_km, 25)
+
+
+@pytest.mark.parametrize("phrase, meaning", [
+    # Town and word meanings the curated file must not take over (see its header).
+    ("Kimberley", "ZA"), ("Ithaca", "US"), ("Tivoli", "IT"), ("Jura", "CH"),
+])
+def test_curated_names_leave_towns_alone(phrase, meaning):
+    found = geo.resolve_place(phrase)
+    assert found is not None and found.kind in ("city", "region") and found.country_code == meaning
+
+
+def test_same_named_areas_take_a_qualifier():
+    assert geo.resolve_place("Channel Islands").country_code == ""  # Jersey and Guernsey
+    assert geo.resolve_place("Channel Islands, California").country_code == "US"
+
+
+@pytest.mark.parametrize("phrase, code", [
+    ("the south of France", "FR"), ("in the south of France", "FR"), ("the south of Spain", "ES"),
+    ("south of Spain", "ES"), ("southern Italy", "IT"), ("the north of Norway", "NO"),
+])
+def test_a_compass_word_and_a_country_is_the_country(phrase, code):
+    found = geo.resolve_place(phrase)
+    assert found is not None and (found.kind, found.country_code) == ("country", code)
+
+
+@pytest.mark.parametrize("phrase", ["the south", "South", "the north", "the far north", "East"])
+def test_a_compass_word_alone_is_no_place(phrase):
+    assert geo.resolve_place(phrase) is None  # GeoNames has "South" (Iceland), "North" (Cameroon)
+
+
+def test_a_compass_word_alone_is_a_region_of_the_library():
+    iceland = [geo.Place(city="Vik", region="South", country_code="IS", country="Iceland")]
+    assert geo.resolve_place("the south", iceland).country_code == "IS"
+
+
+@pytest.mark.parametrize("phrase, kind, code", [
+    ("South Africa", "country", "ZA"), ("North Carolina", "region", "US"), ("West Virginia", "region", "US"),
+    ("Southern California", "area", "US"), ("the Deep South", "area", "US"), ("Western Australia", "region", "AU"),
+])
+def test_names_that_start_with_a_compass_word_stay_names(phrase, kind, code):
+    found = geo.resolve_place(phrase)
+    assert found is not None and (found.kind, found.country_code) == (kind, code)
+
+
+@pytest.mark.parametrize("text, code", [
+    ("us in the south of France", "FR"), ("a beach in the south of Spain last summer", "ES"),
+])
+def test_planner_reads_the_south_of_a_country(text, code):
+    plan = rule_plan(text, NOW, [])
+    assert plan.place is not None and plan.place.country_code == code, plan

@@ -44,7 +44,7 @@ import pycountry
 from pydantic import BaseModel, ConfigDict
 from scipy.spatial import cKDTree
 
-from tools.resolve import landmarks, populations
+from tools.resolve import directions, landmarks, populations
 
 EARTH_RADIUS_KM = 6371.0088
 DEFAULT_RADIUS_KM = 25.0
@@ -898,9 +898,10 @@ def _landmark_filter(place: landmarks.Landmark, reading: _Reading, gaz: _Gazette
                        lat=place.lat, lon=place.lon, radius_km=place.radius_km)
 
 
-# "Yosemite National Park" is the park "Yosemite"; such a phrase never means a town.
-_PARK_WORDS = re.compile(r"\s+(?:national|state|provincial)\s+(?:park|parks|forest|monument|preserve)"
-                         r"(?:\s+(?:and|&)\s+preserve)?$|\s+np$", re.IGNORECASE)
+# "Yosemite National Park" is the park "Yosemite"; such a phrase never means a town.  Keys are
+# normalised, so "& Preserve" arrives as " preserve" ("&" is a separator) and "N.P." as " np".
+_PARK_WORDS = re.compile(r"\s+(?:national|state|provincial)\s+(?:park|parks|forest|monument|preserve|reserve)"
+                         r"(?:\s+(?:and\s+)?(?:preserve|reserve))?$|\s+n\s?p$", re.IGNORECASE)
 
 
 def _match_landmark(readings: list[_Reading], gaz: _Gazetteer) -> PlaceFilter | None:
@@ -938,7 +939,9 @@ def resolve_place(
        then a GeoNames city ("near Arezzo"), same-named ones ranked by
        `_city_rank` (population first); one reading of the phrase at a time, most literal first.
     A qualifier after a comma or as the last word ("Paris, Texas",
-    "Berlin Germany", "Springfield, IL") narrows the candidates.
+    "Berlin Germany", "Springfield, IL") narrows the candidates.  A compass word alone ("the
+    south") is no place outside the library; with a place that is not a name as written ("the
+    south of France", "northern Italy") it means that place (``tools.resolve.directions``).
     """
     if not isinstance(phrase, str) or len(phrase) > MAX_PHRASE_CHARS:
         return None
@@ -951,10 +954,17 @@ def resolve_place(
 
     country = _match_country(readings)
     mine = _match_known(readings, known, gaz, radius)
+    literal = readings[0].head  # fillers gone: "in the south of France" -> "the south of France"
+    if directions.is_bare(literal):  # "the south" is Iceland's "South" region only to someone who was there
+        return mine
     if country and not (mine and mine.country_code != country.country_code
                         and country.country_code not in known.countries):
         return country
-    return mine or _match_landmark(readings, gaz) or _match_gazetteer(readings, known, gaz, radius)
+    found = mine or _match_landmark(readings, gaz) or _match_gazetteer(readings, known, gaz, radius)
+    directed = directions.split(literal) if found is None else None
+    if directed is not None:  # "the south of France": France (no outlines offline to cut its south out)
+        return resolve_place(directed.place, known_places, radius_km)
+    return found
 
 
 # --------------------------------------------------------------------------- suggestions
