@@ -1,10 +1,11 @@
 """Place phrases from public lists (evals/data/places.json: US National Park Service parks, the
-world's capitals; see evals/places_convert.py) resolved with no library, scored by distance.
+world's capitals, UNESCO World Heritage sites of France, Spain and the UK, Natural Earth's named
+peaks and waterfalls; see evals/places_convert.py) resolved with no library, scored by distance.
 
 A phrase is within tolerance when the filter it resolves to would keep a photo taken at the
 expected point: for a circle (city, area), distance(expected, centre) <= max(filter radius,
 25 km); for a country or region filter, the expected point reverse-geocodes into it.  Also
-reported: the same per kind, for phrases with a misleading namesake (a same-named gazetteer
+reported: the same per source and per kind, for phrases with a misleading namesake (a same-named gazetteer
 place elsewhere) and without, which phrases the curated tools/resolve/places.csv also names
 (that file was not built from this list; the share without them is shown too), misses, the
 gazetteer's build time and the first phrase's extra loads.  Run: python -m evals.places
@@ -36,6 +37,14 @@ def _hit(found, lat: float, lon: float, geo) -> tuple[bool, float | None]:
     return found.kind == "country" or place.region == found.region, None
 
 
+def _in_curated(phrase: str, geo, landmarks) -> bool:
+    """Whether the curated file names the phrase, read as the resolver reads it (the whole
+    phrase, without its article, or without " National Park" and the like)."""
+    keys = geo._key_variants(phrase)
+    keys += [k for k in (geo._PARK_WORDS.sub("", key) for key in keys) if k and k not in keys]
+    return bool(landmarks.lookup(keys, geo.normalize))
+
+
 def _share(rows: list[dict]) -> dict:
     hits = sum(r["hit"] for r in rows)
     return {"n": len(rows), "within": hits, "share": rounded(hits / len(rows), 3) if rows else None}
@@ -60,15 +69,19 @@ def run(phrases: list[dict], out: dict) -> None:
         found = geo.resolve_place(item["phrase"])
         seconds.append(time.perf_counter() - started)
         hit, km = _hit(found, item["lat"], item["lon"], geo)
-        curated = bool(landmarks.lookup(geo._key_variants(item["phrase"]), geo.normalize))
-        rows.append({"phrase": item["phrase"], "kind": item["kind"], "namesake": item.get("namesake"),
-                     "in_curated": curated, "hit": hit, "km": rounded(km, 1),
+        rows.append({"phrase": item["phrase"], "source": item.get("source", ""), "kind": item["kind"],
+                     "namesake": item.get("namesake"), "in_curated": _in_curated(item["phrase"], geo, landmarks),
+                     "hit": hit, "km": rounded(km, 1),
                      "got": None if found is None else {"kind": found.kind, "label": found.label,
                                                          "radius_km": found.radius_km}})
     by_kind = defaultdict(list)
     for row in rows:
         by_kind[row["kind"]].append(row)
+    by_source = defaultdict(list)
+    for row in rows:
+        by_source[row["source"]].append(row)
     out["overall"] = _share(rows)
+    out["per_source"] = {source: _share(group) for source, group in sorted(by_source.items())}
     out["per_kind"] = {kind: _share(group) for kind, group in sorted(by_kind.items())}
     out["with_namesake"] = _share([r for r in rows if r["namesake"]])
     out["without_namesake"] = _share([r for r in rows if not r["namesake"]])
@@ -87,7 +100,8 @@ def print_summary(out: dict) -> None:
           f"resolve median {out['resolve_ms_median']} ms")
     print(f"tolerance: distance <= max(filter radius, {MIN_TOLERANCE_KM:.0f} km), or the point inside a "
           f"country/region filter; median radius of hits {out['median_radius_of_hits_km']} km\n")
-    groups = [("overall", out["overall"]), *out["per_kind"].items(),
+    groups = [("overall", out["overall"]), *((f"source {k}", v) for k, v in out["per_source"].items()),
+              *out["per_kind"].items(),
               ("with a misleading namesake", out["with_namesake"]), ("no namesake", out["without_namesake"]),
               ("also in places.csv", out["also_in_curated_file"]), ("not in places.csv", out["not_in_curated_file"])]
     for name, share in groups:

@@ -4,7 +4,12 @@ of evals/places.py: evals/data/places.json.
 * nps (US National Park Service points): each park twice, as its full name ("Yosemite National
   Park") and as people say it ("Yosemite": " National Park", " & Preserve" and the like cut);
 * capitals (each country's capital): the name as listed; an entry whose name is a description
-  ("Vaiaku village, Funafuti province") is dropped.
+  ("Vaiaku village, Funafuti province") is dropped;
+* unesco (World Heritage sites, UNESCO's official names): the official name ("Historic Centre of
+  Cordoba") and, where one can be cut out by the fixed rules of ``_unesco_short``, the name people
+  say ("Cordoba", "Alhambra" from "Alhambra, Generalife and Albayzín, Granada");
+* naturalearth (named peaks, passes, depressions and waterfalls): Natural Earth's name ("Gora
+  Elbrus") and its English name where that differs ("Mount Elbrus").
 
 Each phrase is marked with a misleading namesake when the gazetteer itself (GeoNames
 cities1000, admin1 regions) has a place of the same name over NAMESAKE_KM from the expected
@@ -25,13 +30,34 @@ NAMESAKE_KM = 100.0
 _PARK_SUFFIX = re.compile(r"\s+(?:&\s+Kings Canyon\s+)?National Parks?(?:\s+&\s+Preserve)?$", re.IGNORECASE)
 
 
+# Official UNESCO names wrap the place people name in descriptions: "Historic Centre of X",
+# "X, Port of the Moon", "X (Roman Aqueduct)", "Cathedral, Alcázar and Archivo de Indias in Seville".
+_UNESCO_LEAD = re.compile(r"^(?:the\s+)?(?:historic(?:al)?\s+(?:centre|center|city|town|site|areas?)|old\s+(?:and\s+new\s+)?"
+                          r"(?:town|towns|city)|historic\s+fortified\s+city|city|town|episcopal\s+city|"
+                          r"archaeological\s+(?:site|ensemble)|jurisdiction|monuments|university\s+and\s+historic\s+precinct)"
+                          r"\s+of\s+", re.IGNORECASE)
+_UNESCO_TAIL = re.compile(r"\s*(?:[,:(].*|\s[–-]\s.*|\s+(?:with|and\s+its|and\s+the)\s+.*)$")
+_GENERIC = {"cathedral", "church", "abbey", "monastery", "palace", "the climats", "the causses"}
+
+
+def _unesco_short(name: str) -> str:
+    """The place inside an official name, or "" when the rules cut out nothing or only a common noun."""
+    short = _UNESCO_TAIL.sub("", _UNESCO_LEAD.sub("", name.strip())).strip()
+    if not short or short.lower() in _GENERIC or short.lower() == name.strip().lower():
+        return ""
+    return short
+
+
 def _entries() -> list[dict]:
     out = []
     for line in SOURCES.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        source, name, lat, lon, country = line.split("\t")
+        source, name, lat, lon, country, *more = line.split("\t")
+        category, other = (more + ["", ""])[:2]
         item = {"source": source, "name": name, "lat": float(lat), "lon": float(lon), "country": country}
+        if category:
+            item["category"] = category
         if source == "nps":
             out.append({**item, "phrase": name, "kind": "national park (full name)"})
             short = _PARK_SUFFIX.sub("", name).strip()
@@ -41,6 +67,15 @@ def _entries() -> list[dict]:
             if "," in name and name != "Washington, D.C.":
                 continue
             out.append({**item, "phrase": name, "kind": "capital"})
+        elif source == "unesco":
+            out.append({**item, "phrase": name, "kind": "UNESCO site (official name)"})
+            short = _unesco_short(name)
+            if short:
+                out.append({**item, "phrase": short, "kind": "UNESCO site (short name)"})
+        elif source == "naturalearth":
+            out.append({**item, "phrase": name, "kind": f"natural feature ({category})"})
+            if other and other != name:
+                out.append({**item, "phrase": other, "kind": f"natural feature ({category})"})
     return out
 
 
