@@ -106,6 +106,34 @@ def test_other_voices_and_formats_transcribe(speech, tmp_path):
     assert {"black", "white", "dog", "mouth"} <= set(phone.text.lower().replace(".", "").split()), phone.text
 
 
+def test_whisper_is_primed_with_the_domain_prompt_after_a_lead_in_of_silence(speech, tmp_path, monkeypatch):
+    """The decoding evals/voice.py --compare chose: Whisper gets PROMPT as its initial prompt and
+    the recording after LEAD_IN_SECONDS of silence; the transcript still gives the recording's own
+    length, and the prompt's words do not leak into what was heard."""
+    import numpy as np
+
+    from tools.models import speech as module
+
+    assert module.PROMPT and "photo" in module.PROMPT and module.LEAD_IN_SECONDS > 0
+    lead = int(module.LEAD_IN_SECONDS * module.SAMPLE_RATE)
+    model = speech.load()
+    seen: list[dict] = []
+    real = model.transcribe
+
+    def spy(audio, **options):
+        seen.append({**options, "samples": len(audio), "lead_in_peak": float(np.abs(audio[:lead]).max())})
+        return real(audio, **options)
+
+    monkeypatch.setattr(model, "transcribe", spy)
+    heard = speech.transcribe(speak("a dog on the beach", tmp_path / "short.wav"))
+    assert seen[0]["initial_prompt"] == module.PROMPT and seen[0]["beam_size"] == module.BEAM_SIZE
+    assert seen[0]["lead_in_peak"] == 0.0
+    assert abs(seen[0]["samples"] - lead - heard.audio_seconds * module.SAMPLE_RATE) < 20
+    assert heard.audio_seconds < 2.5 and {"dog", "beach"} <= set(heard.text.lower().replace(".", "").split())
+    assert not {"grandma", "birthday", "berlin", "concert"} & set(heard.text.lower().replace(".", "").split()), \
+        heard.text
+
+
 def bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     """name -> (file, what its one-line error must say)."""
     good = speak("a dog on the beach", folder / "good.wav").read_bytes()
