@@ -14,7 +14,13 @@ below says which country's calendar has it and under which name.  Where the pack
 for a year (its Hindu calendar covers 2001-2035), the phrase gives nothing rather than a guess.
 Ranges are the days people celebrate, so a photo from the second day of Eid is not hidden: Lunar
 New Year its first three days, Eid al-Fitr three days, Eid al-Adha four, Diwali the day before to
-the day after, Ramadan the 30 days before Eid al-Fitr.
+the day after, Ramadan the 30 days before Eid al-Fitr.  Days fixed to another feast are counted
+from it (Dhanteras two days before Diwali, Bhogi / Mattu / Kaanum Pongal the day before and the two
+after Pongal, Navaratri the ten days before Dussehra, its first falling a day early when a lunar
+day is skipped).  The Hebrew and Islamic feasts the package lacks (Tu BiShvat, Tisha B'Av, Yom
+HaShoah, Yom HaAtzmaut, Laylat al-Qadr, Isra and Mi'raj, Jumu'atul-Wida) come from calendar_feasts
+(pyluach, hijridate).  "Holocaust Remembrance Day" is left out on purpose: it is also the UN's
+27 January; "Holocaust Day" is Yom HaShoah.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
 
+from tools.resolve import calendar_feasts as feasts
 from tools.resolve.easter import easter_sunday, orthodox_easter, thanksgiving
 
 DayRange = tuple[date, date]
@@ -119,6 +126,19 @@ def _hebrew(name: str, days: int = 0) -> Callable[[int], DayRange | None]:
     return span
 
 
+def _from(base: Callable[[int], DayRange | None], days: int, before: int = 0,
+          after: int = 0) -> Callable[[int], DayRange | None]:
+    """A day ``days`` from the first day of another feast (Dhanteras two days before Diwali, Bhogi
+    the day before Pongal), widened."""
+    def span(year: int) -> DayRange | None:
+        found = base(year)
+        if not found:
+            return None
+        d = found[0] + timedelta(days=days)
+        return d - timedelta(days=before), d + timedelta(days=after)
+    return span
+
+
 def _ramadan(year: int) -> DayRange | None:
     """The 30 days before Eid al-Fitr (Saudi calendar) and Eid's day itself, where the month ends a
     day later."""
@@ -147,7 +167,7 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
     (r"mardi\s+gras|shrove\s+tuesday|pancake\s+day|fat\s+tuesday", "Shrove Tuesday", _easter_offset(-47)),
     (r"ash\s+wednesday", "Ash Wednesday", _easter_offset(-46)),
     (r"lent", "Lent", lambda y: (easter_sunday(y) - timedelta(days=46), easter_sunday(y) - timedelta(days=1))),
-    (r"palm\s+sunday", "Palm Sunday", _easter_offset(-7)),
+    (r"palm\s+sunday|branch\s+sunday", "Palm Sunday", _easter_offset(-7)),
     (r"maundy\s+thursday|holy\s+thursday", "Maundy Thursday", _easter_offset(-3)),
     (r"pentecost|whit\s*sunday|white\s+sunday|whitsun", "Pentecost", _easter_offset(49)),
     (r"whit\s+monday", "Whit Monday", _easter_offset(50)),
@@ -179,20 +199,24 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
     (r"ganesh\s+chaturthi|vinayaka?\s+chaturthi", "Ganesh Chaturthi", _lunar("IN", r"Ganesh Chaturthi")),
     (r"maha\s*shivaratri|mahashivratri|maha\s+shivratri", "Maha Shivaratri", _lunar("IN", r"Maha Shivaratri")),
     (r"onam|thiru\s*onam|thiruvonam", "Onam", _lunar("IN", r"^Onam$")),
-    (r"pongal|thai\s+pongal|makara?\s+sankranthi|makara?\s+sankranti", "Makar Sankranti / Pongal",
+    (r"pongal|thai\s+pongal|makara?\s+sankranthi|makara?\s+sankranti|maghi", "Makar Sankranti / Pongal",
      _lunar("IN", r"Pongal|Makar Sankranti")),
     (r"vaisakhi|baisakhi|vaishakhi|vasakhi", "Vaisakhi", _lunar("IN", r"Vaisakhi")),
     (r"ugadi|yugadi|gudi\s+padwa|chaitra\s+sukh?ladi|samvatsaradi", "Ugadi", _lunar("IN", r"Ugadi")),
     (r"karva\s+chauth|karwa\s+chauth", "Karva Chauth", _lunar("IN", r"Karwa Chouth")),
     (r"bhai\s+dooj|bhai\s+duj|bhau\s+beej", "Bhai Dooj", _lunar("IN", r"Bhai Duj")),
-    (r"chhath(?:\s+puja)?", "Chhath", _lunar("IN", r"Chhath")),
+    (r"chhath(?:\s+puja)?|dala\s+(?:puja|chhath)|surya\s+shas?hthi|surya\s+sashti", "Chhath", _lunar("IN", r"Chhath")),
     (r"(?:ram|rama)\s+navami", "Rama Navami", _lunar("IN", r"Ram Navami")),
-    (r"mahavir\s+jayanti|mahavira'?s?\s+birthday", "Mahavir Jayanti", _lunar("IN", r"Mahavira")),
+    (r"maha(?:vir|veer)\s+(?:jayanti|janma\s+kalyanak)|mahavira'?s?\s+birthday", "Mahavir Jayanti", _lunar("IN", r"Mahavira")),
     (r"guru\s+nanak(?:'?s)?\s+(?:jayanti|birthday|gurpurab)", "Guru Nanak Jayanti", _lunar("IN", r"Guru Nanak")),
     (r"naraka\s+chaturdashi|choti\s+diwali|chhoti\s+diwali|kali\s+chaudas", "Naraka Chaturdashi",
      _lunar("IN", r"Naraka Chaturdashi")),
-    (r"(?:maha\s+)?saptami|durga\s+puja", "Durga Puja (Saptami)", _lunar("IN", r"Dussehra \(Saptami\)")),
-    (r"navaratri|navratri", "Navaratri", lambda y: _before(_package("IN", r"^Dussehra$")(y), 9)),
+    (r"(?:maha\s+)?saptami", "Durga Puja (Saptami)", _lunar("IN", r"Dussehra \(Saptami\)")),
+    (r"navaratri|navratri", "Navaratri", lambda y: _before(_package("IN", r"^Dussehra$")(y), 10)),
+    # Durga Puja is kept over Navaratri's last days to Vijayadashami (Bengal) and all of Navaratri
+    # elsewhere: the whole span, so neither reading hides a photo
+    (r"durga\s+puja", "Durga Puja",
+     lambda y: (lambda f: (f[0] - timedelta(days=10), f[1]) if f else None)(_package("IN", r"^Dussehra$")(y))),
     (r"rath(?:a)?[-\s]?yatra", "Rath Yatra", _lunar("IN", r"Rath Yatra")),
     (r"(?:guru\s+)?ravi\s*dass?\s+(?:jayanti|birthday)|guru\s+ravidass?\s+(?:jayanti|birthday)",
      "Guru Ravidas Jayanti", _lunar("IN", r"Guru Ravi Das")),
@@ -201,9 +225,16 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
     (r"(?:maharishi\s+)?valmiki\s+jayanti|pargat\s+diwas", "Valmiki Jayanti", _lunar("IN", r"Valmiki")),
     (r"(?:swami\s+)?(?:dayananda?\s+)?saraswati\s+jayanti", "Dayananda Saraswati Jayanti",
      _lunar("IN", r"Dayanand Saraswati")),
-    (r"jumu'?atul[-\s]wida|jamat[-\s]ul[-\s]vida", "Jumu'atul-Wida", _lunar("IN", r"Jumu'atul-Wida")),
+    (r"jumu'?atul[-\s]wida|jamat[-\s]ul[-\s]vida|jumat[-\s]ul[-\s]wida", "Jumu'atul-Wida", feasts.jumuatul_wida),
+    (r"dhanteras|dhanatrayodashi|dhan\s+trayodashi|dhanvantari\s+trayodashi", "Dhanteras",
+     _from(_package("IN", r"^Diwali$"), -2, 1, 1)),
+    (r"bh?ogi(?:\s+pandigai)?", "Bhogi", _from(_package("IN", r"Pongal"), -1)),
+    (r"maa?ttu\s+pongal", "Mattu Pongal", _from(_package("IN", r"Pongal"), 1)),
+    (r"kaa?num\s+pongal|kanni\s+pongal", "Kaanum Pongal", _from(_package("IN", r"Pongal"), 2)),
+    (r"guru\s+gobind\s+singh(?:'?s)?\s+(?:jayanti|birthday|gurpurab)", "Guru Gobind Singh Jayanti",
+     _lunar("IN", r"Guru Gobind Singh")),
     (r"(?:basant|vasant)\s+panchami", "Vasant Panchami", _lunar("IN", r"Basant Panchami")),
-    (r"holika\s+dahan|chhoti\s+holi|choti\s+holi", "Holika Dahan", _lunar("IN", r"Holika Dahan")),
+    (r"holika\s+dahan|chhoti\s+holi|choti\s+holi|kamudu\s+pyre|kama\s+dahanam", "Holika Dahan", _lunar("IN", r"Holika Dahan")),
     (r"parsi\s+new\s+year|(?:jamshedi\s+)?navroz|nowruz", "Parsi New Year", _lunar("IN", r"Parsi New Year")),
     (r"eid(?:\s+al|\s+ul|-al|-ul)?[-\s]?fitr|id[-\s]ul[-\s]fitr|hari\s+raya(?:\s+aidilfitri|\s+puasa)?"
      r"|(?:the\s+)?end\s+of\s+ramadan", "Eid al-Fitr", _package("SA", r"^Eid al-Fitr", 0, 2)),
@@ -213,6 +244,11 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
     (r"ramadan|ramadhan|ramzan", "Ramadan", _ramadan),
     (r"islamic\s+new\s+year|hijri\s+new\s+year|muharram|amun\s+jadid", "Islamic New Year",
      _lunar("MY", r"Islamic New Year")),
+    (r"laylat\s+al[-\s]?(?:qadr|kadr)|lailat\s+al[-\s]?qadr|shab[-\s]e[-\s]qadr|(?:the\s+)?night\s+of\s+"
+     r"(?:power|decree|destiny|measures)", "Laylat al-Qadr", feasts.hijri_feast(9, 27)),
+    (r"isra'?\s+(?:and|&)\s+mi'?raj|isra'?\s+mi'?raj|(?:the\s+)?prophet'?s\s+ascension|(?:the\s+)?night\s+journey"
+     r"|ascension\s+to\s+heaven|lailat\s+al[-\s]mi'?raj|shab[-\s]e[-\s]miraj", "Isra and Mi'raj",
+     feasts.hijri_feast(7, 27)),
     (r"(?:the\s+)?day\s+of\s+ashura|ashura", "Ashura", _lunar("IN", r"^Ashura")),
     (r"mawlid(?:\s+al-?nabawi)?|milad(?:\s+un\s+nabi)?|(?:the\s+)?prophet'?s\s+birthday", "Mawlid",
      _lunar("MY", r"Prophet Muhammad's Birthday")),
@@ -226,7 +262,11 @@ HOLIDAYS: list[tuple[str, str, Callable[[int], DayRange | None]]] = [
     (r"passover|pesach", "Passover", _hebrew(r"^Pesach$", 7)),
     (r"shavuot|shavuos", "Shavuot", _hebrew(r"^Shavuot$", 1)),
     (r"purim", "Purim", _hebrew(r"^Purim$")),
-    (r"tisha\s+b'?av", "Tisha B'Av", _hebrew(r"Tisha B'Av")),
+    (r"tisha\s+b'?av", "Tisha B'Av", feasts.tisha_bav),
+    (r"tu\s+b'?i?'?sh?vat|tu\s+b'?shevat", "Tu BiShvat", feasts.tu_bishvat),
+    (r"yom\s+ha-?shoah|holocaust\s+day", "Yom HaShoah", feasts.yom_hashoah),
+    (r"yom\s+ha-?atzmaut|israel(?:i|'s)?\s+independence\s+day", "Yom HaAtzmaut", feasts.yom_haatzmaut),
+    (r"yom\s+ha-?zikaron", "Yom HaZikaron", feasts.yom_hazikaron),
     (r"lag\s+b'?a?'?omer", "Lag BaOmer", _hebrew(r"Lag BaOmer")),
     (r"vesak|wesak|buddha\s+(?:day|purnima|jayanti)", "Vesak", _package("SG", r"Vesak")),
 ]
