@@ -89,7 +89,9 @@ def _plausible(found: str, before: str, after: str = "") -> bool:
         return found[len(found) - len(core) - (1 if low.endswith(".") else 0)].isupper() and context
     if core in ("spring", "fall"):  # "a spring", "the fall of the Wall", "fall colors"
         return bool(re.search(r"\b(?:in|during|that|since)\s+(?:the\s+)?$", before, re.IGNORECASE))
-    if core in MONTHS:
+    if re.fullmatch(r"(?:this|last|past|previous|current)\s+seasons?", core):  # "the last season of Friends"
+        return not re.match(r"\s+(?:of|in|finale|premiere|episode)\b", after, re.IGNORECASE)
+    if core in MONTHS or core == "lent":  # "she lent me her camera": Lent only "in / during Lent"
         return context
     if core in ("summer", "winter", "autumn"):
         return context or has_the

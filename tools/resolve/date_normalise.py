@@ -34,13 +34,25 @@ _SPELLINGS = [
      lambda m: f"one or {'two' if m[2] == 'so' else m[2]} {m[1]}s {m[3]}"),
     (r"(\d)(?=(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)", r"\1 "),  # "14april 2015"
     (r"\b((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)(?=\d)", r"\1 "),  # "feb13"
+    # "the week", "all week": this week (said alone; "during the week" is weekdays, no date)
+    (r"^(?:(?:at\s+)?the|all)\s+week$", "this week"),
+    # "2015-03-28 17:00:00/2015-03-29 21:00:00": an ISO interval; the filter works in days
+    (r"^(\d{4}-\d\d-\d\d)(?:[ t]\d\d:\d\d(?::\d\d)?)?\s*/\s*(\d{4}-\d\d-\d\d)(?:[ t]\d\d:\d\d(?::\d\d)?)?$",
+     r"\1 to \2"),
     # "31-Oct-74", "31/Oct/1974": a day, a month name and a year
     (r"^(\d{1,2})[-/ ]([a-z]{3,9})\.?[-/ ](\d{4}|\d\d)$",
      lambda m: f"{m[1]} {m[2]} {m[3] if len(m[3]) == 4 else chr(39) + m[3]}"),
 ]
 
 
+# Abbreviations that are only dates in capitals ("BOY" is the beginning of the year, "boy" a boy).
+_CAPITALS = [(r"\bBOM\b", "beginning of the month"), (r"\bBOY\b", "beginning of the year"),
+             (r"\bEOM\b", "end of the month"), (r"\bEOY\b", "end of the year")]
+
+
 def _normalise(phrase: str) -> str:
+    for pattern, replacement in _CAPITALS:
+        phrase = re.sub(pattern, replacement, phrase)
     text = phrase.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
     text = re.sub(r"\s+", " ", text).strip(" \t\n.,;:!?\"()")
     text = words_to_digits(text)

@@ -42,6 +42,10 @@ microsecond of the last day):
   that has ended (on a Sunday, the one before).
 * "the nineties", "the 90s": 1990-1999; two-digit decades mean the most recent
   such decade ("the 20s" in 2026 is the 2020s, "the 30s" the 1930s).
+* Two-digit years mean the most recent such year that has begun ("'15", "3/3/15" and "15q4" in
+  2026 are 2015; in 2013 they are 1915: photos are never from the future).
+* "this season": the meteorological season today is in; "last season": the one before.
+* A time of day alone ("at noon", "mid day", "at this time") is no date: ``None``.
 * Vague times, as people say them (wide on purpose: a date filter that is too
   narrow hides the photo, one that is too wide only ranks it among more):
   "recently", "lately", "not long ago": the past three months, ending today;
@@ -68,13 +72,13 @@ from tools.resolve.date_core import (  # noqa: F401  (re-exported: callers impor
     BREAK, COUNT, DAYNUM, DECADE_WORDS, HOLIDAY, MAX_PHRASE_CHARS, MAX_YEAR, MIN_YEAR, MONTH, MONTHS, NUMBER_WORDS,
     PART, SEASON, VAGUE_COUNTS, _ONE_COUNT, WEEKDAY, WEEKDAYS, YEAR, YEARX, DateRange, _add_months, _alt, _count, _Ctx,
     _monday, _month_last, _part, _rng, _span_text, _year)
-from tools.resolve import date_ranges, date_weeks
+from tools.resolve import date_anchored, date_ranges, date_weeks
 from tools.resolve.date_core import ONE_DAY  # noqa: F401
 from tools.resolve.date_finder import find_date_phrase, find_date_span  # noqa: F401  (re-exported)
 from tools.resolve.date_normalise import _SINCE, _normalise, _strip_time_and_weekday
 from tools.resolve.date_relative import (_h_ago, _h_before_last, _h_day_word, _h_relative_unit, _h_rolling,
                                          _h_seasons_ago, _h_vague, _h_weekday)
-from tools.resolve.date_seasons import _h_season
+from tools.resolve.date_seasons import _h_season, _h_this_season
 from tools.resolve.easter import easter_sunday, thanksgiving  # noqa: F401  (re-exported)
 from tools.resolve.holiday_dates import NAMES as MORE_HOLIDAYS
 from tools.resolve.holiday_phrases import _h_holiday, _h_more_holiday
@@ -227,6 +231,8 @@ RULES: list[tuple[str, Handler]] = [
     # Father's Day 2019, last Diwali, MLK day of last year, the 2018 Lunar New Year
     (rf"{_QUAL}?(?:(?P<year0>{YEAR})\s+)?(?P<h>{MORE_HOLIDAYS})(?:\s+(?:of\s+|in\s+)?(?P<year>{YEARX})"
      rf"|\s+of\s+(?P<rel>last|this)\s+year|\s+(?P<ago>{COUNT})\s+years?\s+(?:ago|back))?", _h_more_holiday),
+    # this season, last season: the one today is in, the one before
+    (r"(?P<q>this|last|past|previous)\s+seasons?", _h_this_season),
     # two years ago, a few months ago, 3 weeks ago
     (rf"(?P<n>{COUNT})\s+(?P<unit>years?|months?|weeks?|days?)\s+(?:ago|back)", _h_ago),
     # two summers ago, a few winters back
@@ -285,10 +291,11 @@ def _with_resolver(handler):
     return run
 
 
-# Weeks, quarters and decades first: "the week of the 18th" is not "the 18th".  Then explicit
-# ranges, which are made of the other rules' phrases.
+# Weeks, quarters and decades first: "the week of the 18th" is not "the 18th".  Then dates placed
+# from other dates and explicit ranges, which are made of the other rules' phrases.
 RULES[0:0] = ([(pattern, _with_resolver(lambda m, c, p, r, h=h: h(m, c, p, lambda t: r(t, c.now))) if needs else h)
                for pattern, h, needs in date_weeks.RULES]
+              + [(pattern, _with_resolver(h)) for pattern, h in date_anchored.rules(f"{HOLIDAY}|{MORE_HOLIDAYS}")]
               + [(date_ranges.rule(MORE_HOLIDAYS), _with_resolver(date_ranges.h_range))])
 _FULL = [(re.compile(pattern), handler) for pattern, handler in RULES]
 
@@ -346,12 +353,19 @@ _DATE_WORDS = (set(MONTHS) | set(WEEKDAYS) | set(NUMBER_WORDS) | {
     "months", "year", "years", "hour", "hours", "minute", "minutes", "weekend", "fortnight", "o", "clock"})
 
 
+_TIME_OF_DAY_WORDS = {"at", "in", "the", "on", "of", "morning", "afternoon", "evening", "night", "noon", "midnight",
+                      "am", "pm", "o", "clock", "hour", "hours", "minute", "minutes"}
+
+
 def _dateparser(text: str, ctx: _Ctx, phrase: str) -> DateRange | None:
     words = re.findall(r"[a-z]+|\d+", text)
     if not words or any(w not in _DATE_WORDS and not (w.isdigit() and len(w) <= 4) for w in words):
         return None
     # Numbers alone ("25", "3 30", "two three") are counts, prices or times, not dates.
     if all(w.isdigit() or w in NUMBER_WORDS for w in words) and not re.search(r"\d[/.-]\d", text):
+        return None
+    # A time of day alone ("at noon", "3 pm", "in the evening") is any day's, not today's.
+    if all(w.isdigit() or w in NUMBER_WORDS or w in _TIME_OF_DAY_WORDS for w in words):
         return None
     import dateparser
 

@@ -1,4 +1,5 @@
-"""Season phrases: "last summer", "summer 2019", "the summer of '19", "early summer", "winter 2019/20".
+"""Season phrases: "last summer", "summer 2019", "the summer of '19", "early summer", "winter 2019/20",
+"this season" (the one today is in), "last season" (the one before it).
 
 Split out of date_phrases.py (whose docstring states the conventions: meteorological seasons, north
 and south, a season that spans New Year belongs to the year it starts in); date_relative.py uses
@@ -60,3 +61,16 @@ def _h_season(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
         first, last = date(y, mo, 1), _month_last(y, mo)
         name = f"{part} {name}"
     return _rng(first, last, name, phrase)
+
+
+def _h_this_season(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """"this season": the meteorological season today is in; "last season": the one before."""
+    t = ctx.today
+    starts = _SEASON_START[ctx.south]
+    # the season whose first month is the latest one not after today's month (Dec of last year in Jan-Feb)
+    year, month = max((y, mo) for y in (t.year - 1, t.year) for mo in starts.values() if (y, mo) <= (t.year, t.month))
+    if m["q"] != "this":
+        year, month = _add_months(year, month, -3)
+    season = next(name for name, first in starts.items() if first == month)
+    first, last = _season_instance(season, year, ctx)
+    return _rng(first, last, _season_name(season, year, ctx), phrase)

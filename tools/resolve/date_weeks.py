@@ -176,6 +176,20 @@ def _h_last_day_of(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     return _rng(d, d, re.sub(r"\s+", " ", m[0]), phrase)
 
 
+def _h_weekend_of(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
+    """"the last weekend of October 2017": that month's last Saturday and the Sunday after it
+    (weekends are Saturday-Sunday, as "last weekend")."""
+    from tools.resolve.holiday_dates import nth_weekday
+
+    ref = _month_ref(m, ctx)
+    if ref is None:
+        return None
+    saturday = nth_weekday(ref[0], ref[1], 5, _nth(m))
+    if saturday and not m.groupdict().get("year") and not m.groupdict().get("rel") and saturday > ctx.today:
+        saturday = nth_weekday(ref[0] - 1, ref[1], 5, _nth(m))  # this year's has not come yet
+    return _rng(saturday, saturday + timedelta(days=1), re.sub(r"\s+", " ", m[0]), phrase) if saturday else None
+
+
 def _h_bare_day(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     day = int(m["d"])
     if not 1 <= day <= 31:
@@ -208,7 +222,8 @@ def _h_quarter(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
         quarter = int(m["n"] or m["n2"] or m["n3"])
         year_text = m["year"] or m["year2"] or m["year3"]
         if year_text:
-            year = _year(year_text, ctx) if len(year_text) == 4 else 2000 + int(year_text)
+            # "18q4": a two-digit year is the most recent such year, as "'18" is
+            year = _year(year_text if len(year_text) == 4 else f"'{year_text}", ctx)
         else:
             year = t.year if quarter <= current else t.year - 1
         if not year or not 1 <= quarter <= 4:
@@ -258,6 +273,8 @@ RULES = [
     (rf"(?P<n>{COUNT})\s+(?P<wd>{WEEKDAY})s\s+(?:ago|back)", _h_weekdays_ago, False),
     # the first Monday of March 2014, the last Sunday of this month
     (rf"(?:the\s+)?{ORD}\s+(?P<wd>{WEEKDAY})\s+(?:of|in)\s+{_MONTH_REF}", _h_nth_weekday, False),
+    # the last weekend of October 2017, the first weekend of this month
+    (rf"(?:the\s+)?{ORD}\s+weekend\s+(?:of|in)\s+{_MONTH_REF}", _h_weekend_of, False),
     # the last day of October 2015
     (rf"(?:the\s+)?(?P<which>last|1st)\s+day\s+(?:of|in)\s+{_MONTH_REF}", _h_last_day_of, False),
     # the 20th of last month, 20 of this month
