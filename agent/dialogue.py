@@ -32,7 +32,7 @@ from agent.questions import Question, best_question
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn
 from tools.resolve import date_phrases as dates
-from tools.resolve import geo
+from tools.resolve import geo, home
 from tools.understand.people import PeopleBook
 from tools.query.search import Searcher, SignalScore
 from tools.index.store import PhotoStore
@@ -75,6 +75,14 @@ class Agent:
         self.shown = shown
         self.phraser = phraser  # words a question in context (the LLM); None: the template
 
+    def _anchors(self, text: str) -> dict:
+        """Home and work, read from the library only when the words name one (a pass over it)."""
+        if home.find(text) is None:
+            return {}
+        if not hasattr(self, "_anchor_cache"):
+            self._anchor_cache = home.anchors_from_store(self.store, getattr(self.store, "settings", None))
+        return self._anchor_cache
+
     def turn(self, state: DialogueState, text: str,
              on_quick: Callable[[AgentReply], None] | None = None) -> AgentReply:
         if on_quick is not None and self.planner is not rules_planner:
@@ -110,10 +118,13 @@ class Agent:
             book = PeopleBook(self.store)
             name_ids = {c.name: c.id for c in book.clusters() if c.name}
             ctx = PlanContext(now=now, names=list(name_ids), places=self.store.get_meta("places", []),
-                              name_ids=name_ids, shown=len(shown_before))
+                              name_ids=name_ids, shown=len(shown_before), anchors=self._anchors(to_plan))
             action, planner_used = planner(to_plan, ctx)
             if isinstance(action, Plan):
                 notices += action.unknown
+                anchor = home.anchor_of(action.place, ctx.anchors)
+                if anchor is not None:  # say where "home" was taken to be, and how to correct it
+                    notices.append(anchor.explain())
                 state.merge(action)
             else:
                 answer = self._run_tool(action, state, shown_before)

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from agent.feedback import ordinals_to_numbers
 from agent.spoken import tidy_spoken
-from tools.resolve import geo
+from tools.resolve import geo, home
 from tools.resolve.date_phrases import DateRange, find_date_span, resolve_date_phrase
 from tools.query.search import SearchQuery
 from tools.query.toolbox import ListPeople, PhotoDetails, SimilarTo
@@ -70,6 +70,7 @@ class PlanContext(BaseModel):
     places: list[Any] = []  # the library's places (store meta "places")
     name_ids: dict[str, str] = {}  # name -> person id
     shown: int = 0  # photos on screen: the numbers the person may refer to
+    anchors: dict[str, Any] = {}  # "home" / "work" -> tools.resolve.home.Anchor, for "at home"
 
 
 # What a planner decides: search with a plan, or call one of the other tools.
@@ -93,7 +94,8 @@ def rule_tool_call(text: str, shown: int) -> PhotoDetails | ListPeople | None:
 
 def rule_action(text: str, ctx: PlanContext) -> Action:
     """What the rules make of a sentence: another tool's call when it asks for one, else a plan."""
-    return rule_tool_call(text, ctx.shown) or rule_plan(text, ctx.now, ctx.names, ctx.places, name_ids=ctx.name_ids)
+    return rule_tool_call(text, ctx.shown) or rule_plan(text, ctx.now, ctx.names, ctx.places, name_ids=ctx.name_ids,
+                                                        anchors=ctx.anchors)
 
 
 def known_places_from(raw: Iterable[Any]) -> list[geo.Place]:
@@ -233,6 +235,20 @@ def _find_place(text: str, known: list[geo.Place], spans: _Spans,
     return None, None
 
 
+def _find_home(text: str, anchors: dict[str, Any], spans: "_Spans",
+               unknown: list[str]) -> tuple[str | None, geo.PlaceFilter | None]:
+    """ "at home", "near work": a circle around where the library's photos say those are."""
+    found = home.find(text)
+    if found is None or not spans.free(found.start, found.end):
+        return None, None
+    anchor = anchors.get(found.kind)
+    if anchor is None:  # no pattern in the photos and no setting: "at home" stays words to look for
+        unknown.append(f"{found.kind} is not known from your photos' GPS (set RECALL_{found.kind.upper()}=lat,lon)")
+        return None, None
+    spans.take(found.start, found.end)
+    return text[found.start:found.end], home.place_filter(anchor, found.near)
+
+
 def _find_exclusions(text: str, spans: _Spans) -> list[str]:
     out = []
     for match in re.finditer(rf"\b(?:not|no|without)\s+(?:any\s+|a\s+|an\s+|the\s+)?({_WORD})", text,
@@ -260,7 +276,7 @@ def clean_visual(text: str) -> str:
 
 
 def rule_plan(text: str, now: datetime, known_names: list[str], known_places: Iterable[Any] = (),
-              name_ids: dict[str, str] | None = None) -> Plan:
+              name_ids: dict[str, str] | None = None, anchors: dict[str, Any] | None = None) -> Plan:
     """A plan from one sentence, by rules. ``name_ids`` (name -> person id, from PeopleBook) fills
     ``person_ids``; without it names are kept as names only. Never raises on odd text."""
     text = tidy_spoken(" ".join((text or "").split())[:1000], now)
@@ -271,7 +287,9 @@ def rule_plan(text: str, now: datetime, known_names: list[str], known_places: It
     if date_phrase and date_range is None:
         unknown.append(f"date {date_phrase!r} not understood")
     people = _find_people(text, known_names, spans)
-    place_phrase, place = _find_place(text, known, spans, unknown)
+    place_phrase, place = _find_home(text, anchors or {}, spans, unknown)
+    if place is None:
+        place_phrase, place = _find_place(text, known, spans, unknown)
     exclude = _find_exclusions(text, spans)
     # "with Bob" where Bob is nobody known: say so rather than searching for a town called Bob.
     for match in re.finditer(rf"\bwith\s+({_CAP})", text):

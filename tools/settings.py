@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     speech_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
     speech_max_seconds: float = Field(default=300.0, gt=0)  # a spoken request, not a lecture
 
+    # "at home" / "at work" in a query: where the library's weekday-evening / working-hours photos
+    # cluster (tools.resolve.home); "lat,lon" here (RECALL_HOME, RECALL_WORK) corrects a wrong guess.
+    home: str | None = None
+    work: str | None = None
+
     max_image_pixels: int = 150_000_000  # decompression-bomb guard (~150 MP)
     write_batch_size: int = 32  # photos per store commit: what a kill can lose at most
     # Indexing stops, saying why, when the index's disk has less free: a full disk made Chroma's
