@@ -198,3 +198,37 @@ def test_names_that_start_with_a_compass_word_stay_names(phrase, kind, code):
 def test_planner_reads_the_south_of_a_country(text, code):
     plan = rule_plan(text, NOW, [])
     assert plan.place is not None and plan.place.country_code == code, plan
+
+
+@pytest.mark.parametrize("phrase, code, label", [
+    # A national capital outranks a same-named town up to ten times its size (geo.CAPITAL_WEIGHT).
+    ("Panama City", "PA", "Panama City, Panama"), ("San Jose", "CR", "San Jose, Costa Rica"),
+    ("Santo Domingo", "DO", "Santo Domingo, Dominican Republic"), ("Kingston", "JM", "Kingston, Jamaica"),
+    # ... but not a far bigger one: Hamilton, Bermuda (1,000 people) is not Hamilton, Ontario.
+    ("Hamilton", "CA", "Hamilton, Canada"),
+])
+def test_a_capital_outranks_a_smaller_namesake(phrase, code, label):
+    found = geo.resolve_place(phrase)
+    assert found is not None and found.kind == "city" and (found.country_code, found.label) == (code, label)
+
+
+def test_a_qualifier_or_the_library_still_picks_the_smaller_namesake():
+    assert geo.resolve_place("Panama City, Florida").country_code == "US"
+    california = [geo.Place(city="Santa Clara", region="California", country_code="US", country="United States")]
+    assert geo.resolve_place("San Jose", california).country_code == "US"
+
+
+@pytest.mark.parametrize("text", [
+    "at the reunion", "photos at the reunion last year", "at the Reunion with my cousins",
+    "carving the turkey at grandma's", "the china cabinet in the kitchen",
+])
+def test_country_names_that_are_words_stay_words(text):
+    assert rule_plan(text, NOW, []).place is None
+
+
+@pytest.mark.parametrize("text, code", [
+    ("beach in Réunion", "RE"), ("hiking in Reunion", "RE"), ("holiday in turkey", "TR"), ("Turkey 2019", "TR"),
+])
+def test_country_names_that_are_words_with_a_preposition_or_a_capital(text, code):
+    plan = rule_plan(text, NOW, [])
+    assert plan.place is not None and plan.place.country_code == code, plan

