@@ -51,6 +51,7 @@ class ShownPhoto(BaseModel):
     place: str | None
     why: dict[str, SignalScore]
     explanation: str
+    text_in_photo: str = ""  # what OCR (or the captioner) read in it, for the details
 
 
 class AgentReply(BaseModel):
@@ -146,7 +147,8 @@ class Agent:
             if question is not None and self.phraser is not None and planner is not rules_planner:
                 question = question.model_copy(update={"text": self.phraser(question, state.plan.visual)})
         shown = [ShownPhoto(number=i, id=r.id, path=r.path, score=r.score, taken_at=r.taken_at, place=r.place,
-                            why=r.why, explanation=explain(r, records[r.id], state.plan))
+                            why=r.why, explanation=explain(r, records[r.id], state.plan),
+                            text_in_photo=records[r.id].text_in_photo)
                  for i, r in enumerate(results[: self.shown], start=1) if r.id in records]
         message = self._message(shown, question, state, answer)
         state.pending = question

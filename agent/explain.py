@@ -16,6 +16,12 @@ def explain(result: SearchResult, record: PhotoRecord, plan: Plan) -> str:
         found = set(query_terms(record.search_text()))
         words = [t for t in dict.fromkeys(query_terms(plan.visual)) if t in found]
         parts.append(f"caption words: {', '.join(words)}" if words else f"caption words ({why['words'].score:.2f})")
+    if record.text_in_photo:
+        # Text read in the photo is named with what it says: "the sign said OPEN" is the memory.
+        read = set(query_terms(record.text_in_photo))
+        if any(t in read for t in query_terms(plan.visual)):
+            text = record.text_in_photo if len(record.text_in_photo) <= 60 else record.text_in_photo[:57] + "..."
+            parts.append(f"text in the photo: {text}")
     if "meaning" in why:
         parts.append(f"caption means much the same (meaning {why['meaning'].score:.2f})")
     if "feedback" in why:

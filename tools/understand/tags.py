@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # only a type hint: tagging from metadata must not load the m
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 DEFAULT_VOCABULARY = PROMPTS / "tags.txt"
 
-TagSource = Literal["exif", "time", "faces", "keywords", "clip", "objects", "caption"]
+TagSource = Literal["exif", "time", "faces", "keywords", "clip", "objects", "caption", "colour", "scenes"]
 
 
 class Tag(BaseModel):
