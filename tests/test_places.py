@@ -232,3 +232,53 @@ def test_country_names_that_are_words_stay_words(text):
 def test_country_names_that_are_words_with_a_preposition_or_a_capital(text, code):
     plan = rule_plan(text, NOW, [])
     assert plan.place is not None and plan.place.country_code == code, plan
+
+
+@pytest.mark.parametrize("phrase, part, lat, lon", [
+    # Site names built around a town, in the forms heritage lists and people use (tools.resolve.compounds).
+    ("Chartres Cathedral", "Chartres", 48.45, 1.49), ("Roman Walls of Lugo", "Lugo", 43.01, -7.56),
+    ("Old Town of Segovia and its Aqueduct", "Segovia", 40.95, -4.12),
+    ("Historic Fortified City of Carcassonne", "Carcassonne", 43.21, 2.35),
+    ("Cathedral, Alcázar and Archivo de Indias in Seville", "Seville", 37.39, -5.99),
+    ("Bordeaux, Port of the Moon", "Bordeaux", 44.84, -0.58), ("the old town of arezzo", "arezzo", 43.46, 11.88),
+])
+def test_a_site_named_by_its_town_is_the_town(phrase, part, lat, lon):
+    found = geo.resolve_place(phrase)
+    assert _near(found, lat, lon, 10) and found.radius_km == geo.COMPOUND_RADIUS_KM
+    assert f'matched "{part}"' in found.label  # the filter says what it matched
+
+
+def test_and_its_surroundings_is_the_place():
+    found = geo.resolve_place("Arezzo and its surroundings")
+    assert found.label == "Arezzo, Italy" and found.radius_km == geo.DEFAULT_RADIUS_KM
+
+
+@pytest.mark.parametrize("phrase", [
+    "the palace of my dreams", "the castle of my dreams", "sand castle", "a castle in the sand", "the bouncy castle",
+    "Cathedral of Saint John", "Abbey of Our Lady",  # dedications, not Saint John NB
+])
+def test_frames_around_no_place_stay_no_place(phrase):
+    assert geo.resolve_place(phrase) is None
+
+
+def test_places_in_cuts_out_only_place_parts():
+    from tools.resolve.compounds import places_in
+
+    assert places_in("Palace and Park of Versailles") == ["Versailles"]
+    assert places_in("Alhambra, Generalife and Albayzín, Granada") == ["Granada"]  # address order
+    assert places_in("St Paul's Cathedral") == [] and places_in("sand castle") == []
+
+
+@pytest.mark.parametrize("text, label_start", [
+    ("kids at Chartres Cathedral", "Chartres, France"), ("Burgos Cathedral at night", "Burgos, Spain"),
+])
+def test_planner_picks_up_site_names(text, label_start):
+    plan = rule_plan(text, NOW, [])
+    assert plan.place is not None and plan.place.label.startswith(label_start), plan
+
+
+@pytest.mark.parametrize("text", [
+    "in the palace of my dreams", "building a sand castle at the beach", "the kids in the bouncy castle",
+])
+def test_planner_refuses_frames_around_no_place(text):
+    assert rule_plan(text, NOW, []).place is None

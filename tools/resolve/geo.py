@@ -44,7 +44,7 @@ import pycountry
 from pydantic import BaseModel, ConfigDict
 from scipy.spatial import cKDTree
 
-from tools.resolve import directions, landmarks, populations
+from tools.resolve import compounds, directions, landmarks, populations
 
 EARTH_RADIUS_KM = 6371.0088
 DEFAULT_RADIUS_KM = 25.0
@@ -83,6 +83,11 @@ CAPITAL_MATCH_KM = 3.0
 # capping it keeps the phrase splitting below cheap.
 MAX_PHRASE_CHARS = 120
 MAX_PHRASE_WORDS = 8
+
+# A site named by its town ("Chartres Cathedral", "Old Town of Segovia"): a circle this size around
+# the town's point.  Cathedrals, castles and old towns sit in or beside the town they are named for.
+COMPOUND_RADIUS_KM = 5.0
+COMPOUND_LABEL_CHARS = 60
 
 
 # --------------------------------------------------------------------------- models
@@ -599,7 +604,7 @@ _LEADING_FILLERS: tuple[tuple[str, ...], ...] = (
     ("at",), ("around",), ("by",), ("from",), ("within",), ("inside",), ("of",),
 )
 _TRAILING_FILLERS: tuple[tuple[str, ...], ...] = (
-    ("and", "surroundings"), ("area",), ("region",), ("surroundings",), ("vicinity",), ("nearby",),
+    ("and", "its", "surroundings"), ("and", "surroundings"), ("area",), ("region",), ("surroundings",), ("vicinity",), ("nearby",),
 )
 
 
@@ -1026,7 +1031,36 @@ def resolve_place(
     "Berlin Germany", "Springfield, IL") narrows the candidates.  A compass word alone ("the
     south") is no place outside the library; with a place that is not a name as written ("the
     south of France", "northern Italy") it means that place (``tools.resolve.directions``).
+    A phrase that is no place as a whole but a site named by a place ("Chartres Cathedral",
+    "Historic Centre of Cordoba", "Cathedral, Alcázar and Archivo de Indias in Seville") means
+    that place (``tools.resolve.compounds``; a town as a COMPOUND_RADIUS_KM circle), with the
+    matched part said in the label.
     """
+    found = _resolve_whole(phrase, known_places, radius_km)
+    if found is None and isinstance(phrase, str) and len(phrase) <= MAX_PHRASE_CHARS:
+        found = _resolve_compound(phrase, known_places, radius_km)
+    return found
+
+
+def _resolve_compound(phrase: str, known_places: Iterable[Place], radius_km: float) -> PlaceFilter | None:
+    for part in compounds.places_in(phrase):
+        inner = _resolve_whole(part, known_places, radius_km)
+        if inner is None:
+            continue
+        # "the city of angels": a lower-case place part must be more than a village of that name.
+        if part == part.lower() and inner.kind == "city" and _filter_population(_gazetteer(), inner) == 0:
+            continue
+        shown = phrase if len(phrase) <= COMPOUND_LABEL_CHARS else phrase[:COMPOUND_LABEL_CHARS - 1].rstrip() + "…"
+        update: dict[str, Any] = {"label": f'{inner.label} (matched "{part}" in "{shown}")'}
+        if inner.kind == "city":
+            update["radius_km"] = min(inner.radius_km or COMPOUND_RADIUS_KM, COMPOUND_RADIUS_KM)
+        return inner.model_copy(update=update)
+    return None
+
+
+def _resolve_whole(
+    phrase: str, known_places: Iterable[Place] = (), radius_km: float = DEFAULT_RADIUS_KM
+) -> PlaceFilter | None:
     if not isinstance(phrase, str) or len(phrase) > MAX_PHRASE_CHARS:
         return None
     readings = _readings(phrase)
