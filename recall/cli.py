@@ -429,7 +429,7 @@ def status(db: DbOption = None, chroma_url: UrlOption = None, models_dir: Models
             "with_user_text": sum(bool(p.user_text) for p in photos),
             "vectors": store.vector_collections(),
             "understood": dict(Counter(mark.rsplit("-", 1)[0] for p in photos for mark in p.analyzed)),
-            "people": len(PeopleBook(store).clusters()),
+            "people": len(PeopleBook(store).clusters(centroids=False)),
             "skipped": [s.model_dump(include={"path", "reason"}) for s in skipped],
             "models": [m.model_dump() for m in statuses],
             "last_index": store.get_meta("last_index"),

@@ -18,10 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
+from tools.lazy import lazy_module
 
 from tools.index import vector_files
 from tools.index.where import document_matches, matches
+
+# numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
+np = lazy_module("numpy")
 
 DOCUMENT_KEY = "chroma:document"
 

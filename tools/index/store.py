@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-import numpy as np
+from tools.lazy import lazy_module
 
 from tools.index import folder as index_files
 from tools.index import vector_files
@@ -33,6 +33,9 @@ from tools.locks import LockBusy, file_lock, held_elsewhere
 from tools.private import private_dir
 from tools.index.records import PhotoRecord, SkippedFile, path_from_metadata
 from tools.settings import Settings
+
+# numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
+np = lazy_module("numpy")
 
 PLACEHOLDER = [1.0]
 PAGE = 5000

@@ -16,9 +16,12 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
+from tools.lazy import lazy_module
 
 from tools.private import private_dir
+
+# numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
+np = lazy_module("numpy")
 
 FOLDER = "recall-vectors"
 

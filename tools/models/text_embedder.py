@@ -8,9 +8,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
+from tools.lazy import lazy_module
 
 from tools.models.clip import ModelMissing
+
+# numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
+np = lazy_module("numpy")
 
 
 def packaged_minilm() -> Path | None:

@@ -20,9 +20,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps
+from tools.lazy import lazy_module
 from pydantic import BaseModel
+
+# numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
+np = lazy_module("numpy")
+Image = lazy_module("PIL.Image")
+ImageOps = lazy_module("PIL.ImageOps")
 
 EMBEDDING_SIZE = 128
 MAX_FACES_PER_PHOTO = 60  # a stadium photo is not a photo "of" 400 people; keep the biggest faces

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
+from tools.lazy import lazy_module
 from pydantic import BaseModel
 
 from tools.understand import faces as face_model
 from tools.index.records import readable_path
 from tools.index.store import PhotoStore
+
+# numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
+np = lazy_module("numpy")
 
 SPLIT_THRESHOLD = 0.4  # stricter than MATCH_THRESHOLD: a split separates look-alikes
 
@@ -55,11 +58,14 @@ class PeopleBook:
             "people", embedding_function=None, configuration={"hnsw": {"space": "l2"}})
 
     # ---- clusters ------------------------------------------------------------------------------
-    def clusters(self) -> list[face_model.Cluster]:
-        found = self.people.get(include=["embeddings", "metadatas"])
+    def clusters(self, centroids: bool = True) -> list[face_model.Cluster]:
+        """Every person; without ``centroids`` (listing, counting) the vectors are not read, which
+        spares `recall people` and `recall status` numpy and the vector files."""
+        found = self.people.get(include=["embeddings", "metadatas"] if centroids else ["metadatas"])
+        vectors = found["embeddings"] if centroids else [[] for _ in found["ids"]]
         return [face_model.Cluster(id=id_, centroid=list(map(float, emb)), count=int(meta.get("count", 0)),
                                    name=meta.get("name") or None)
-                for id_, emb, meta in zip(found["ids"], found["embeddings"], found["metadatas"])]
+                for id_, emb, meta in zip(found["ids"], vectors, found["metadatas"])]
 
     def save_clusters(self, clusters: list[face_model.Cluster]) -> None:
         if clusters:
@@ -117,7 +123,7 @@ class PeopleBook:
 
     # ---- what a user sees and does ---------------------------------------------------------------
     def list(self, with_photos: bool = True) -> list[Person]:
-        clusters = self.clusters()
+        clusters = self.clusters(centroids=False)
         faces = self.faces.get(include=["metadatas"])
         photo_ids: dict[str, list[str]] = {}
         for meta in faces["metadatas"]:
