@@ -10,13 +10,16 @@ Phases (each with its wall time and peak memory in the report):
 3. ``index_no_clip``: CLIP off: metadata + the one caption per photo (sidecars) + its MiniLM
    embedding; and metadata only (no sidecars).
 4. ``rerun``: index the unchanged library again (3 times; median wall time).
-5. ``vectors``: query latency (p50/p95) of ``PhotoStore.query_vectors`` on a ``clip`` vector
+5. ``cli`` (with ``--cli``): cold ``recall search/status/people`` processes, this code next to
+   ``--cli-against REF`` in the same run (evals/cli_speed.py).
+6. ``vectors``: query latency (p50/p95) of ``PhotoStore.query_vectors`` on a ``clip`` vector
    collection holding 1k / 100k (/ 1M with ``--big``) random unit vectors of dim 512, with and
    without a ``taken_ts`` range filter that keeps ~10% of the records; insert rate too.
 
     .venv/bin/python -m evals.speed                  # full run (1k and 100k vectors)
     .venv/bin/python -m evals.speed --big            # adds 1M vectors (stops after 15 min of inserts)
     .venv/bin/python -m evals.speed --count 100 --sizes 1000 --queries 10   # quick look
+    .venv/bin/python -m evals.speed --cli --cli-against a851db3 --skip-index --skip-vectors --understanding-count 0
 """
 from __future__ import annotations
 
@@ -244,6 +247,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="photos for the understanding-pass benchmark (faces, objects); 0 skips it")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the CLIP indexing run into <report>-profile.txt")
+    parser.add_argument("--cli", action="store_true",
+                        help="also time cold `recall search/status/people` processes (evals/cli_speed.py)")
+    parser.add_argument("--cli-against", default=None, help="with --cli: a commit timed next to this code")
     parser.add_argument("--report", type=Path, default=default_report("speed"))
     parser.add_argument("--progress-every", type=float, default=15.0, help="seconds between progress lines")
     parser.add_argument("--tmp", type=Path, default=None, help="parent folder for the temporary data")
@@ -263,6 +269,11 @@ def main(argv: list[str] | None = None) -> dict:
     phases = out["phases"]
     started = time.perf_counter()
     with temp_dir("recall-speed-", keep=args.keep, parent=args.tmp) as tmp:
+        if args.cli:
+            from evals import cli_speed
+
+            out["cli"] = cli_speed.main(["--tmp", str(tmp), "--count", str(args.count or 1000),
+                                         *(["--against", args.cli_against] if args.cli_against else [])])
         if not args.skip_index:
             run_indexing(args, tmp, out, phases, every)
         if args.understanding_count:

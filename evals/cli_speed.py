@@ -1,0 +1,156 @@
+"""Cold `recall` commands: wall time of fresh processes, this code next to an older commit's.
+
+Each timed run is a new Python process running ``recall <command>`` the way a person's shell
+does (``recall search "..." --json``, ``recall status --json``, ``recall people``), on a caption
+library of Flickr8k-test photos (one human caption each, CLIP off, MiniLM on) indexed once by
+this code. ``--against REF`` extracts that commit (``git archive``, nothing in the repository
+changes) and times it in the same run, interleaved command by command and round by round, so
+both see the same machine load; each variant searches its own copy of the index (an older
+version wrote to the index it searched). One untimed run per variant and command goes first
+(page cache; the index run, by this code, exported MiniLM to ONNX already). Medians and the
+ratio new/old are reported, with the load average, since the machine is shared.
+
+It also checks that searching leaves this code's index unchanged: every file's SHA-256, size
+and mtime before and after all the timed runs.
+
+    .venv/bin/python -m evals.cli_speed --against a851db3          # 1,000 photos, 7 rounds
+    .venv/bin/python -m evals.cli_speed --count 200 --rounds 3     # a quick look
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python evals/cli_speed.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evals.common import (ROOT, busy_machine_warning, default_report, finish_report, load_average, log,
+                          machine_facts, median, rounded, table, temp_dir)
+from evals.library import DEFAULT_FLICKR, build_library
+
+QUERY = "a dog runs through the water on a beach"
+COMMANDS = {"search": ["search", QUERY, "--json"], "status": ["status", "--json"], "people": ["people"]}
+TARGETS = {"search": 0.8, "status": 0.4, "people": 0.4}
+RUNNER = "import sys; from recall.cli import main; sys.argv = ['recall', *sys.argv[1:]]; main()"
+
+
+def snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
+    """relative path -> (sha256, size, mtime_ns) of every file under ``folder``."""
+    out = {}
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            out[str(path.relative_to(folder))] = (hashlib.sha256(path.read_bytes()).hexdigest(), st.st_size,
+                                                  st.st_mtime_ns)
+    return out
+
+
+def extract(ref: str, target: Path) -> Path:
+    """The tree of commit ``ref`` in ``target`` (git archive: the repository is not touched)."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def run_once(code: Path, args: list[str], env: dict) -> tuple[float, int, str]:
+    """One fresh process of ``recall ARGS`` importing the code in ``code``: (seconds, rc, stderr tail)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", RUNNER, *args], cwd=code, env=env, capture_output=True, text=True)
+    return time.perf_counter() - started, done.returncode, done.stderr.strip()[-300:]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", default=None, help="a commit to time next to this code (e.g. a851db3)")
+    parser.add_argument("--count", type=int, default=1000, help="photos in the caption library")
+    parser.add_argument("--rounds", type=int, default=7, help="timed runs per command and variant")
+    parser.add_argument("--images", type=Path, default=DEFAULT_FLICKR)
+    parser.add_argument("--report", type=Path, default=default_report("cli_speed"))
+    parser.add_argument("--tmp", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args(argv)
+    warning = busy_machine_warning()
+    if warning:
+        log(warning)
+    started = time.perf_counter()
+    out: dict = {"benchmark": "cli_speed", "machine": machine_facts(), "photos": args.count, "query": QUERY,
+                 "rounds": args.rounds, "against": args.against, "targets_seconds": TARGETS}
+    with temp_dir("recall-cli-", keep=args.keep, parent=args.tmp) as tmp:
+        library = tmp / "library"
+        build_library(library, args.images, count=args.count, sidecar_caption=0)
+        base_env = {**os.environ, "RECALL_MODELS_DIR": str(tmp / "models"), "RECALL_DATA_DIR": str(tmp / "data"),
+                    "RECALL_CACHE_DIR": str(tmp / "cache"), "HF_HUB_OFFLINE": "1"}
+        base_env.pop("RECALL_MODELS", None)
+        base_env.pop("RECALL_DB", None)
+        log(f"[cli] indexing {args.count} captioned photos (CLIP off)")
+        seconds, rc, tail = run_once(ROOT, ["index", str(library), "--quick", "--db", str(tmp / "db-new")], base_env)
+        if rc:
+            raise SystemExit(f"indexing failed: {tail}")
+        out["index_seconds"] = round(seconds, 1)
+        variants = {"new": ROOT}
+        if args.against:
+            variants = {"old": extract(args.against, tmp / "old-code"), "new": ROOT}
+            shutil.copytree(tmp / "db-new", tmp / "db-old")
+        envs = {name: {**base_env, "RECALL_CACHE_DIR": str(tmp / f"cache-{name}")} for name in variants}
+        first: dict[str, dict[str, float]] = {}
+        for name, code in variants.items():  # untimed: page cache; the new code's ONNX export
+            for command, cli_args in COMMANDS.items():
+                seconds, rc, tail = run_once(code, [*cli_args, "--db", str(tmp / f"db-{name}")], envs[name])
+                if rc:
+                    raise SystemExit(f"{name} {command} failed: {tail}")
+                first.setdefault(name, {})[command] = round(seconds, 3)
+        out["first_runs_seconds"] = first
+        before = snapshot(tmp / "db-new")
+        times: dict[str, dict[str, list[float]]] = {name: {c: [] for c in COMMANDS} for name in variants}
+        loads = []
+        for round_ in range(args.rounds):
+            loads.append(load_average()[0] if load_average() else None)
+            order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
+            for command, cli_args in COMMANDS.items():
+                for name in order:
+                    seconds, rc, tail = run_once(variants[name], [*cli_args, "--db", str(tmp / f"db-{name}")],
+                                                 envs[name])
+                    if rc:
+                        raise SystemExit(f"{name} {command} failed: {tail}")
+                    times[name][command].append(seconds)
+            log(f"  round {round_ + 1}/{args.rounds}: " + ", ".join(
+                f"{c} " + " / ".join(f"{times[n][c][-1]:.2f}" for n in variants) for c in COMMANDS))
+        after = snapshot(tmp / "db-new")
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        out["index_unchanged_by_new_code"] = {"files": len(before), "changed": changed, "unchanged": not changed}
+        out["load_average_per_round"] = loads
+        out["seconds"] = {name: {c: {"median": rounded(median(v), 3), "min": rounded(min(v), 3), "runs": [round(x, 3) for x in v]}
+                                 for c, v in per.items()} for name, per in times.items()}
+        if args.against:
+            out["ratio_new_over_old"] = {c: rounded(median(times["new"][c]) / median(times["old"][c]), 3) for c in COMMANDS}
+    return finish_report(out, started, args.report, print_summary)
+
+
+def print_summary(out: dict) -> None:
+    print()
+    names = list(out["seconds"])
+    rows = []
+    for command in COMMANDS:
+        row = [command] + [out["seconds"][n][command]["median"] for n in names]
+        if "ratio_new_over_old" in out:
+            row.append(out["ratio_new_over_old"][command])
+        row.append(TARGETS[command])
+        rows.append(row)
+    headers = ["cold command"] + [f"{n} median s" for n in names] + (["new/old"] if "ratio_new_over_old" in out else []) + ["target s"]
+    print(table(headers, rows))
+    check = out["index_unchanged_by_new_code"]
+    print(f"index unchanged by {out['rounds']} rounds of the new code's commands: {check['unchanged']} "
+          f"({check['files']} files hashed; changed: {check['changed'] or 'none'})")
+    print(f"first runs (untimed warm-up, cold page cache): {out['first_runs_seconds']}")
+    print(f"load average per round: {out['load_average_per_round']}")
+
+
+if __name__ == "__main__":
+    main()
