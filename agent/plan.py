@@ -31,7 +31,7 @@ from tools.resolve.date_phrases import DateRange, find_date_span, resolve_date_p
 from tools.query.search import SearchQuery
 from tools.query.toolbox import ListPeople, PhotoDetails, SimilarTo
 
-MAX_PLACE_WORDS = 4
+MAX_PLACE_WORDS = 6
 FILLERS = ("the one with", "i remember", "a photo of", "a picture of", "photo of", "picture of", "pic of", "photos of", "pictures of",
            "i think", "i guess", "i believe", "i suppose", "maybe", "it was", "it's", "there was", "uh", "um", "erm",
            "that", "may i see", "can you find", "can you show me", "show me", "find me", "i'm looking for",
@@ -46,6 +46,12 @@ NOT_EXCLUSIONS = {"sure", "really", "very", "too", "so", "much", "idea", "one", 
                   "at", "in", "on", "quite", "exactly", "certain"}
 _WORD = r"[A-Za-z\u00C0-\u024F][\w'\u00C0-\u024F-]*"
 _CAP = r"[A-Z\u00C0-\u00DE][\w'\u00C0-\u024F-]*"
+# Lower-case words inside a name: "Isle of Skye", "Lake of the Woods", "Roman Walls of Lugo",
+# "Trinidad and Tobago", "Newcastle upon Tyne", "Rio de Janeiro".
+_JOINTS = {"of", "the", "de", "del", "della", "di", "da", "du", "des", "la", "le", "los", "las", "y", "upon",
+           "on", "am", "and"}
+_JOINT = "|".join(sorted(_JOINTS))
+_CAPITALISED_RUN = rf"{_CAP}(?:(?:\s+(?:{_JOINT}))*\s+{_CAP})*"
 
 
 class Plan(BaseModel):
@@ -201,8 +207,10 @@ def _find_place(text: str, known: list[geo.Place], spans: _Spans,
         capitalised = [w for w in words if w.group()[0].isupper() or w.group().lower() == "the"]
         # A capitalised run ("Arezzo", "New York") may resolve to any place; else need a strong one.
         run = []
-        for w in words:
-            if not (w.group()[0].isupper() or (not run and w.group().lower() == "the")):
+        for i, w in enumerate(words):
+            word = w.group()
+            joint = run and word.lower() in _JOINTS and any(x.group()[0].isupper() for x in words[i + 1:i + 3])
+            if not (word[0].isupper() or (not run and word.lower() == "the") or joint):
                 break
             run.append(w)
         hit = None
@@ -210,6 +218,8 @@ def _find_place(text: str, known: list[geo.Place], spans: _Spans,
             hit = _try_span(text, match.end(), run, known, False, spans)
             if hit is None and capitalised:
                 name = text[match.end() + run[0].start():match.end() + run[-1].end()]
+                if geo.is_kind_of_place(name):  # "near the Old Town": something to see, not a town
+                    continue
                 close = geo.close_place_names(name, 3)
                 unknown.append(f"place {name!r} not found" + (f" (did you mean {', '.join(close)}?)" if close else ""))
                 spans.take(match.start(), match.end() + run[-1].end())  # not a visual word either
@@ -218,10 +228,10 @@ def _find_place(text: str, known: list[geo.Place], spans: _Spans,
             hit = _try_span(text, match.end(), words, known, True, spans)
         if hit:
             first, last, found = hit
-            spans.take(match.start(), last)
+            _take_place(text, spans, match.start(), match.end(), first, last, found)
             return text[first:last], found
     # 2. Capitalised runs anywhere ("..., Berlin I think").
-    for match in re.finditer(rf"(?:{_CAP}\s*)+", text):
+    for match in re.finditer(_CAPITALISED_RUN, text):
         words = [w for w in re.finditer(_WORD, match.group())]
         words = [w for w in words if w.group() != "I"][:MAX_PLACE_WORDS]
         if not words:
@@ -230,9 +240,22 @@ def _find_place(text: str, known: list[geo.Place], spans: _Spans,
         hit = _try_span(text, match.start(), words, known, at_start and len(words) == 1, spans)
         if hit:
             first, last, found = hit
-            spans.take(first, last)
+            _take_place(text, spans, first, first, first, last, found)
             return text[first:last], found
     return None, None
+
+
+def _take_place(text: str, spans: _Spans, lead: int, lead_end: int, first: int, last: int,
+                found: geo.PlaceFilter) -> None:
+    """Mark the place words understood (with their preposition, ``lead``..``lead_end``); of a site
+    name only its place part ("Chartres" of "Chartres Cathedral"): the site is something to see."""
+    if found.within:
+        at = text.lower().find(found.within.lower(), first, last)
+        if at >= 0:
+            spans.take(lead, lead_end)
+            spans.take(at, at + len(found.within))
+            return
+    spans.take(lead, last)
 
 
 def _find_home(text: str, anchors: dict[str, Any], spans: "_Spans",
@@ -271,8 +294,9 @@ def clean_visual(text: str) -> str:
     out = re.sub(r"^(?:yes|yeah|yep|yup|no+|nope)\b\s*", "", out, flags=re.IGNORECASE)  # an answer, not a look
     # A preposition or conjunction left dangling at either end by a removed span.
     edge = r"(?:in|at|near|around|with|and|or|on|from|of|during|for)"
-    out = re.sub(rf"^(?:{edge}\s+)+|(?:\s+{edge})+$", "", out, flags=re.IGNORECASE)
-    return out.strip()
+    out = re.sub(rf"^(?:{edge}\s+)+|(?:\s+(?:{edge}|the|a|an))+$", "", out, flags=re.IGNORECASE)
+    out = out.strip()
+    return "" if out.lower() in ("the", "a", "an") else out
 
 
 def rule_plan(text: str, now: datetime, known_names: list[str], known_places: Iterable[Any] = (),

@@ -282,3 +282,34 @@ def test_planner_picks_up_site_names(text, label_start):
 ])
 def test_planner_refuses_frames_around_no_place(text):
     assert rule_plan(text, NOW, []).place is None
+
+
+@pytest.mark.parametrize("text", ["near the Old Town", "me at the Beach", "by the Harbour at dusk",
+                                  "at the old town", "in the Old City"])
+def test_kinds_of_place_are_things_to_see_not_towns(text):
+    # GeoNames has a Beach (North Dakota) and "Old Town" as another name of Las Vegas.
+    plan = rule_plan(text, NOW, [])
+    assert plan.place is None and plan.unknown == []
+    assert plan.visual.lower().split()[-1] in {"town", "beach", "harbour", "dusk", "city"}
+
+
+@pytest.mark.parametrize("text, visual, code", [
+    ("Chartres Cathedral at night", "Cathedral at night", "FR"),
+    ("at the Roman Walls of Lugo", "the Roman Walls", "ES"),
+    ("my sister in the Old Town of Segovia", "my sister the Old Town", "ES"),
+])
+def test_a_site_name_keeps_the_site_as_words_to_see(text, visual, code):
+    plan = rule_plan(text, NOW, [])
+    assert plan.place is not None and plan.place.country_code == code
+    assert plan.visual == visual
+
+
+@pytest.mark.parametrize("text, visual, code", [
+    ("hiking on the Isle of Skye", "hiking", "GB"),
+    ("sunset in Rio de Janeiro", "sunset", "BR"),
+    ("Newcastle upon Tyne in the rain", "the rain", "GB"),
+])
+def test_names_with_lower_case_joints_are_read_whole(text, visual, code):
+    plan = rule_plan(text, NOW, [])
+    assert plan.place is not None and plan.place.country_code == code, plan.place
+    assert plan.visual == visual

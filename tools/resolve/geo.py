@@ -131,6 +131,9 @@ class PlaceFilter(BaseModel):
     lat: float | None = None  # centre, for kind=city and kind=area
     lon: float | None = None
     radius_km: float | None = None  # for kind=city and kind=area
+    # The place name inside a site name ("Chartres" in "Chartres Cathedral"): the planner keeps
+    # the rest ("Cathedral") as words to look for in the photos.
+    within: str | None = None
 
 
 # --------------------------------------------------------------------------- coordinates
@@ -254,6 +257,21 @@ _COUNTRY_ALIASES: dict[str, str] = {
 # says "the Réunion" or "the Turkey" for the country, so with "the" these are no place at all
 # ("in Réunion", "Turkey", "in turkey" stay the country).
 _WORD_COUNTRIES = frozenset({"reunion", "turkey", "china", "jersey", "guinea", "chad", "chile"})
+
+# Kinds of place, not names: "at the beach", "near the Old Town", "by the harbour".  GeoNames has
+# towns so named (Beach, North Dakota; "Old Town" is an alternate name of Las Vegas), but a person
+# saying these means the kind of place, wherever they were, unless their own photos are in a place
+# of that name.
+_KINDS_OF_PLACE = frozenset({
+    "beach", "beaches", "old town", "old city", "old quarter", "town", "city", "village", "downtown",
+    "city centre", "city center", "town centre", "town center", "centre", "center", "harbour", "harbor",
+    "port", "marina", "lake", "river", "sea", "seaside", "ocean", "coast", "shore", "bay", "island",
+    "mountains", "mountain", "hills", "hill", "woods", "forest", "desert", "valley", "park", "garden",
+    "gardens", "square", "main square", "market", "market square", "station", "central station",
+    "airport", "castle", "cathedral", "church", "museum", "zoo", "stadium", "mall", "pool", "farm",
+    "hotel", "office", "school", "campus", "university", "hospital", "pier", "bridge", "cliffs",
+    "waterfall", "falls", "countryside", "suburbs",
+})
 
 # Short codes that are also English words only count when typed in capitals
 # ("US" yes, "us" no), like the ISO codes themselves ("IT" yes, "it" no).
@@ -999,6 +1017,14 @@ def _match_landmark(readings: list[_Reading], gaz: _Gazetteer) -> PlaceFilter | 
     return None
 
 
+def is_kind_of_place(literal: str) -> bool:
+    """"the beach", "Old Town": a kind of place, not a name (see _KINDS_OF_PLACE)."""
+    words = normalize(literal).split()
+    if words[:1] == ["the"]:
+        words = words[1:]
+    return " ".join(words) in _KINDS_OF_PLACE
+
+
 def _is_article_word(literal: str) -> bool:
     words = normalize(literal).split()
     return len(words) == 2 and words[0] == "the" and words[1] in _WORD_COUNTRIES
@@ -1051,7 +1077,7 @@ def _resolve_compound(phrase: str, known_places: Iterable[Place], radius_km: flo
         if part == part.lower() and inner.kind == "city" and _filter_population(_gazetteer(), inner) == 0:
             continue
         shown = phrase if len(phrase) <= COMPOUND_LABEL_CHARS else phrase[:COMPOUND_LABEL_CHARS - 1].rstrip() + "…"
-        update: dict[str, Any] = {"label": f'{inner.label} (matched "{part}" in "{shown}")'}
+        update: dict[str, Any] = {"label": f'{inner.label} (matched "{part}" in "{shown}")', "within": part}
         if inner.kind == "city":
             update["radius_km"] = min(inner.radius_km or COMPOUND_RADIUS_KM, COMPOUND_RADIUS_KM)
         return inner.model_copy(update=update)
@@ -1075,6 +1101,8 @@ def _resolve_whole(
     literal = readings[0].head  # fillers gone: "in the south of France" -> "the south of France"
     if _is_article_word(literal):  # "at the reunion" is a party, not the island
         return None
+    if is_kind_of_place(literal):  # "near the Old Town" is no visit to Las Vegas
+        return mine
     if directions.is_bare(literal):  # "the south" is Iceland's "South" region only to someone who was there
         return mine
     if country and not (mine and mine.country_code != country.country_code
