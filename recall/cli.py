@@ -97,7 +97,7 @@ def _context(db: Path | None, chroma_url: str | None, models_dir: Path | None,
     store = PhotoStore(settings, mode=mode, create=create)
     if store.notice:
         note(store.notice)
-    return settings, store, Models(settings)
+    return settings, store, Models(settings, queries_only=mode == "search")
 
 
 # ---- index ---------------------------------------------------------------------------------------

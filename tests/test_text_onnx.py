@@ -39,6 +39,8 @@ def test_onnx_embeddings_match_torch(exported):
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     alone = np.concatenate([onnx.embed([t]) for t in TEXTS])  # one at a time, as a search does
     assert (alone * ours).sum(axis=1).min() >= 0.9999
+    quick = OnnxTextEmbedder(path, onnx.graph, threads=2, prepack=False)  # how a search loads it
+    assert (quick.embed(TEXTS) * theirs).sum(axis=1).min() >= 0.999
 
 
 def test_the_export_is_cached_owner_only_and_reused(exported):

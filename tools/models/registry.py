@@ -150,8 +150,10 @@ def _load_once(kind: str, path: Path, load):
 class Models:
     """The models a caller asked for, each loaded only when first needed."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, queries_only: bool = False):
+        """``queries_only``: this process embeds a few queries, not a library (models load for that)."""
         self.settings = settings
+        self.queries_only = queries_only
         self._clip: ClipModel | None = None
         self._text: TextEmbedder | None = None
         self._tried: set[str] = set()
@@ -200,8 +202,11 @@ class Models:
                 path = find_text_model(self.settings.models_dir, self.settings.text_model)
                 if path is None:
                     raise ModelMissing(f"text embedder {self.settings.text_model} not found")
-                self._text = _load_once(f"text-{self.settings.text_runtime}", path, lambda: load_text_embedder(
-                    path, self.settings.models_dir, self.settings.text_runtime, self.settings.torch_threads))
+                self._text = _load_once(f"text-{self.settings.text_runtime}-{self.queries_only}", path,
+                                        lambda: load_text_embedder(path, self.settings.models_dir,
+                                                                   self.settings.text_runtime,
+                                                                   self.settings.torch_threads,
+                                                                   prepack=not self.queries_only))
             except ModelMissing as missing:
                 self.problems["text"] = str(missing)
             except Exception as error:  # noqa: BLE001
