@@ -89,6 +89,22 @@ class Settings(BaseSettings):
     home: str | None = None
     work: str | None = None
 
+    # Events (tools/understand/events.py): a gap between two photos ends an event when its log is
+    # K above the mean log-gap of the gaps around it (Platt et al.'s PhotoTOC: K = log 17, ten gaps
+    # each side), so a burst shooter's pause and a sparse shooter's day out both read right. Gaps
+    # under the floor never split (a pause at a concert), gaps over the ceiling always do (a night's
+    # sleep); a jump of more than event_place_km between consecutive located photos splits too.
+    event_gap_k: float = 2.833
+    event_gap_window: int = Field(default=10, ge=1)
+    event_min_gap_minutes: float = Field(default=30.0, ge=0)
+    event_max_gap_hours: float = Field(default=8.0, gt=0)
+    event_place_km: float = Field(default=25.0, gt=0)
+    # Bursts (tools/understand/bursts.py): consecutive frames at most this far apart whose 64-bit
+    # dHashes differ in at most this many bits (1-3% crops with +-10% exposure of one real photo
+    # stayed within 12; the closest two of 49 unrelated real photos were 16 apart).
+    burst_gap_s: float = Field(default=3.0, ge=0)
+    burst_hash_bits: int = Field(default=12, ge=0, le=64)
+
     max_image_pixels: int = 150_000_000  # decompression-bomb guard (~150 MP)
     write_batch_size: int = 32  # photos per store commit: what a kill can lose at most
     # Indexing stops, saying why, when the index's disk has less free: a full disk made Chroma's

@@ -24,6 +24,7 @@ from tools.resolve import geo
 from tools.understand import tags as tag_rules
 from tools.ingest.files import FileEntry, PhotoRead, WalkResult, content_hash, read_photo, walk
 from tools.models.registry import Models
+from tools.understand.moments import EventBook, MomentsReport
 from tools.understand.people import PeopleBook
 from tools.index.records import PhotoRecord, SkippedFile
 from tools.settings import Settings
@@ -63,6 +64,7 @@ class IndexReport(BaseModel):
     clip: str = "off"
     problems: list[SkippedFile] = []
     interrupted: bool = False
+    moments: MomentsReport | None = None  # events and bursts brought up to date after the run
 
     @property
     def model_work(self) -> int:
@@ -119,6 +121,7 @@ class Indexer:
         self.store = store
         self.models = models
         self.progress = progress or _NoProgress()
+        self._gone: list[PhotoRecord] = []  # photos removed by this run, as they were: their events change
         Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
 
     def run(self, paths: list, limit: int | None = None) -> IndexReport:
@@ -139,6 +142,10 @@ class Indexer:
             if limit is not None:
                 jobs = jobs[:limit]
             self._process(jobs, report)
+            # Only after a run that finished: an interrupted one is caught up by the next, which
+            # finds the photos added since the last update by their indexed_at.
+            with self.store.commit_lock:
+                report.moments = EventBook(self.store, self.settings).update(removed=self._gone)
         except KeyboardInterrupt:
             report.interrupted = True
             raise
@@ -223,6 +230,7 @@ class Indexer:
         gone = [id_ for path, (id_, _, _) in table.items()
                 if _under(path, walked_roots) and path not in seen and id_to_path.get(id_) == path
                 and not _under(path, unreadable)]
+        self._gone = list(self.store.get_photos(gone).values())
         self.store.delete_photos(gone)
         PeopleBook(self.store).forget_photos(gone)  # their faces go too; clusters keep their centroids
         self.store.forget_skipped(p for p in skipped if _under(p, walked_roots) and p not in seen)

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 DateSource = Literal["exif", "sidecar", "file"]
 
 # Fields copied onto every vector record too, so a vector query filters inside the store.
-FILTER_FIELDS = ("taken_ts", "lat", "lon", "camera", "country_code", "region", "city", "faces", "people")
+# event_id is one so that `recall search --event ID` filters vector queries inside the store.
+FILTER_FIELDS = ("taken_ts", "lat", "lon", "camera", "country_code", "region", "city", "faces", "people", "event_id")
 LIST_FIELDS = ("tags", "people", "analyzed", "keywords")
 
 
@@ -87,6 +88,17 @@ class PhotoRecord(BaseModel):
     faces: int = 0
     people: list[str] = []  # person (cluster) ids of the faces
     analyzed: list[str] = []  # analysis passes done, e.g. "faces-1", "caption-failed-1"
+    # Moments (tools/understand/moments.py): the event the photo belongs to (none without a real
+    # date) with its short label, kept here so that results and explanations need no lookup; the
+    # burst of near-identical frames it is in, whether it is that burst's cover (the sharpest) and
+    # the burst's size; the dHash and focus measure a burst is judged by, kept so they are computed once.
+    event_id: str | None = None
+    event_label: str | None = None  # e.g. "Berlin, Sat 14 Jul 2025"
+    burst_id: str | None = None
+    burst_cover: bool = False
+    burst_size: int = 0
+    dhash: str | None = None  # 16 hex digits
+    sharpness: float | None = None  # variance of the Laplacian of a 512-px grey copy
     notes: str = ""  # problems found while reading, e.g. an impossible EXIF date
     indexed_at: int = 0
 

@@ -24,6 +24,7 @@ from tools.understand import tags as tag_rules
 from tools.index.indexer import Progress, _NoProgress, process_in_batches
 from tools.models.registry import Models
 from tools.models.scenes import words_fingerprint
+from tools.understand.moments import EventBook
 from tools.understand.people import PeopleBook
 from tools.index.records import PhotoRecord, SkippedFile
 from tools.settings import Settings
@@ -56,6 +57,7 @@ class AnalysisReport(BaseModel):
     seconds_per_signal: dict[str, float] = {}  # summed time in each signal's model, for speed figures
     failed: list[SkippedFile] = []
     off: dict[str, str] = {}  # analyzer -> why it did not run
+    events_refreshed: int = 0  # event summaries (people, tags) redone for the photos understood
     repaired: dict[str, int] = {}  # people bookkeeping mended at the end, e.g. {"person counts": 1}
     seconds: float = 0.0
     interrupted: bool = False
@@ -108,6 +110,9 @@ class Analyzer:
             raise
         finally:
             report.seconds = time.perf_counter() - started
+        if todo and enabled:
+            # Faces and objects found here are the people and top tags of these photos' events.
+            report.events_refreshed = EventBook(self.store, self.settings).refresh(r.id for r in todo)
         if "faces" in enabled and (todo or self.store.get_meta("people_checked") != PEOPLE_CHECKED):
             # Mends what an interrupted (or, before the writer lock, a concurrent) run left
             # uneven: faces without a person, counts that do not add up. A run with work to do
