@@ -1,4 +1,4 @@
-"""The `recall` command line: index, search, ask, people, status, doctor, models."""
+"""The `recall` command line: index, search, ask, events, people, status, doctor, models."""
 from __future__ import annotations
 
 import contextlib
@@ -12,7 +12,7 @@ import typer
 
 from .local_llm import choose_planner
 from .output import (err, error_line, json_document, json_line, note, print_analysis, print_doctor,
-                     print_index_report, print_models, print_people, print_reply, print_results, print_status,
+                     print_events, print_index_report, print_models, print_people, print_reply, print_results, print_status,
                      say)
 from .safe_text import markup
 
@@ -157,6 +157,8 @@ def search(text: Annotated[str, typer.Argument(help="what you remember seeing")]
            person: Annotated[Optional[list[str]], typer.Option("--person", help="a named person (repeatable)")] = None,
            people_mode: Annotated[str, typer.Option("--people-mode", help="all | any | only")] = "all",
            faces: Annotated[Optional[str], typer.Option("--faces", help="N faces exactly, or N+ for at least N")] = None,
+           event: Annotated[Optional[str], typer.Option("--event", help="only this event's photos (`recall events` lists them)")] = None,
+           all_frames: Annotated[bool, typer.Option("--all-frames", help="every frame of a burst, not one per burst")] = False,
            db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
            as_json: JsonOption = False) -> None:
     """Search the index; filters narrow it down."""
@@ -173,16 +175,19 @@ def search(text: Annotated[str, typer.Argument(help="what you remember seeing")]
         place = _place_filter(store, near, lat, lon, km)
         people = PeopleBook(store).resolve(person) if person else []
         query = SearchQuery(text=text, k=k, camera=camera, place=place, people=people, people_mode=people_mode,
-                            faces=_faces_filter(faces),
+                            faces=_faces_filter(faces), event=event, all_frames=all_frames,
                             date_from=parse_date_bound(date_from) if date_from else None,
                             date_to=parse_date_bound(date_to, end=True) if date_to else None)
         if store.count() == 0:
             raise UserError(f"the index at {store.location} is empty: run `recall index PATH` first")
+        if event and _event_book(settings, store).get(event) is None:
+            raise UserError(f"there is no event {event!r}: `recall events` lists them")
         response = Searcher(store, models).search(query)
         if as_json:
             for result in response.results:
                 json_line(result.model_dump(include={"path", "score", "taken_at", "place", "lat", "lon",
-                                                     "camera", "why"}))
+                                                     "camera", "event_id", "event", "burst_id", "burst_count",
+                                                     "why"}))
         else:
             print_results(response)
         for notice in response.notices:
@@ -293,6 +298,32 @@ def ask(text: Annotated[Optional[str], typer.Argument(help="what you remember, o
             print_reply(reply)
         for notice in notices:
             note(notice)
+
+
+# ---- events --------------------------------------------------------------------------------------
+def _event_book(settings, store):
+    from tools.understand.moments import EventBook
+
+    return EventBook(store, settings)
+
+
+@app.command()
+def events(db: DbOption = None, chroma_url: UrlOption = None, as_json: JsonOption = False) -> None:
+    """The events in the library (photos grouped by time and place), oldest first."""
+    from tools.understand.people import PeopleBook
+
+    with friendly_errors():
+        settings, store, _ = _context(db, chroma_url, None)
+        found = _event_book(settings, store).list()
+        names = {p.id: p.label for p in PeopleBook(store).list(with_photos=False)} if found else {}
+        rows = [{"id": e.id, "label": e.label, "start": e.start.isoformat(), "end": e.end.isoformat(),
+                 "count": e.count, "place": e.place, "country_code": e.country_code, "lat": e.lat, "lon": e.lon,
+                 "people": [names.get(p, p) for p in e.people], "tags": e.tags} for e in found]
+        if as_json:
+            for row in rows:
+                json_line(row)
+            return
+        print_events(rows)
 
 
 # ---- chat (the terminal app) ---------------------------------------------------------------------
@@ -497,7 +528,7 @@ def models_pull(models_dir: ModelsOption = None,
 # Commands that only read (nothing of theirs is left to finish once they return) end the process
 # at once instead of letting the interpreter tear down numpy, ONNX Runtime and thousands of
 # modules: that took ~0.3 s of a cold `recall search` of ~1 s.
-QUICK_EXIT = {"search", "ask", "status", "people", "models"}
+QUICK_EXIT = {"search", "ask", "events", "status", "people", "models"}
 
 
 def _quick_exit(code: object) -> None:

@@ -68,6 +68,10 @@ def print_index_report(report) -> None:
         say(f"  skipped {problem.path}: {problem.reason}")
     if len(report.problems) > 10:
         say(f"  ... and {len(report.problems) - 10} more (`recall status` lists them)")
+    moments = report.moments
+    if moments is not None and (moments.changed or moments.removed or moments.bursts):
+        say(f"Events: {moments.events} ({moments.changed} new or changed, {moments.removed} gone); "
+            f"{moments.bursts} bursts in them (`recall events` lists them).")
 
 
 def print_analysis(analysis) -> None:
@@ -99,8 +103,25 @@ def print_results(response) -> None:
     for number, result in enumerate(response.results, start=1):
         why = ", ".join(f"{name} {value.score:.2f} (#{value.rank})" for name, value in result.why.items())
         grid.add_row(str(number), f"{result.score:.3f}", cell(taken_label(result.taken_at, result.date_source)),
-                     cell(result.place), cell(result.path), cell(why))
+                     cell(result.place), cell(_with_burst(result)), cell(why))
     out.print(grid)
+
+
+def _with_burst(result) -> str:
+    return f"{result.path} (+{result.burst_count - 1} like it)" if result.burst_count > 1 else result.path
+
+
+# ---- events -----------------------------------------------------------------------------------
+def print_events(events: list[dict]) -> None:
+    if not events:
+        say("No events yet: photos with a camera date are grouped into events when they are indexed.")
+        return
+    grid = table("id", "event", "people", "tags")
+    for event in events:
+        grid.add_row(cell(event["id"]), cell(event["label"]), cell(", ".join(event["people"])),
+                     cell(", ".join(event["tags"])))
+    out.print(grid)
+    say("Search one with `recall search --event ID`.")
 
 
 def print_reply(reply) -> None:

@@ -14,7 +14,9 @@ evals/retrieval.py), equal-weight reciprocal rank fusion scored R@1 39.5 against
 alone, because word overlap is the weaker signal on paraphrases; this fusion scores 50.5, not
 worse than its best part, while a tag or keyword that only word matching sees still counts.
 Each result's ``why`` keeps every signal's own score and rank.
-Filters (date range, place, camera) are applied inside the store before ranking.
+Filters (date range, place, camera, event) are applied inside the store before ranking.
+Frames of one burst (tools/understand/moments.py) are one result: scored by its best frame, shown
+by its cover (the sharpest) when the cover is among the candidates read, with ``burst_count``.
 """
 from __future__ import annotations
 
@@ -58,6 +60,8 @@ class SearchQuery(BaseModel):
     people: list[str] = []  # person (cluster) ids
     people_mode: Literal["all", "any", "only"] = "all"
     faces: tuple[int, bool] | None = None  # (count, at_least)
+    event: str | None = None  # an event id (`recall events`)
+    all_frames: bool = False  # every frame of a burst, not one per burst
 
     @field_validator("text")
     @classmethod
@@ -74,7 +78,7 @@ class SearchQuery(BaseModel):
         return value if isinstance(value, geo.PlaceFilter) else geo.PlaceFilter.model_validate(value)
 
     def has_filters(self) -> bool:
-        return any((self.date_from, self.date_to, self.place, self.camera, self.people, self.faces))
+        return any((self.date_from, self.date_to, self.place, self.camera, self.people, self.faces, self.event))
 
 
 class SignalScore(BaseModel):
@@ -92,6 +96,10 @@ class SearchResult(BaseModel):
     lon: float | None
     camera: str | None = None
     date_source: str | None = None  # exif, sidecar or file
+    event_id: str | None = None
+    event: str | None = None  # the event's short label, "Berlin, Sat 14 Jul 2025"
+    burst_id: str | None = None
+    burst_count: int = 0  # frames in its burst (this one stands for them all); 0: not in a burst
     why: dict[str, SignalScore] = {}
 
 
@@ -134,6 +142,8 @@ def _where(query: SearchQuery, cameras: list[str]) -> dict | None:
     if query.faces is not None:
         count, at_least = query.faces
         clauses.append({"faces": {"$gte": count} if at_least else count})
+    if query.event:
+        clauses.append({"event_id": query.event})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -209,24 +219,48 @@ class Searcher:
     def _fuse(self, ranked: dict[str, dict[str, SignalScore]], query: SearchQuery) -> list[SearchResult]:
         fused = fuse_scores(ranked)
         order = sorted(fused, key=lambda id_: -fused[id_])
-        results: list[SearchResult] = []
+        shown = OnePerBurst(expand=query.all_frames)
         chunk_size = query.k * 3
         for start in range(0, len(order), chunk_size):
             chunk = order[start:start + chunk_size]
             records = self.store.get_photos(chunk)
             for id_ in chunk:
                 record = records.get(id_)  # None: deleted since the vectors were written
-                if record is None or not _in_circle(record, query.place):
-                    continue
-                results.append(result_from_record(record, fused[id_], ranked[id_]))
-                if len(results) >= query.k:
-                    return results
-        return results
+                if record is not None and _in_circle(record, query.place):
+                    shown.add(record, fused[id_], ranked[id_])
+            if len(shown.results) >= query.k:
+                break  # the rest of this chunk was still read: a cover ranked a little lower counts
+        return shown.results[: query.k]
 
     def _browse(self, query: SearchQuery, where: dict | None) -> list[SearchResult]:
         records = [r for r in self.store.iter_photos(where) if _in_circle(r, query.place)]
         records.sort(key=lambda r: (r.taken_at or datetime.min, r.path), reverse=True)
-        return [result_from_record(r, 1.0, {}) for r in records[: query.k]]
+        shown = OnePerBurst(expand=query.all_frames)
+        for record in records:
+            shown.add(record, 1.0, {})
+        return shown.results[: query.k]
+
+
+class OnePerBurst:
+    """Results in rank order, a burst's frames as one: its slot is where its best frame ranked,
+    with that frame's score and reasons, and its photo is the burst's cover once the cover is seen."""
+
+    def __init__(self, expand: bool = False):
+        self.expand = expand
+        self.results: list[SearchResult] = []
+        self._slot: dict[str, int] = {}
+
+    def add(self, record: PhotoRecord, score: float, why: dict[str, SignalScore]) -> None:
+        burst = None if self.expand else record.burst_id
+        if burst is None:
+            self.results.append(result_from_record(record, score, why))
+            return
+        if burst not in self._slot:
+            self._slot[burst] = len(self.results)
+            self.results.append(result_from_record(record, score, why))
+        elif record.burst_cover:
+            best = self.results[self._slot[burst]]
+            self.results[self._slot[burst]] = result_from_record(record, best.score, best.why)
 
 
 def fuse_scores(ranked: dict[str, dict[str, SignalScore]]) -> dict[str, float]:
@@ -250,4 +284,5 @@ def fuse_scores(ranked: dict[str, dict[str, SignalScore]]) -> dict[str, float]:
 def result_from_record(record: PhotoRecord, score: float, why: dict[str, SignalScore]) -> SearchResult:
     return SearchResult(id=record.id, path=record.path, score=round(score, 4), taken_at=record.taken_at_iso,
                         place=record.place, lat=record.lat, lon=record.lon, camera=record.camera,
-                        date_source=record.date_source, why=why)
+                        date_source=record.date_source, event_id=record.event_id, event=record.event_label,
+                        burst_id=record.burst_id, burst_count=record.burst_size, why=why)
