@@ -36,6 +36,10 @@ def explain(result: SearchResult, record: PhotoRecord, plan: Plan) -> str:
         if plan.date_range and plan.date_range.start <= record.taken_at <= plan.date_range.end:
             taken += f", in your {plan.date_phrase!r} range"
         parts.append(taken)
+    if record.event_label:
+        # The occasion is how people remember a photo first ("that evening in Berlin").
+        parts.append(f"from: {record.event_label}" + (f" ({result.burst_count} frames, this the sharpest)"
+                                                     if result.burst_count > 1 else ""))
     if record.place or record.city or record.country:
         where = ", ".join(p for p in (record.city, record.country) if p) or record.place
         parts.append(f"in {where}" + (f" (near {plan.place_phrase!r})" if plan.place and plan.place_phrase else ""))

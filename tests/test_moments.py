@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from agent.explain import explain
+from agent.plan import Plan
 from evals.dated_copies import burst_frame, dated_copy
 from tests.conftest import EXIF_PHOTOS, FLICKR, ROOT, copy_exif_photos
 from tools.index.indexer import Indexer
 from tools.index.store import PhotoStore
 from tools.models.registry import Models
 from tools.query.search import SearchQuery, Searcher
+from tools.query.toolbox import same_event
 from tools.understand.events import GapRule, Point, segment
 from tools.understand.moments import EventBook
 
@@ -178,6 +181,11 @@ def test_burst_frames_group_under_their_sharpest_and_search_shows_one(make_setti
     assert cover.burst_count == 5 and cover.event == "Rome, Sat 1 Jun 2024"
     every = searcher.search(SearchQuery(event=event, all_frames=True)).results
     assert len(every) == 6
+    line = explain(cover, records["burst-2.jpg"], Plan())
+    assert "from: Rome, Sat 1 Jun 2024 (5 frames, this the sharpest)" in line
+    # "Other photos from that day": the event less the photo and its own burst's frames.
+    assert [Path(r.path).name for r in same_event(searcher, records["burst-0.jpg"].id)] == ["other.jpg"]
+    assert [Path(r.path).name for r in same_event(searcher, records["other.jpg"].id)] == ["burst-2.jpg"]
 
 
 def recall(*args: str, env: dict) -> subprocess.CompletedProcess:

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field, TypeAdapter
 
 from tools.understand.people import PeopleBook, Person
-from tools.query.search import SearchResult, Searcher, SignalScore, result_from_record
+from tools.query.search import SearchQuery, SearchResult, Searcher, SignalScore, result_from_record
 from tools.index.store import PhotoStore
 
 MAX_PHRASE = 60
@@ -146,6 +146,18 @@ def similar_to(searcher: Searcher, photo_id: str, k: int = 20, skip: tuple[str, 
     records = searcher.store.get_photos([i for i, _ in hits])
     return [result_from_record(records[i], s, {signal: SignalScore(score=round(s, 4), rank=rank)})
             for rank, (i, s) in enumerate(hits, start=1) if i in records]
+
+
+def same_event(searcher: Searcher, photo_id: str, k: int = 50) -> list[SearchResult]:
+    """Other photos from the event of ``photo_id`` ("other photos from that day"), in time order,
+    one per burst; empty when the photo belongs to no event (it has no camera date). Not yet a
+    call the LLM is offered: the agent's plan has no event filter to carry it between turns."""
+    record = searcher.store.get_photos([photo_id]).get(photo_id)
+    if record is None or not record.event_id:
+        return []
+    found = searcher.search(SearchQuery(event=record.event_id, k=min(k + 1, 10_000))).results
+    same = [r for r in found if r.id != photo_id and not (record.burst_id and r.burst_id == record.burst_id)]
+    return sorted(same, key=lambda r: (r.taken_at or "", r.path))[:k]
 
 
 def photo_details(store: PhotoStore, photo_id: str) -> PhotoFacts | None:
