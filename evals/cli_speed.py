@@ -69,6 +69,8 @@ def run_once(code: Path, args: list[str], env: dict) -> tuple[float, int, str]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default=None, help="a commit to time next to this code (e.g. a851db3)")
+    parser.add_argument("--code", default=None,
+                        help="time this commit as the new code instead of the working tree (others' edits in progress stay out)")
     parser.add_argument("--count", type=int, default=1000, help="photos in the caption library")
     parser.add_argument("--rounds", type=int, default=7, help="timed runs per command and variant")
     parser.add_argument("--images", type=Path, default=DEFAULT_FLICKR)
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
     out: dict = {"benchmark": "cli_speed", "machine": machine_facts(), "photos": args.count, "query": QUERY,
                  "rounds": args.rounds, "against": args.against, "targets_seconds": TARGETS}
     with temp_dir("recall-cli-", keep=args.keep, parent=args.tmp) as tmp:
+        new_code = extract(args.code, tmp / "new-code") if args.code else ROOT
+        out["code"] = args.code or "working tree"
         library = tmp / "library"
         build_library(library, args.images, count=args.count, sidecar_caption=0)
         base_env = {**os.environ, "RECALL_MODELS_DIR": str(tmp / "models"), "RECALL_DATA_DIR": str(tmp / "data"),
@@ -90,13 +94,13 @@ def main(argv: list[str] | None = None) -> dict:
         base_env.pop("RECALL_MODELS", None)
         base_env.pop("RECALL_DB", None)
         log(f"[cli] indexing {args.count} captioned photos (CLIP off)")
-        seconds, rc, tail = run_once(ROOT, ["index", str(library), "--quick", "--db", str(tmp / "db-new")], base_env)
+        seconds, rc, tail = run_once(new_code, ["index", str(library), "--quick", "--db", str(tmp / "db-new")], base_env)
         if rc:
             raise SystemExit(f"indexing failed: {tail}")
         out["index_seconds"] = round(seconds, 1)
-        variants = {"new": ROOT}
+        variants = {"new": new_code}
         if args.against:
-            variants = {"old": extract(args.against, tmp / "old-code"), "new": ROOT}
+            variants = {"old": extract(args.against, tmp / "old-code"), "new": new_code}
             shutil.copytree(tmp / "db-new", tmp / "db-old")
         envs = {name: {**base_env, "RECALL_CACHE_DIR": str(tmp / f"cache-{name}")} for name in variants}
         first: dict[str, dict[str, float]] = {}
