@@ -45,6 +45,9 @@ def friendly_errors():
         yield
     except typer.Exit:
         raise
+    except BrokenPipeError:  # `recall search ... | head`: the reader has all it wanted
+        _quiet_stdout()
+        raise typer.Exit(141) from None
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted.[/] Everything reported done is saved; run the same command to resume.")
         raise typer.Exit(130) from None
@@ -63,6 +66,15 @@ def friendly_errors():
             raise typer.Exit(2) from None
         error_line(f"{type(error).__name__}: {error} (RECALL_DEBUG=1 shows details)")
         raise typer.Exit(1) from None
+
+
+def _quiet_stdout() -> None:
+    # Python flushes stdout again at exit and would report the closed pipe a second time.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 # Errors worded for the user, by module. Only a module that was imported can have raised one,

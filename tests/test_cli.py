@@ -97,3 +97,17 @@ def test_models_lists_each_model_and_pull_fails_cleanly_offline(tmp_path):
                     env_extra={"HF_ENDPOINT": "http://127.0.0.1:9"})  # nothing listens there
     assert "could not download" in one_line_error(pulled)
     assert not (tmp_path / "clip").exists() or not any((tmp_path / "clip").iterdir())
+
+
+def test_a_reader_that_stops_early_gets_no_error(indexed_db):
+    # `recall search ... | head -1`: the reader closes the pipe after the first line.
+    with subprocess.Popen([sys.executable, "-m", "recall", "search", "--from", "1990", "--to", "2030", "--json",
+                           "-k", "14", "--db", str(indexed_db)], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        proc.wait(timeout=120)
+    assert json.loads(first)["path"]
+    assert stderr.strip() == "" or "Broken pipe" not in stderr, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -18,10 +18,14 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel
 
 from tools.settings import Settings
+
+if TYPE_CHECKING:  # numpy loads with the audio: `recall status` imports this module and needs none
+    import numpy as np
 from tools.models.clip import ModelMissing
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
@@ -198,6 +202,8 @@ class SpeechToText:
         model = self.load()
         heard = audio
         if self.lead_in > 0:
+            import numpy as np
+
             heard = np.concatenate([np.zeros(int(self.lead_in * SAMPLE_RATE), dtype=np.float32), audio])
         segments, info = model.transcribe(heard, **self.options)
         text = " ".join(" ".join(segment.text.strip() for segment in segments).split())
@@ -241,6 +247,7 @@ def decode_audio(path: Path, max_seconds: float) -> np.ndarray:
 
 def _decode_stream(container, name: str, max_seconds: float) -> np.ndarray:
     import av
+    import numpy as np
 
     resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
     chunks: list[np.ndarray] = []
