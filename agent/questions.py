@@ -10,6 +10,11 @@ into groups. Weighting photos by softmax(score / TEMPERATURE), the answer's entr
 expected information gain (the answer fully determines the group), so the attribute with the
 largest entropy, in bits, is asked. Attributes unknown for most of the mass are skipped, since
 a person cannot answer for photos the index knows nothing about.
+
+Which tags: only those sure enough to ask about (tools/understand/tag_quality.py: a pixel tag
+whose measured precision at its confidence, per source and label, is below ASK_PRECISION,
+0.8, is not asked about: SSD MobileNet's "bear" on a black dog must not become "Was there a
+bear in it?"). A photo whose tag is there but weak counts as unknown for that question.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from typing import Callable
 from pydantic import BaseModel
 
 from tools.index.records import PhotoRecord
+from tools.understand.tag_quality import sure_tags
 
 LEAD_MARGIN = 0.15
 TOP_N = 10
@@ -59,10 +65,12 @@ def _attributes(records: list[PhotoRecord]) -> dict[str, Callable[[PhotoRecord],
         "city": lambda r: r.city or None,
         "faces": lambda r: _faces_bucket(r) if "faces-1" in r.analyzed or r.faces else None,
     }
-    tags = {t for r in records for t in r.tags}
-    for tag in sorted(tags):
-        if not all(tag in r.tags for r in records):
-            attrs[f"tag:{tag}"] = lambda r, tag=tag: "yes" if tag in r.tags else "no"
+    sure = {id(r): sure_tags(r.tags_detail, r.tags) for r in records}
+    for tag in sorted({t for r in records for t in sure[id(r)]}):
+        if not all(tag in sure[id(r)] for r in records):
+            # Weak where it is (below its floor): unknown, neither a yes nor a no.
+            attrs[f"tag:{tag}"] = lambda r, tag=tag: ("yes" if tag in sure[id(r)] else
+                                                      None if tag in r.tags else "no")
     for person in sorted({p for r in records for p in r.people}):
         attrs[f"person:{person}"] = lambda r, person=person: "yes" if person in r.people else "no"
     return attrs

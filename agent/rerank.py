@@ -3,7 +3,7 @@
 Scoring of each candidate the search tool returned (its fused score ``f`` is in [0, 1]):
 
     score = (1 - FEEDBACK_WEIGHT) * f + FEEDBACK_WEIGHT * v      (only when a liked photo has a vector)
-          + TAG_BOOST * (required tags the photo has) - EXCLUDE_PENALTY * (excluded words in its tags)
+          + TAG_BOOST * (required tags the photo has; a weak pixel tag counts 0.5) - EXCLUDE_PENALTY * (excluded words in its tags)
           - SEEN_PENALTY * (shown in an earlier turn)
 
 ``v`` is the cosine of the photo's vector with the Rocchio-moved vector (``agent.feedback.rocchio``:
@@ -31,6 +31,7 @@ from agent.plan import Plan, plan_to_query
 from agent.state import DialogueState
 from tools.query.search import SearchResult, Searcher, SignalScore
 from tools.query.toolbox import similar_to, vector_of
+from tools.understand.tag_quality import tag_weight
 
 CANDIDATES = 200
 FEEDBACK_WEIGHT = 0.5
@@ -97,8 +98,12 @@ def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k
         if cosines is not None and result.id in cosines:
             visual = cosines[result.id]
             score = (1 - FEEDBACK_WEIGHT) * score + FEEDBACK_WEIGHT * visual
-        tags = {t.lower() for t in (records[result.id].tags if result.id in records else [])}
-        score += TAG_BOOST * sum(t.lower() in tags for t in plan.required_tags)
+        record = records.get(result.id)
+        tags = {t.lower() for t in (record.tags if record else [])}
+        # A weak pixel tag (below its measured floor, tools/understand/tag_quality.py) still
+        # counts, at a lower weight than a sure one.
+        score += TAG_BOOST * sum((tag_weight(record.tags_detail, t) or 1.0) if t.lower() in tags else 0.0
+                                 for t in plan.required_tags)
         score -= EXCLUDE_PENALTY * sum(w.lower() in tags for w in plan.exclude)
         score -= SEEN_PENALTY * (result.id in seen)
         scored.append((score, visual, result))

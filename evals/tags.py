@@ -11,6 +11,13 @@ Captions miss things (nobody writes "green" for every lawn), so precision here i
 the truth, most of all for colours. A benchmark, not a test:
 
     .venv/bin/python -m evals.tags [--limit N] [--objects] [--report evals/reports/tags.json]
+
+``--write-floors`` also writes the table the product reads (prompts/tag_precision.txt, by
+tools/understand/tag_quality.py: which pixel tags are sure enough to ask about), confirmed and
+tagged counts per source, label and band. ``--tags-cache FILE`` keeps every photo's tags, so a
+change to CONFIRMING is re-scored without running the models again:
+
+    .venv/bin/python -m evals.tags --objects --tags-cache /tmp/tags-found.json --write-floors
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ from pathlib import Path
 from PIL import Image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "flickr8k-test"
+FLOORS = Path(__file__).resolve().parents[1] / "prompts" / "tag_precision.txt"
 BANDS = ((0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01))
 
 # label -> caption words that confirm it (whole words, lower case; plurals listed where they differ).
@@ -53,6 +61,36 @@ CONFIRMING: dict[str, tuple[str, ...]] = {
     "tennis": ("tennis", "racket", "racquet"),
     "swing": ("swing", "swings", "swinging"),
     "food": ("food", "eating", "eats", "pizza", "cake", "meal"),
+    # labels the SSD COCO detector says (objects source); "bear" is what it calls many black dogs
+    "bear": ("bear", "bears"),
+    "teddy bear": ("teddy", "stuffed"),
+    "sheep": ("sheep", "lamb", "lambs"),
+    "cow": ("cow", "cows", "cattle", "bull", "calf", "calves", "ox", "oxen"),
+    "elephant": ("elephant", "elephants"),
+    "motorcycle": ("motorcycle", "motorcycles", "motorbike", "motorcyclist", "motocross", "dirtbike"),
+    "truck": ("truck", "trucks", "pickup"),
+    "bus": ("bus", "buses"),
+    "train": ("train", "trains", "subway"),
+    "airplane": ("airplane", "plane", "planes", "jet", "aircraft"),
+    "skis": ("ski", "skis", "skier", "skiing", "skiers"),
+    "snowboard": ("snowboard", "snowboarder", "snowboarders", "snowboarding"),
+    "surfboard": ("surfboard", "surfer", "surfers", "surfing", "surfs", "surf", "boogie", "bodyboard"),
+    "skateboard": ("skateboard", "skateboarder", "skateboarding", "skateboards", "skater", "skates"),
+    "sports ball": ("ball", "balls", "soccer", "football", "basketball", "volleyball", "baseball", "rugby"),
+    "frisbee": ("frisbee", "frisbees", "disc"),
+    "kite": ("kite", "kites"),
+    "umbrella": ("umbrella", "umbrellas", "parasol"),
+    "backpack": ("backpack", "backpacks", "rucksack", "backpacker", "backpacking"),
+    "handbag": ("purse", "handbag", "bag", "bags"),
+    "bench": ("bench", "benches"),
+    "chair": ("chair", "chairs", "seat", "seated"),
+    "couch": ("couch", "sofa"),
+    "bed": ("bed",),
+    "tennis racket": ("tennis", "racket", "racquet"),
+    "baseball bat": ("baseball", "bat"),
+    "baseball glove": ("baseball", "glove", "mitt"),
+    "bottle": ("bottle", "bottles"),
+    "cup": ("cup", "cups", "mug", "coffee"),
     "person": ("man", "woman", "men", "women", "boy", "girl", "person", "people", "child", "children", "kid", "kids"),
     # colours: the words people say for the colour of a thing
     "red": ("red",), "orange": ("orange",), "yellow": ("yellow",), "green": ("green", "grass", "grassy", "lawn"),
@@ -133,8 +171,9 @@ def score(found, captions: dict[str, list[str]]) -> dict:
             for low, high in BANDS:
                 in_band = [n for n, c in tagged.items() if low <= c < high]
                 if in_band:
-                    bands[band_of(low)] = {"tagged": len(in_band),
-                                           "precision": round(sum(n in truth for n in in_band) / len(in_band), 3)}
+                    right = sum(n in truth for n in in_band)
+                    bands[band_of(low)] = {"tagged": len(in_band), "confirmed": right,
+                                           "precision": round(right / len(in_band), 3)}
             per_label[label] = {"tagged": len(tagged), "confirmable": len(truth),
                                 "precision": round(len(hits) / len(tagged), 3),
                                 "recall": round(len(hits) / len(truth), 3) if truth else None, "bands": bands}
@@ -144,11 +183,45 @@ def score(found, captions: dict[str, list[str]]) -> dict:
         for v in per_label.values():
             for band, b in v["bands"].items():
                 band_totals[band][0] += b["tagged"]
-                band_totals[band][1] += round(b["precision"] * b["tagged"])
+                band_totals[band][1] += b["confirmed"]
         report[source] = {"labels": per_label, "tagged": all_tagged,
                           "precision": round(all_hits / all_tagged, 3) if all_tagged else None,
-                          "bands": {b: {"tagged": t, "precision": round(h / t, 3)} for b, (t, h) in sorted(band_totals.items())}}
+                          "bands": {b: {"tagged": t, "confirmed": h, "precision": round(h / t, 3)}
+                                    for b, (t, h) in sorted(band_totals.items())}}
     return report
+
+
+def write_floors(report: dict, photos: int, path: Path, command: str) -> None:
+    """The table tools/understand/tag_quality.py reads: confirmed/tagged per source, label, band."""
+    import subprocess
+    from datetime import date
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parents[1], timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit = "?"
+    names = [band_of(low) for low, _ in BANDS]
+    lines = [
+        "# How often a pixel tag is right, per source, label and confidence band: the table behind",
+        "# the tag floors (tools/understand/tag_quality.py). Only tags whose measured precision at",
+        "# their confidence is high enough are asked about in clarifying questions; weaker ones still",
+        "# rank, at a lower weight. Made by evals/tags.py (do not edit by hand; regenerate):",
+        f"#   {command}",
+        f"# on {photos} Flickr8k-test photos, {date.today().isoformat()}, commit {commit}. A tag counts as",
+        "# confirmed when any of the photo's five human captions says one of its words (evals/tags.py",
+        "# CONFIRMING); captions miss things, so these are floors on the truth (most of all colours).",
+        "# Columns: source, label, then per band " + " ".join(names) + " 'confirmed/tagged' ('-': none",
+        "# tagged). Label '*' is the whole source (every confirmable label): the prior for a label",
+        "# measured on few photos or not at all. Separated by tabs (labels have spaces).",
+    ]
+    for source, figures in report.items():
+        rows = [("*", figures["bands"])] + sorted((label, v["bands"]) for label, v in figures["labels"].items())
+        for label, bands in rows:
+            cells = [f"{bands[b]['confirmed']}/{bands[b]['tagged']}" if b in bands else "-" for b in names]
+            lines.append("\t".join([source, label, *cells]))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
 
 
 def main() -> None:
@@ -157,10 +230,23 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--objects", action="store_true", help="also the SSD COCO detector (~0.3 s a photo)")
     parser.add_argument("--report", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument("--tags-cache", type=Path, default=None,
+                        help="every photo's tags: read from here when it exists, else written here")
+    parser.add_argument("--write-floors", nargs="?", const=FLOORS, default=None, type=Path,
+                        help=f"write the precision table the product reads (default {FLOORS})")
     args = parser.parse_args()
     captions = captions_by_image(args.images)
     names = sorted(captions)[: args.limit]
-    found, seconds = tag_photos(names, args.images, args.objects)
+    if args.tags_cache and args.tags_cache.is_file():
+        cached = json.loads(args.tags_cache.read_text())
+        found, seconds = cached["found"], cached["seconds"]
+        names = [n for n in names if all(n in photos for photos in found.values())]
+        print(f"tags of {len(names)} photos read from {args.tags_cache}")
+    else:
+        found, seconds = tag_photos(names, args.images, args.objects)
+        if args.tags_cache:
+            args.tags_cache.write_text(json.dumps({"found": found, "seconds": seconds}))
+    found = {source: {n: photos[n] for n in names} for source, photos in found.items()}
     report = score(found, captions)
     for source, figures in report.items():
         print(f"\n{source}: {figures['tagged']} tags on {len(names)} photos, precision {figures['precision']}, "
@@ -174,6 +260,11 @@ def main() -> None:
         args.report.write_text(json.dumps({"photos": len(names), "ms_per_photo": {k: round(v * 1000, 2) for k, v in seconds.items()},
                                            "sources": report}, indent=1))
         print(f"\nwrote {args.report}")
+    if args.write_floors:
+        import sys
+
+        write_floors(report, len(names), args.write_floors,
+                     " ".join([".venv/bin/python -m evals.tags", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":
