@@ -175,6 +175,20 @@ def test_the_pass_tags_colour_scenes_and_text_and_search_finds_them(make_setting
     assert "text in the photo: OPEN" in said
     assert found(store, models, "black and white")[0] == "beach_bw.jpg"
     assert found(store, models, "beach")[0] in {BEACH, "beach_bw.jpg"}  # both are the seashore
+    # `recall search --json` carries the text read in the photo; photos without text have no field.
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "recall", "search", "the sign that said OPEN", "--json", "-k", "5",
+                           "--db", str(settings.db), "--models-dir", str(settings.models_dir)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert Path(rows[0]["path"]).name == "open_sign.jpg" and "OPEN" in rows[0]["text_in_photo"].split()
+    assert all("text_in_photo" not in row for row in rows[1:] if Path(row["path"]).name != "open_sign.jpg")
 
     again = Analyzer(settings, store, models).run()
     assert again.photos == 0  # everything done: a second run does no model work
