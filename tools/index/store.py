@@ -117,7 +117,14 @@ def _connect(settings: Settings, mode: str, create: bool):
     except DiskFull as full:
         raise IndexFull(str(full)) from None
     try:
-        return chromadb.PersistentClient(path=str(db), settings=chroma_settings), None
+        # Two processes opening one new index both run Chroma's schema migrations, and one failed
+        # with "table collections already exists". A lock of its own, held only while the client
+        # opens (the writer lock is held for whole index runs): the second opens what the first made.
+        with file_lock(settings.lock_path.with_name(settings.lock_path.name + ".open"), "opening the index",
+                       wait_s=120):
+            return chromadb.PersistentClient(path=str(db), settings=chroma_settings), None
+    except LockBusy as busy:
+        raise IndexBusy(str(busy)) from None
     except Exception as exc:  # noqa: BLE001
         if index_files.is_write_failure(exc):
             raise IndexFull(str(DiskFull(db, index_files.free_bytes(db), settings.min_free_mb << 20))) from None
