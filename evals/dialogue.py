@@ -5,7 +5,9 @@ the library gets ONE of its five human captions (caption 0) in an XMP sidecar; t
 indexed without CLIP, faces, objects or generated captions. The simulated user never says that
 sidecar caption: what the user says overlaps it only by meaning (and by chance words).
 ``clip`` (when CLIP weights are in the models folder; none can be had offline): no sidecars, the
-user's words meet the pixels only.
+user's words meet the pixels only. ``pixels``: no sidecars, no CLIP, the understanding pass on
+(faces, objects, scenes, colour, OCR; no Florence-2 captions): the words meet the pixel tags and
+the text read in the photos.
 
 For each target photo (a seeded sample) the simulated user does exactly this:
 
@@ -14,8 +16,9 @@ For each target photo (a seeded sample) the simulated user does exactly this:
 * turns 1..5 (while the target has not been shown):
   (a) if the agent asked a question, the user answers it, and only that, truthfully from the
       target's own record (``store.get_photos([target_id])``): "country"/"city"/"year" -> the
-      target's value if it is one of the options, else "neither"; "tag:X" -> "yes"/"no" (X in the
-      target's tags); "faces" -> the target's bucket (nobody / one person / several people) if it
+      target's value if it is one of the options, else "neither"; "tag:X" -> "yes"/"no" (what
+      the target's captions say, for a label evals/tags.py can confirm from captions, since the
+      user sees the photo, not its tags; else X in the target's tags); "faces" -> the target's bucket (nobody / one person / several people) if it
       is an option, else "neither"; "person:..." -> "yes"/"no".
   (b) otherwise gives feedback like a person who sees the target: each photo's "look" is the
       normalised mean MiniLM embedding of its 5 Flickr captions (load_captions, by file name); the
@@ -73,7 +76,10 @@ after recent but only except""".split())
 NOTE = ("captions backbone: each photo's sidecar holds ONE human caption (caption 0); the simulated user "
         "never says it, so the user's words overlap the indexed text only by meaning (MiniLM) and by chance "
         "words (BM25). CLIP is absent (no weights offline), so nothing is matched on pixels. The Flickr photos "
-        "have no GPS or dates, and faces/objects/captioning are off, so the agent has little to ask about.")
+        "have no GPS or dates, and faces/objects/captioning are off, so the agent has little to ask about. pixels backbone: no sidecars, no CLIP; "
+        "the words meet the pixel tags (objects, scenes, colour, faces) and text read in the photos; the agent "
+        "asks only about tags sure enough (prompts/tag_precision.txt) and the user answers tag questions from "
+        "the target's captions where evals/tags.py can confirm the label.")
 
 
 # ---- the simulated user ------------------------------------------------------------------------
@@ -82,10 +88,15 @@ def content_words(caption: str) -> str:
     return " ".join(w for w in words if w not in STOP_WORDS and w not in COMMAND_WORDS)
 
 
-def answer(question, record) -> str:
-    """A truthful answer from the target's own record."""
+def answer(question, record, captions: list[str] | None = None) -> str:
+    """A truthful answer: from what the photo shows (its captions) where they can tell, else from
+    the target's own record."""
+    from evals.tags import CONFIRMING, confirmed
+
     attribute, options = question.attribute, [o.casefold() for o in question.options]
     if attribute.startswith("tag:"):
+        if captions and attribute[4:] in CONFIRMING:
+            return "yes" if confirmed(attribute[4:], [c.lower() for c in captions]) else "no"
         return "yes" if record is not None and attribute[4:] in record.tags else "no"
     if attribute.startswith("person:"):
         return "yes" if record is not None and attribute[7:] in record.people else "no"
@@ -109,6 +120,7 @@ class Looks:
         import numpy as np
 
         names = list(captions)
+        self.captions = captions
         flat = [c for n in names for c in captions[n]]
         vectors = np.asarray(text_model.embed(flat), dtype=np.float32)
         self.vectors, at = {}, 0
@@ -168,7 +180,7 @@ def run_dialogue(agent, store, target_name: str, target_id: str | None, queries:
         due = due or nxt in INFO_TURNS
         if reply.question is not None:
             collect["questions"][reply.question.attribute] = collect["questions"].get(reply.question.attribute, 0) + 1
-            text = answer(reply.question, record)
+            text = answer(reply.question, record, looks.captions.get(target_name))
             continue  # (c) is deferred to the next turn
         if not reply.results:
             collect["empty_turns"] += 1
@@ -257,8 +269,10 @@ def llm_planner(settings, models_dir: Path, preferred: str | None, threads: int 
     return make_llm_planner(llm), path.name, None
 
 
-def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | None, args, out: dict) -> None:
-    """Index a copy of the library for one backbone and run the planners' dialogues on it."""
+def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | None, args, out: dict,
+                 understand: bool = False) -> None:
+    """Index a copy of the library for one backbone and run the planners' dialogues on it
+    (``understand``: with the understanding pass, as the pixels backbone wants)."""
     from tools.index.indexer import Indexer
     from tools.models.registry import Models
     from tools.query.search import SearchQuery, Searcher
@@ -270,6 +284,13 @@ def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | N
     with Phase(f"{backbone}: index", out["phases"]):
         report = Indexer(settings, store, models, TextProgress("index", args.progress_every)).run([folder])
     out["index"][backbone] = {"photos": report.new, "seconds": round(report.seconds, 1), "clip": report.clip}
+    if understand:
+        from tools.understand.analysis import Analyzer
+
+        with Phase(f"{backbone}: understand", out["phases"]):
+            done = Analyzer(settings, store, models, TextProgress("understand", args.progress_every)).run()
+        out["index"][backbone].update(understanding_seconds=round(done.seconds, 1), off=done.off,
+                                      texts=done.texts, labels=done.labels, objects=done.objects)
     ids = {Path(r.path).name: r.id for r in store.iter_photos()}
     text_model = models.text()
     if text_model is None:
@@ -289,6 +310,19 @@ def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | N
 
         results[f"{backbone}/rules"] = run_planner(f"{backbone}/rules", rules_planner, store, searcher, targets, ids,
                                                    library, looks, args, out["phases"])
+        if args.without_floors and understand:
+            # The same dialogues with every tag trusted (an empty precision table): what the
+            # floors in prompts/tag_precision.txt change.
+            from tools.understand import tag_quality
+
+            kept = tag_quality.load_table
+            tag_quality.load_table = lambda path=None: {}
+            try:
+                results[f"{backbone}/rules, no tag floors"] = run_planner(
+                    f"{backbone}/rules, no tag floors", rules_planner, store, searcher, targets, ids, library, looks,
+                    args, out["phases"])
+            finally:
+                tag_quality.load_table = kept
     if args.planner in ("llm", "both"):
         planner, model, reason = llm_planner(settings, args.models_dir, args.llm_model, args.llm_threads)
         if planner is None:
@@ -332,9 +366,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-reject", type=int, default=3)
     parser.add_argument("--images", type=Path, default=DEFAULT_FLICKR, help="the flickr8k-test folder")
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir)
-    parser.add_argument("--backbone", choices=["captions", "clip", "all"], default="all",
-                        help="captions: one caption per photo in a sidecar; clip: pixels only (when weights exist)")
+    parser.add_argument("--backbone", choices=["captions", "clip", "pixels", "all"], default="all",
+                        help="captions: one caption per photo in a sidecar; clip: pixels only (when weights exist); "
+                             "pixels: no sidecars, no CLIP, faces/objects/scenes/colour/OCR")
     parser.add_argument("--clip-model", default=defaults.clip_model, help="CLIP folder name under models/clip")
+    parser.add_argument("--without-floors", action="store_true",
+                        help="pixels backbone: also run the rules dialogues with every tag trusted (no tag floors)")
     parser.add_argument("--report", type=Path, default=default_report("dialogue"))
     parser.add_argument("--progress-every", type=float, default=15.0)
     parser.add_argument("--keep", action="store_true")
@@ -366,6 +403,10 @@ def main(argv: list[str] | None = None) -> dict:
                 out["planners"]["clip"] = {"skipped": True, "reason": f"no CLIP weights at {status.location}"}
             else:  # no sidecars: the words meet the pixels only
                 run_backbone("clip", settings, tmp / "library-clip", None, args, out)
+        if args.backbone in ("pixels", "all"):
+            settings = load_settings(db=tmp / "db-pixels", models_dir=tmp / "no-models",
+                                     clip_model="no-clip-on-purpose", analyze_captions=False)
+            run_backbone("pixels", settings, tmp / "library-pixels", None, args, out, understand=True)
     return finish_report(out, started, args.report, print_summary)
 
 
@@ -394,7 +435,10 @@ def print_summary(out: dict) -> None:
         print(f"{name}: {s['successes']}/{s['targets']} found; questions asked {s['questions_asked'] or 'none'}; "
               f"planner paths {s['planner_paths']}; closest shown similarity median "
               f"{s['closest_shown_similarity_median']}; rejections per feedback turn {s['rejections_per_feedback_turn_mean']}")
-    indexed = "; ".join(f"{b} in {i['seconds']}s (clip: {i['clip']})" for b, i in out["index"].items())
+    indexed = "; ".join(f"{b} in {i['seconds']}s (clip: {i['clip']}"
+                        + (f"; understanding {i['understanding_seconds']}s, {i['labels']} labels, "
+                           f"{i['objects']} objects, text in {i['texts']}" if "understanding_seconds" in i else "")
+                        + ")" for b, i in out["index"].items())
     print(f"library {out.get('library_size')} photos, indexed: {indexed}; "
           f"load average at start/end {out['machine']['load_average_1_5_15']} / {out['machine']['load_average_at_end']}; "
           f"total {out['total_seconds']}s")

@@ -8,6 +8,11 @@ Backbones:
   which shows whether fusion beats its parts.
 - ``clip``: only when a CLIP folder exists under ``--models-dir``; photos are indexed without
   sidecars (pixels only) and queried with all five captions.
+- ``pixels``: no sidecars and no CLIP, the understanding pass on (faces, objects, scenes,
+  colour, OCR; no Florence-2 captions): what a user who never ran ``recall models pull`` has.
+  Queried with all five captions, twice from one index: ``pixels (faces+objects)`` after only
+  the faces and objects signals ran (the figure before the scene, colour and OCR signals), then
+  ``pixels`` after the rest. Also reports how many photos each signal tagged.
 
 The correct photo's rank is its position in the response; a response holds at most
 ``CANDIDATES`` photos per signal, so a target that is not in it is "beyond": a miss for every
@@ -121,11 +126,9 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
                  k: int | None, progress_every: float, sink: dict) -> dict:
     from tools.index.indexer import Indexer
     from tools.models.registry import Models
-    from tools.query.search import SearchQuery, Searcher
     from tools.index.store import PhotoStore
 
     size = len(library)
-    k = min(k or size, 10_000)
     store = PhotoStore(settings)
     models = Models(settings)
 
@@ -137,7 +140,68 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
     index["photos_per_second"] = round(report.new / report.seconds, 2) if report.seconds else None
     log(f"[{name}] indexed {report.new} photos in {report.seconds:.1f}s "
         f"({index['photos_per_second']} photos/s; clip: {report.clip})")
+    result = query_backbone(name, store, models, library, signals, k, progress_every, sink)
+    return {**result, "index": index, "index_wall_seconds": round(index_phase.seconds, 3)}
 
+
+def analyze(name: str, settings, store, models, only: set[str], progress_every: float, sink: dict) -> dict:
+    """The understanding pass for ``only`` (faces, objects, scenes, colour, ocr) on the index."""
+    from tools.understand.analysis import Analyzer
+
+    with Phase(f"{name}: understand {'+'.join(sorted(only))}", sink) as phase:
+        report = Analyzer(settings, store, models, TextProgress(name, progress_every)).run(only=only)
+    out = report.model_dump(mode="json", exclude={"failed"})
+    out["failed"] = [f.model_dump() for f in report.failed[:10]]
+    out["wall_seconds"] = round(phase.seconds, 1)
+    out["ms_per_photo_per_signal"] = {key: round(1000 * v / max(1, report.photos), 1)
+                                      for key, v in report.seconds_per_signal.items()}
+    log(f"[{name}] understood {report.photos} photos ({'+'.join(sorted(only))}) in {phase.seconds:.1f}s; "
+        f"off: {report.off or 'none'}")
+    return out
+
+
+def coverage(store) -> dict:
+    """How many photos each tag source tagged, and how many have text read in them."""
+    from tools.understand.tags import tags_from_json
+
+    photos, sources, text = 0, {}, 0
+    for record in store.iter_photos():
+        photos += 1
+        text += bool(record.text_in_photo)
+        for source in {t.source for t in tags_from_json(record.tags_detail)}:
+            sources[source] = sources.get(source, 0) + 1
+    return {"photos": photos, "photos_tagged_by_source": dict(sorted(sources.items())), "photos_with_text": text}
+
+
+def run_pixels(settings, library: dict[str, list[str]], folder: Path, k: int | None, progress_every: float,
+               sink: dict) -> dict[str, dict]:
+    """Index once without sidecars or CLIP; query after faces+objects, then after everything."""
+    from tools.index.indexer import Indexer
+    from tools.models.registry import Models
+    from tools.index.store import PhotoStore
+
+    store, models = PhotoStore(settings), Models(settings)
+    log(f"[pixels] indexing {len(library)} photos from {folder}")
+    with Phase("pixels: index", sink) as index_phase:
+        report = Indexer(settings, store, models, TextProgress("pixels", progress_every)).run([folder])
+    index = report.model_dump(mode="json", exclude={"problems"})
+    index["wall_seconds"] = round(index_phase.seconds, 1)
+    index["photos_per_second"] = round(report.new / report.seconds, 2) if report.seconds else None
+    out = {}
+    for name, only in (("pixels (faces+objects)", {"faces", "objects"}),
+                       ("pixels", {"faces", "objects", "scenes", "colour", "ocr"})):
+        understood = analyze(name, settings, store, models, only, progress_every, sink)
+        result = query_backbone(name, store, models, library, ["words", "meaning"], k, progress_every, sink)
+        out[name] = {**result, "index": index, "understanding": understood, "coverage": coverage(store)}
+    return out
+
+
+def query_backbone(name: str, store, models, library: dict[str, list[str]], signals: list[str], k: int | None,
+                   progress_every: float, sink: dict) -> dict:
+    from tools.query.search import SearchQuery, Searcher
+
+    size = len(library)
+    k = min(k or size, 10_000)
     searcher = Searcher(store, models)
     searcher.search(SearchQuery(text="warm up the models", k=k))  # loads the models, not timed
     queries = [(path, caption) for path, captions in library.items() for caption in captions]
@@ -181,8 +245,6 @@ def run_backbone(name: str, settings, library: dict[str, list[str]], folder: Pat
         "library_size": size,
         "queries": len(queries),
         "k": k,
-        "index": index,
-        "index_wall_seconds": round(index_phase.seconds, 3),
         "metrics": {r: summarise(ranks[r], size) for r in order},
         "fusion_vs_parts": {s: paired(ranks["fused"], ranks[s], beyond) for s in signals},
         "fusion_variants": {v: summarise(r, size) for v, r in variants.items()},
@@ -238,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--count", type=int, default=None, help="photos in the library (default: all 1,000)")
     parser.add_argument("--queries-per-photo", type=int, default=None,
                         help="captions queried per photo (default: all: 4 for captions, 5 for clip)")
-    parser.add_argument("--backbone", choices=["captions", "clip", "all"], default="all")
+    parser.add_argument("--backbone", choices=["captions", "clip", "pixels", "all"], default="all")
     parser.add_argument("--images", type=Path, default=DEFAULT_FLICKR, help="the flickr8k-test folder")
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir,
                         help=f"where a CLIP folder is looked for (default {defaults.models_dir})")
@@ -290,6 +352,14 @@ def main(argv: list[str] | None = None) -> dict:
                 result["published_anchor"] = CLIP_ANCHOR
                 out["backbones"]["clip"] = result
 
+        if args.backbone in ("pixels", "all"):
+            folder = tmp / "library-pixels-only"
+            library = trim(build_library(folder, args.images, count=args.count, sidecar_caption=None))
+            settings = load_settings(db=tmp / "db-pixels", models_dir=tmp / "no-models",
+                                     clip_model="no-clip-on-purpose", analyze_captions=False)
+            out["backbones"].update(run_pixels(settings, library, folder, args.k, args.progress_every,
+                                               out["phases"]))
+
     return finish_report(out, started, args.report, print_summary)
 
 
@@ -312,8 +382,13 @@ def print_summary(out: dict) -> None:
             continue
         lat, index = result["latency"], result["index"]
         parts = ", ".join(f"{k} {v} ms" for k, v in lat["breakdown_median_ms"].items())
+        if result.get("understanding"):
+            u, c = result["understanding"], result["coverage"]
+            print(f"{backbone}: understanding pass {u['wall_seconds']}s, ms a photo per signal "
+                  f"{u['ms_per_photo_per_signal']}; photos tagged by source {c['photos_tagged_by_source']}, "
+                  f"{c['photos_with_text']} with text read; off: {u['off'] or 'none'}")
         print(f"{backbone}: {result['library_size']} photos indexed in {index['seconds']:.1f}s "
-              f"({index['photos_per_second']} photos/s); query latency median {lat['median_ms']} ms, "
+              f"({index.get('photos_per_second')} photos/s); query latency median {lat['median_ms']} ms, "
               f"p95 {lat['p95_ms']} ms over {lat['queries']} queries, CPU time median {lat['cpu_median_ms']} ms "
               f"(parts, medians: {parts})")
         if result.get("fusion_variants"):
