@@ -31,8 +31,8 @@ from agent.spoken import tidy_spoken
 from agent.questions import Question, best_question
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn
-from tools.resolve import date_phrases as dates
-from tools.resolve import geo, home
+from tools.dates import date_phrases as dates
+from tools.places import geo, home
 from tools.understand.people import PeopleBook
 from tools.query.search import Searcher, SignalScore
 from tools.index.store import PhotoStore

@@ -19,8 +19,8 @@ from typing import Literal, Sequence
 import numpy as np
 from pydantic import BaseModel
 
-from tools.resolve import geo
-from tools.resolve.date_phrases import DateRange
+from tools.places import geo
+from tools.dates.date_phrases import DateRange
 
 EARLIEST = datetime(1800, 1, 1)
 LATEST = datetime(2199, 12, 31, 23, 59, 59, 999999)

@@ -6,8 +6,8 @@ The LLM answers with one of ``tools.query.toolbox``'s calls, decoded under ``too
 says when, which says where, which names are people, what is excluded.  Everything that needs
 knowledge or arithmetic is done here, as ``agent.plan.rule_plan`` does it:
 
-* date phrases are resolved by ``tools.resolve.date_phrases.resolve_date_phrase`` against ``now``;
-* place phrases by ``tools.resolve.geo.resolve_place`` (a lowercase phrase must be "strong": a country,
+* date phrases are resolved by ``tools.dates.date_phrases.resolve_date_phrase`` against ``now``;
+* place phrases by ``tools.places.geo.resolve_place`` (a lowercase phrase must be "strong": a country,
   a region or a city of the person's own library, so "the beach" is not the US town Beach);
 * people are kept only when they are known names; other person words ("my friend") go to
   ``visual``;
@@ -36,8 +36,8 @@ from pydantic import ValidationError
 from agent.plan import (Action, Plan, PlanContext, _strong, clean_visual, known_places_from, rule_plan,
                         rule_tool_call)
 from agent.spoken import tidy_spoken
-from tools.resolve import geo
-from tools.resolve.date_phrases import resolve_date_phrase
+from tools.places import geo
+from tools.dates.date_phrases import resolve_date_phrase
 from tools.query.toolbox import SearchPhotos, parse_tool_call, tool_call_schema, tools_help
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"

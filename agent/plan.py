@@ -1,7 +1,7 @@
 """A search plan made from one sentence by rules (no LLM): what the photo shows, when, where, who.
 
 ``rule_plan`` finds the spans it understands (a date phrase, place phrases, known names,
-"not X" exclusions), resolves them with the tools (``tools.resolve.date_phrases``, ``geo.resolve_place``), and
+"not X" exclusions), resolves them with the tools (``tools.dates.date_phrases``, ``geo.resolve_place``), and
 what is left, minus filler words, is the visual description. ``plan_to_query`` turns the plan
 into the search tool's typed ``SearchQuery``.
 
@@ -26,8 +26,8 @@ from pydantic import BaseModel
 
 from agent.feedback import ordinals_to_numbers
 from agent.spoken import tidy_spoken
-from tools.resolve import geo, home
-from tools.resolve.date_phrases import DateRange, find_date_span, resolve_date_phrase
+from tools.places import geo, home
+from tools.dates.date_phrases import DateRange, find_date_span, resolve_date_phrase
 from tools.query.search import SearchQuery
 from tools.query.toolbox import ListPeople, PhotoDetails, SimilarTo
 
@@ -76,7 +76,7 @@ class PlanContext(BaseModel):
     places: list[Any] = []  # the library's places (store meta "places")
     name_ids: dict[str, str] = {}  # name -> person id
     shown: int = 0  # photos on screen: the numbers the person may refer to
-    anchors: dict[str, Any] = {}  # "home" / "work" -> tools.resolve.home.Anchor, for "at home"
+    anchors: dict[str, Any] = {}  # "home" / "work" -> tools.places.home.Anchor, for "at home"
 
 
 # What a planner decides: search with a plan, or call one of the other tools.

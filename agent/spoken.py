@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from tools.resolve.date_phrases import MONTHS, WEEKDAYS, find_date_span
+from tools.dates.date_phrases import MONTHS, WEEKDAYS, find_date_span
 
 
 _HESITATION = r"(?:u+h+|u+m+|uhm|e+r+m+|e+r+|hmm+|mm+|a+h+|e+h+)"

@@ -483,7 +483,7 @@ def try_fixes(args) -> list[str]:
 
     done = []
     if "warm-places" in args.try_fixes:
-        from tools.resolve.geo import _gazetteer
+        from tools.places.geo import _gazetteer
 
         _gazetteer()
         done.append("warm-places")

@@ -3,7 +3,7 @@
 ``evals/data/duckling_en_time.tsv`` (made by ``evals/duckling_corpus.py``, which says what was
 kept and why) holds each phrase with the day range Duckling expects, relative to Duckling's
 reference time, Tue 2013-02-12 04:30.  Every phrase goes through
-``tools.resolve.date_phrases.resolve_date_phrase`` with that "now".  Scores:
+``tools.dates.date_phrases.resolve_date_phrase`` with that "now".  Scores:
 
 * exact: our first and last day are Duckling's;
 * covering: our range contains Duckling's and is at most one grain coarser: Duckling's width
@@ -17,7 +17,7 @@ reference time, Tue 2013-02-12 04:30.  Every phrase goes through
 
 Every miss (not covering) is also classed, without changing the two scores above:
 
-* convention: we answer by a convention tools/resolve/date_phrases.py documents and keeps on
+* convention: we answer by a convention tools/dates/date_phrases.py documents and keeps on
   purpose where Duckling has another (meteorological seasons against its astronomical ones,
   windows ending today against whole past units, Saturday-Sunday weekends against Friday evening
   to Sunday, "three months ago" as that month against one day, a two-digit year as the most recent
@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from evals.common import REPORTS, log, machine_facts, rounded, table, write_report  # noqa: E402
-from tools.resolve.date_phrases import resolve_date_phrase  # noqa: E402
+from tools.dates.date_phrases import resolve_date_phrase  # noqa: E402
 
 CORPUS = ROOT / "evals" / "data" / "duckling_en_time.tsv"
 REFERENCE = datetime(2013, 2, 12, 4, 30)

@@ -6,7 +6,7 @@ A phrase is within tolerance when the filter it resolves to would keep a photo t
 expected point: for a circle (city, area), distance(expected, centre) <= max(filter radius,
 25 km); for a country or region filter, the expected point reverse-geocodes into it.  Also
 reported: the same per source and per kind, for phrases with a misleading namesake (a same-named gazetteer
-place elsewhere) and without, which phrases the curated tools/resolve/places.csv also names
+place elsewhere) and without, which phrases the curated tools/places/places.csv also names
 (that file was not built from this list; the share without them is shown too), misses, the
 gazetteer's build time and the first phrase's extra loads.  Run: python -m evals.places
 """
@@ -51,7 +51,7 @@ def _share(rows: list[dict]) -> dict:
 
 
 def run(phrases: list[dict], out: dict) -> None:
-    from tools.resolve import geo, landmarks, populations
+    from tools.places import geo, landmarks, populations
 
     started = time.perf_counter()
     geo.preload()

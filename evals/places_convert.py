@@ -21,7 +21,7 @@ import json
 import re
 from pathlib import Path
 
-from tools.resolve import geo
+from tools.places import geo
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "data" / "places_sources.tsv"

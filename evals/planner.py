@@ -127,7 +127,7 @@ WRITTEN: list[Case] = [
     ("a rainbow over the valley", None, None, [], ["rainbow", "valley"]),
 ]
 
-# Vague times, as tools/resolve/date_phrases.py documents them (now: Sunday 2026-11-22).
+# Vague times, as tools/dates/date_phrases.py documents them (now: Sunday 2026-11-22).
 A_WHILE_AGO = "2023-11-22..2026-10-22"  # three years to one month before today
 AGES_AGO = "1800-01-01..2024-11-22"  # anything up to two years before today
 BACK_IN_THE_DAY = "1800-01-01..2021-11-22"  # anything up to five years before today

@@ -80,7 +80,7 @@ def _quiet_stdout() -> None:
 # Errors worded for the user, by module. Only a module that was imported can have raised one,
 # so they are looked up when an error happens: importing them all up front (the agent, the
 # gazetteer, speech) cost a cold `recall search` ~0.5 s.
-USER_ERRORS = (("agent.state", "SessionError"), ("tools.resolve.dates", "DateError"),
+USER_ERRORS = (("agent.state", "SessionError"), ("tools.dates.dates", "DateError"),
                ("tools.models.clip", "ModelMissing"), ("tools.models.speech", "SpeechError"),
                ("tools.understand.people", "PeopleError"), ("tools.query.search", "SearchError"),
                ("tools.index.store", "StoreError"))
@@ -174,7 +174,7 @@ def search(text: Annotated[str, typer.Argument(help="what you remember seeing")]
            db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
            as_json: JsonOption = False) -> None:
     """Search the index; filters narrow it down."""
-    from tools.resolve.dates import parse_date_bound
+    from tools.dates.dates import parse_date_bound
     from tools.understand.people import PeopleBook
     from tools.query.search import SearchQuery, Searcher
 
@@ -231,7 +231,7 @@ def _place_filter(store, near: str | None, lat: float | None, lon: float | None,
         raise UserError("--lat and --lon go together")
     if lat is None and near is None and km is None:
         return None  # no place: the gazetteer (~0.5 s to import) is not needed
-    from tools.resolve import geo
+    from tools.places import geo
 
     if lat is not None:
         if not geo.valid_coordinates(lat, lon):

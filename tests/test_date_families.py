@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from tools.resolve.date_phrases import find_date_phrase, resolve_date_phrase
+from tools.dates.date_phrases import find_date_phrase, resolve_date_phrase
 
 NOW = datetime(2026, 11, 22, 15, 30)  # a Sunday
 DUCKLING = datetime(2013, 2, 12, 4, 30)  # Duckling's reference time, a Tuesday

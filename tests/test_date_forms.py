@@ -8,10 +8,10 @@ from datetime import date, datetime, time
 import pytest
 
 from agent.plan import rule_plan
-from tools.resolve.date_phrases import find_date_phrase, resolve_date_phrase
-from tools.resolve.easter import orthodox_easter
-from tools.resolve.holiday_dates import holiday_days, nth_weekday
-from tools.resolve.spoken_numbers import digits, words_to_digits
+from tools.dates.date_phrases import find_date_phrase, resolve_date_phrase
+from tools.dates.easter import orthodox_easter
+from tools.dates.holiday_dates import holiday_days, nth_weekday
+from tools.dates.spoken_numbers import digits, words_to_digits
 
 NOW = datetime(2026, 11, 22, 15, 30)  # a Sunday
 MON = datetime(2026, 11, 16, 10, 0)  # a Monday

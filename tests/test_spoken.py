@@ -15,7 +15,7 @@ from agent.spoken import tidy_spoken
 from agent.state import DialogueState, Turn
 from tests.photos import write_photo
 from tests.test_agent_search import FINLAND, ITALY, caption, index
-from tools.resolve.date_phrases import find_date_phrase, resolve_date_phrase
+from tools.dates.date_phrases import find_date_phrase, resolve_date_phrase
 
 NOW = datetime(2026, 11, 22, 12, 0)  # a Sunday
 JUL = datetime(2025, 7, 15, 9, 0)  # in (northern) summer
@@ -111,7 +111,7 @@ def test_tidy_spoken(said, tidy):
     assert tidy_spoken(tidy, NOW) == tidy  # idempotent: the dialogue and the planners both tidy
 
 
-# phrase, now, first day, last day (inclusive), as tools/resolve/date_phrases.py documents them
+# phrase, now, first day, last day (inclusive), as tools/dates/date_phrases.py documents them
 VAGUE = [
     ("a while back", NOW, "2023-11-22", "2026-10-22"),
     ("a while ago", NOW, "2023-11-22", "2026-10-22"),

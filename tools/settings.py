@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     speech_max_seconds: float = Field(default=300.0, gt=0)  # a spoken request, not a lecture
 
     # "at home" / "at work" in a query: where the library's weekday-evening / working-hours photos
-    # cluster (tools.resolve.home); "lat,lon" here (RECALL_HOME, RECALL_WORK) corrects a wrong guess.
+    # cluster (tools.places.home); "lat,lon" here (RECALL_HOME, RECALL_WORK) corrects a wrong guess.
     home: str | None = None
     work: str | None = None
 

@@ -101,7 +101,7 @@ class ChatEngine:
     def warm_places(self) -> None:
         """The gazetteer, built before a turn needs it (it was 2-3 s inside the first turn that
         named anything place-like)."""
-        from tools.resolve import geo
+        from tools.places import geo
 
         geo.preload()
 

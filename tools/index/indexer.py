@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
-from tools.resolve import geo
+from tools.places import geo
 from tools.understand import tags as tag_rules
 from tools.ingest.files import FileEntry, PhotoRead, WalkResult, content_hash, read_photo, walk
 from tools.models.registry import Models

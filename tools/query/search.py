@@ -33,7 +33,7 @@ from tools.index.store import PhotoStore
 from tools.query.text_match import bm25_scores, query_terms
 
 if TYPE_CHECKING:
-    from tools.resolve import geo
+    from tools.places import geo
 
 SIGNAL_WEIGHTS = {"visual": 1.0, "meaning": 1.0, "words": 0.2}
 MAX_QUERY_CHARS = 1000  # longer text adds nothing a model can use
@@ -73,7 +73,7 @@ class SearchQuery(BaseModel):
     def _place(cls, value: Any) -> "geo.PlaceFilter | None":
         if value is None:
             return None
-        from tools.resolve import geo
+        from tools.places import geo
 
         return value if isinstance(value, geo.PlaceFilter) else geo.PlaceFilter.model_validate(value)
 
@@ -154,7 +154,7 @@ def _in_circle(record: PhotoRecord, place: "geo.PlaceFilter | None") -> bool:
         return True
     if record.lat is None or record.lon is None:
         return False
-    from tools.resolve import geo
+    from tools.places import geo
 
     return geo.haversine_km(place.lat, place.lon, record.lat, record.lon) <= (place.radius_km or 25.0)
 

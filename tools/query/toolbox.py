@@ -3,7 +3,7 @@
 The LLM is sent :func:`tool_call_schema` (one of the calls below, chosen by its ``tool`` field)
 and llama.cpp decodes under it; :func:`parse_tool_call` validates the answer. A call carries
 what the person SAID, never what it means: ``search_photos`` holds the date and place
-*phrases*, which code resolves (``tools.resolve.date_phrases``, ``tools.resolve.geo``) into the search tool's
+*phrases*, which code resolves (``tools.dates.date_phrases``, ``tools.places.geo``) into the search tool's
 typed ``SearchQuery`` before ``Searcher.search`` runs it; ``similar_to`` and ``photo_details``
 name a photo by the number it was shown under (``#3``), which code maps to the photo.
 

@@ -40,7 +40,7 @@ def why_rows(photo, record, plan, scale: dict[str, float]) -> list[tuple[str, fl
         rows.append(("date fit", 1.0 if inside else 0.0,
                      f"{'in' if inside else 'outside'} {plan.date_phrase or plan.date_range.label!r}"))
     if plan is not None and plan.place is not None:
-        from tools.resolve import geo
+        from tools.places import geo
 
         place = plan.place
         if place.lat is not None and record.lat is not None:

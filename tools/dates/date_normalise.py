@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from tools.resolve.date_core import MONTH, SEASON, WEEKDAY
-from tools.resolve.spoken_numbers import words_to_digits
+from tools.dates.date_core import MONTH, SEASON, WEEKDAY
+from tools.dates.spoken_numbers import words_to_digits
 
 # "back in the day" is a phrase of its own, not "in the day".
 _LEAD = re.compile(r"^(?!back\s+in\s+the\s+day\b)"

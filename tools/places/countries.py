@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import pycountry
 
-from tools.resolve.name_keys import _key_variants, normalize
+from tools.places.name_keys import _key_variants, normalize
 
 _COUNTRY_ALIASES: dict[str, str] = {
     "usa": "US", "united states of america": "US", "america": "US", "the states": "US",

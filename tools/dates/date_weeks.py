@@ -27,7 +27,7 @@ import calendar
 import re
 from datetime import date, timedelta
 
-from tools.resolve.date_core import (COUNT, MONTH, MONTHS, ONE_DAY, WEEKDAY, WEEKDAYS, YEAR, DateRange, _add_months,
+from tools.dates.date_core import (COUNT, MONTH, MONTHS, ONE_DAY, WEEKDAY, WEEKDAYS, YEAR, DateRange, _add_months,
                                      _count, _Ctx, _monday, _month_last, _rng, _year)
 
 ORD = r"(?:(?P<n>[1-5])(?:st|nd|rd|th)|(?P<last>last))"
@@ -155,7 +155,7 @@ def _h_weekdays_ago(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
 
 
 def _h_nth_weekday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    from tools.resolve.holiday_dates import nth_weekday
+    from tools.dates.holiday_dates import nth_weekday
 
     ref = _month_ref(m, ctx)
     if ref is None:
@@ -179,7 +179,7 @@ def _h_last_day_of(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
 def _h_weekend_of(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     """"the last weekend of October 2017": that month's last Saturday and the Sunday after it
     (weekends are Saturday-Sunday, as "last weekend")."""
-    from tools.resolve.holiday_dates import nth_weekday
+    from tools.dates.holiday_dates import nth_weekday
 
     ref = _month_ref(m, ctx)
     if ref is None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from tools.resolve.date_core import (HOLIDAY, MONTH, ONE_DAY, SEASON, YEAR, YEARX, DateRange, _Ctx, _rng)
+from tools.dates.date_core import (HOLIDAY, MONTH, ONE_DAY, SEASON, YEAR, YEARX, DateRange, _Ctx, _rng)
 
 _YEAR_AT_END = re.compile(rf",?\s+(?P<year>{YEAR})$")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from tools.resolve import compounds, directions, landmarks
-from tools.resolve.coordinates import _as_float
-from tools.resolve.countries import _country_for, country_name
-from tools.resolve.gazetteer import _Gazetteer, _gazetteer
-from tools.resolve.name_keys import _fold, _key_variants, normalize
-from tools.resolve.place_models import Place, PlaceFilter
-from tools.resolve.place_phrases import MAX_PHRASE_CHARS, _all_quals_match, _Reading, _readings
-from tools.resolve.place_ranking import _best_city, _city_rows, _Known, _namesake_city, _region_candidates
+from tools.places import compounds, directions, landmarks
+from tools.places.coordinates import _as_float
+from tools.places.countries import _country_for, country_name
+from tools.places.gazetteer import _Gazetteer, _gazetteer
+from tools.places.name_keys import _fold, _key_variants, normalize
+from tools.places.place_models import Place, PlaceFilter
+from tools.places.place_phrases import MAX_PHRASE_CHARS, _all_quals_match, _Reading, _readings
+from tools.places.place_ranking import _best_city, _city_rows, _Known, _namesake_city, _region_candidates
 
 DEFAULT_RADIUS_KM = 25.0
 CITY_BEATS_REGION_POPULATION = 1_000_000
@@ -248,10 +248,10 @@ def resolve_place(
     A qualifier after a comma or as the last word ("Paris, Texas",
     "Berlin Germany", "Springfield, IL") narrows the candidates.  A compass word alone ("the
     south") is no place outside the library; with a place that is not a name as written ("the
-    south of France", "northern Italy") it means that place (``tools.resolve.directions``).
+    south of France", "northern Italy") it means that place (``tools.places.directions``).
     A phrase that is no place as a whole but a site named by a place ("Chartres Cathedral",
     "Historic Centre of Cordoba", "Cathedral, Alcázar and Archivo de Indias in Seville") means
-    that place (``tools.resolve.compounds``; a town as a COMPOUND_RADIUS_KM circle), with the
+    that place (``tools.places.compounds``; a town as a COMPOUND_RADIUS_KM circle), with the
     matched part said in the label.
     """
     found = _resolve_whole(phrase, known_places, radius_km)

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
 
-from tools.resolve import calendar_feasts as feasts
-from tools.resolve.easter import easter_sunday, orthodox_easter, thanksgiving
+from tools.dates import calendar_feasts as feasts
+from tools.dates.easter import easter_sunday, orthodox_easter, thanksgiving
 
 DayRange = tuple[date, date]
 

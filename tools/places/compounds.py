@@ -5,7 +5,7 @@ Alcázar and Archivo de Indias in Seville", "Bordeaux, Port of the Moon".
 Heritage lists and people name a site by its town plus a frame word ("cathedral", "old town",
 "walls").  The curated file cannot list every cathedral, but the town is in the gazetteer, and a
 photo of the site was taken in or next to it.  :func:`places_in` only cuts out the candidate
-place names, best first; ``tools.resolve.geo`` resolves them (only when the whole phrase is no
+place names, best first; ``tools.places.geo`` resolves them (only when the whole phrase is no
 place) and says in the label what it matched.
 
 Ordinary phrases must stay ordinary: the frame word has to be a building or site word, the place

@@ -68,20 +68,20 @@ import re
 from datetime import date, datetime, time
 from typing import Callable
 
-from tools.resolve.date_core import (  # noqa: F401  (re-exported: callers import them from here)
+from tools.dates.date_core import (  # noqa: F401  (re-exported: callers import them from here)
     BREAK, COUNT, DAYNUM, DECADE_WORDS, HOLIDAY, MAX_PHRASE_CHARS, MAX_YEAR, MIN_YEAR, MONTH, MONTHS, NUMBER_WORDS,
     PART, SEASON, VAGUE_COUNTS, _ONE_COUNT, WEEKDAY, WEEKDAYS, YEAR, YEARX, DateRange, _add_months, _alt, _count, _Ctx,
     _monday, _month_last, _part, _rng, _span_text, _year)
-from tools.resolve import date_anchored, date_ranges, date_weeks
-from tools.resolve.date_core import ONE_DAY  # noqa: F401
-from tools.resolve.date_finder import find_date_phrase, find_date_span  # noqa: F401  (re-exported)
-from tools.resolve.date_normalise import _SINCE, _normalise, _strip_time_and_weekday
-from tools.resolve.date_relative import (_h_ago, _h_before_last, _h_day_word, _h_relative_unit, _h_rolling,
+from tools.dates import date_anchored, date_ranges, date_weeks
+from tools.dates.date_core import ONE_DAY  # noqa: F401
+from tools.dates.date_finder import find_date_phrase, find_date_span  # noqa: F401  (re-exported)
+from tools.dates.date_normalise import _SINCE, _normalise, _strip_time_and_weekday
+from tools.dates.date_relative import (_h_ago, _h_before_last, _h_day_word, _h_relative_unit, _h_rolling,
                                          _h_seasons_ago, _h_vague, _h_weekday)
-from tools.resolve.date_seasons import _h_season, _h_this_season
-from tools.resolve.easter import easter_sunday, thanksgiving  # noqa: F401  (re-exported)
-from tools.resolve.holiday_dates import NAMES as MORE_HOLIDAYS
-from tools.resolve.holiday_phrases import _h_holiday, _h_more_holiday
+from tools.dates.date_seasons import _h_season, _h_this_season
+from tools.dates.easter import easter_sunday, thanksgiving  # noqa: F401  (re-exported)
+from tools.dates.holiday_dates import NAMES as MORE_HOLIDAYS
+from tools.dates.holiday_phrases import _h_holiday, _h_more_holiday
 
 # --------------------------------------------------------------------------- months, years, decades
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from tools.resolve.date_core import COUNT, WEEKDAY, WEEKDAYS, YEAR, DateRange, _count, _Ctx, _rng
+from tools.dates.date_core import COUNT, WEEKDAY, WEEKDAYS, YEAR, DateRange, _count, _Ctx, _rng
 
 Resolve = Callable[[str, datetime], "DateRange | None"]
 _THING = r"[a-z][a-z' .-]{1,40}?"  # a holiday, month or season name: words, no digits

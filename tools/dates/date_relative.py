@@ -12,9 +12,9 @@ import calendar
 import re
 from datetime import date, datetime, time, timedelta
 
-from tools.resolve.date_core import (MIN_YEAR, WEEKDAYS, DateRange, _add_months, _count, _Ctx, _monday,
+from tools.dates.date_core import (MIN_YEAR, WEEKDAYS, DateRange, _add_months, _count, _Ctx, _monday,
                                      _month_last, _rng, _span_text)
-from tools.resolve.date_seasons import _latest_started_season, _season_instance
+from tools.dates.date_seasons import _latest_started_season, _season_instance
 
 
 def _unit_range(unit: str, back_from: int, back_to: int, ctx: _Ctx) -> tuple[date, date]:

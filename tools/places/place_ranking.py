@@ -8,10 +8,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from tools.resolve import populations
-from tools.resolve.gazetteer import _Gazetteer
-from tools.resolve.name_keys import _fold, normalize
-from tools.resolve.place_phrases import _Reading
+from tools.places import populations
+from tools.places.gazetteer import _Gazetteer
+from tools.places.name_keys import _fold, normalize
+from tools.places.place_phrases import _Reading
 
 # English and native names for cities whose GeoNames ASCII name is the other one.
 # The shipped CSV has no alternate names, so the most common cases are listed here;

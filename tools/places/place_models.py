@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.resolve.name_keys import normalize
+from tools.places.name_keys import normalize
 
 
 class Place(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from tools.resolve.date_core import DateRange, _add_months, _Ctx, _month_last, _part, _rng, _year
+from tools.dates.date_core import DateRange, _add_months, _Ctx, _month_last, _part, _rng, _year
 
 _SEASON_START = {False: {"spring": 3, "summer": 6, "autumn": 9, "winter": 12},
                  True: {"autumn": 3, "winter": 6, "spring": 9, "summer": 12}}

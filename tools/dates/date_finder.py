@@ -12,13 +12,13 @@ import re
 from datetime import datetime
 from functools import lru_cache
 
-from tools.resolve.date_core import MONTH, MONTHS, PART, SEASON, WEEKDAYS
-from tools.resolve.spoken_numbers import digits, words_to_digits
+from tools.dates.date_core import MONTH, MONTHS, PART, SEASON, WEEKDAYS
+from tools.dates.spoken_numbers import digits, words_to_digits
 
 
 @lru_cache(maxsize=1)
 def _find_patterns() -> list[re.Pattern]:
-    from tools.resolve.date_phrases import RULES
+    from tools.dates.date_phrases import RULES
 
     return [re.compile(rf"(?<![\w'])(?:the\s+)?(?:{pattern})(?![\w'])", re.IGNORECASE) for pattern, _ in RULES + [
         # "late last summer", "early last March": the normaliser puts the qualifier first for the rules
@@ -45,7 +45,7 @@ def find_date_phrase(text: str, now: datetime | None = None) -> str | None:
 def find_date_span(text: str, now: datetime | None = None) -> tuple[int, int] | None:
     """Where :func:`find_date_phrase`'s phrase is in ``text`` (start, end), since the same words
     may also be there as no date ("may we see the photos from May")."""
-    from tools.resolve.date_phrases import resolve_date_phrase
+    from tools.dates.date_phrases import resolve_date_phrase
 
     try:
         if not isinstance(text, str) or not text.strip():
