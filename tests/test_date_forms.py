@@ -194,3 +194,22 @@ def test_calendar_helpers():
     assert {orthodox_easter(y) for y in (2018, 2020, 2024)} == {date(2018, 4, 8), date(2020, 4, 19), date(2024, 5, 5)}
     assert holiday_days("yom kippur", 2018)[:2] == (date(2018, 9, 18), date(2018, 9, 19))  # from the eve
     assert holiday_days("banana", 2018) is None
+
+
+@pytest.mark.parametrize("sentence", [
+    "a christmas tree in the snow", "the christmas jumper grandma knitted", "my new year resolution run",
+    "kids in halloween costumes", "an easter egg hunt", "the eighties party", "the 80s party",
+    "the nineties band on stage", "a valentine card",
+])
+def test_a_holiday_or_decade_naming_a_thing_is_no_date(sentence):
+    assert find_date_phrase(sentence, NOW) is None
+    assert rule_plan(sentence, NOW, []).date_range is None
+
+
+@pytest.mark.parametrize("sentence, phrase", [
+    ("the tree at christmas", "christmas"), ("christmas morning at grandma's", "christmas"),
+    ("last christmas tree", "last christmas"), ("christmas 2019 tree", "christmas 2019"),
+    ("music in the nineties", "the nineties"), ("at new year in Berlin", "new year"),
+])
+def test_a_holiday_or_decade_saying_when_stays_a_date(sentence, phrase):
+    assert find_date_phrase(sentence, NOW) == phrase

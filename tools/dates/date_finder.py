@@ -78,9 +78,29 @@ _DATE_AFTER = re.compile(r"^\s*(?:$|[,.;:!?)\-]|(?:and|or|of|at|in|on|with|when|
                          r"|this|that|morning|afternoon|evening|night|ago|before|after|around)\b)", re.IGNORECASE)
 
 
+# A holiday or a decade said alone and followed by one of these names a kind of thing, not when
+# the photo was taken: "a christmas tree", "the halloween costume", "my new year resolution", "the
+# eighties party" (a theme), "the nineties band".  "Christmas 2019 tree", "last Christmas" say when.
+_HOLIDAY_THINGS = (r"trees?|jumpers?|sweaters?|lights|cards?|costumes?|eggs?|bunny|bunnies|decorations?|"
+                   r"ornaments?|movies?|films?|songs?|music|resolutions?|wreaths?|stockings?|pudding|"
+                   r"cookies|hats?|outfits?|candy|sweets|pumpkins?|masks?|baskets?|special")
+_DECADE_THINGS = _HOLIDAY_THINGS + r"|bands?|party|parties|style|fashion|look|cars?|hair|themed?|disco|kids?"
+_DECADE = re.compile(r"'?\d0'?s|(?:twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|"
+                     r"noughties|two\s+thousands)")
+
+
+def _names_a_thing(core: str, after: str) -> bool:
+    if re.search(r"\d{3,}|\b(?:last|this|next|ago|past|previous|every|of|in)\b", core):
+        return False
+    things = _DECADE_THINGS if _DECADE.fullmatch(core) else _HOLIDAY_THINGS
+    return bool(re.match(rf"\s+(?:{things})\b", after, re.IGNORECASE))
+
+
 def _plausible(found: str, before: str, after: str = "") -> bool:
     low = found.lower()
     core = re.sub(r"^the\s+", "", low).rstrip(".")
+    if _names_a_thing(core, after):
+        return False
     has_the = core != low or bool(re.search(r"\bthe\s+$", before, re.IGNORECASE))
     context = bool(_CONTEXT_BEFORE.search(before))
     if core in _ABBREVIATIONS or re.fullmatch(r"'\d\d", core):
