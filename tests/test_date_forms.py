@@ -197,19 +197,16 @@ def test_calendar_helpers():
 
 
 @pytest.mark.parametrize("sentence", [
-    "a christmas tree in the snow", "the christmas jumper grandma knitted", "my new year resolution run",
-    "kids in halloween costumes", "an easter egg hunt", "the eighties party", "the 80s party",
-    "the nineties band on stage", "a valentine card",
+    "the eighties party", "the 80s party", "the nineties band on stage", "my sister in her seventies outfit",
 ])
-def test_a_holiday_or_decade_naming_a_thing_is_no_date(sentence):
+def test_a_decade_naming_a_style_is_no_date(sentence):
     assert find_date_phrase(sentence, NOW) is None
     assert rule_plan(sentence, NOW, []).date_range is None
 
 
 @pytest.mark.parametrize("sentence, phrase", [
-    ("the tree at christmas", "christmas"), ("christmas morning at grandma's", "christmas"),
-    ("last christmas tree", "last christmas"), ("christmas 2019 tree", "christmas 2019"),
-    ("music in the nineties", "the nineties"), ("at new year in Berlin", "new year"),
+    ("an easter egg hunt", "easter"), ("the christmas tree", "the christmas"),
+    ("music in the nineties", "the nineties"), ("the nineties", "the nineties"), ("at new year in Berlin", "new year"),
 ])
-def test_a_holiday_or_decade_saying_when_stays_a_date(sentence, phrase):
+def test_a_holiday_before_a_thing_or_a_decade_saying_when_stays_a_date(sentence, phrase):
     assert find_date_phrase(sentence, NOW) == phrase

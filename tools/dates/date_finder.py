@@ -78,22 +78,18 @@ _DATE_AFTER = re.compile(r"^\s*(?:$|[,.;:!?)\-]|(?:and|or|of|at|in|on|with|when|
                          r"|this|that|morning|afternoon|evening|night|ago|before|after|around)\b)", re.IGNORECASE)
 
 
-# A holiday or a decade said alone and followed by one of these names a kind of thing, not when
-# the photo was taken: "a christmas tree", "the halloween costume", "my new year resolution", "the
-# eighties party" (a theme), "the nineties band".  "Christmas 2019 tree", "last Christmas" say when.
-_HOLIDAY_THINGS = (r"trees?|jumpers?|sweaters?|lights|cards?|costumes?|eggs?|bunny|bunnies|decorations?|"
-                   r"ornaments?|movies?|films?|songs?|music|resolutions?|wreaths?|stockings?|pudding|"
-                   r"cookies|hats?|outfits?|candy|sweets|pumpkins?|masks?|baskets?|special")
-_DECADE_THINGS = _HOLIDAY_THINGS + r"|bands?|party|parties|style|fashion|look|cars?|hair|themed?|disco|kids?"
+# A decade said alone before one of these names a style, not when the photo was taken: "the
+# eighties party" (a theme), "the nineties band", "80s music".  A holiday before a thing stays a
+# date ("an Easter egg hunt", "the Christmas tree" are photos of those days); "the 1980s", "in the
+# nineties" say when.
+_DECADE_THINGS = (r"bands?|party|parties|style|fashion|look|cars?|hair|themed?|disco|kids?|music|songs?|"
+                  r"movies?|films?|outfits?|clothes|costumes?|dress|jumpers?|sweaters?|hats?|vibe")
 _DECADE = re.compile(r"'?\d0'?s|(?:twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|"
                      r"noughties|two\s+thousands)")
 
 
 def _names_a_thing(core: str, after: str) -> bool:
-    if re.search(r"\d{3,}|\b(?:last|this|next|ago|past|previous|every|of|in)\b", core):
-        return False
-    things = _DECADE_THINGS if _DECADE.fullmatch(core) else _HOLIDAY_THINGS
-    return bool(re.match(rf"\s+(?:{things})\b", after, re.IGNORECASE))
+    return bool(_DECADE.fullmatch(core)) and bool(re.match(rf"\s+(?:{_DECADE_THINGS})\b", after, re.IGNORECASE))
 
 
 def _plausible(found: str, before: str, after: str = "") -> bool:
