@@ -3,19 +3,21 @@
 A label counts as confirmed for a photo when any of its five human captions says one of the
 label's words (CONFIRMING, below: dog -> dog, dogs, puppy, ...). For every label in that table,
 per source (scenes: EfficientNet-Lite3 words; colour: pixel colour words; objects: SSD COCO,
-with --objects since it is ~0.3 s a photo) and per confidence band, this prints
+with --objects since it is ~0.3 s a photo; poses: MoveNet keypoint rules, with --poses) and per
+confidence band, this prints
 
     precision = confirmed photos tagged / photos tagged,  recall = confirmed photos tagged / confirmed photos
 
 Captions miss things (nobody writes "green" for every lawn), so precision here is a floor on
 the truth, most of all for colours. A benchmark, not a test:
 
-    .venv/bin/python -m evals.tags [--limit N] [--objects] [--report evals/reports/tags.json]
+    .venv/bin/python -m evals.tags [--limit N] [--objects] [--poses] [--report evals/reports/tags.json]
 
 ``--write-floors`` also writes the table the product reads (prompts/tag_precision.txt, by
 tools/understand/tag_quality.py: which pixel tags are sure enough to ask about), confirmed and
 tagged counts per source, label and band. ``--tags-cache FILE`` keeps every photo's tags, so a
-change to CONFIRMING is re-scored without running the models again:
+change to CONFIRMING is re-scored without running the models again (a source asked for that
+the cache lacks is run and added to it):
 
     .venv/bin/python -m evals.tags --objects --tags-cache /tmp/tags-found.json --write-floors
 """
@@ -99,6 +101,13 @@ CONFIRMING: dict[str, tuple[str, ...]] = {
     "black and white": ("black-and-white", "monochrome"),
     "dark": ("dark", "night", "dimly", "nighttime"),
     "bright": ("bright", "sunny", "sunlight", "snow"),
+    # poses (MoveNet keypoint rules); phrases match as whole words too
+    "jumping": ("jump", "jumps", "jumping", "jumped", "leap", "leaps", "leaping", "midair", "mid-air"),
+    "arms up": ("arms up", "arm up", "arms raised", "arm raised", "raised", "raises", "raising", "hands up",
+                "hands raised", "arms in the air", "hands in the air", "arm in the air", "hand in the air",
+                "above his head", "above her head", "over his head", "over her head"),
+    "sitting": ("sit", "sits", "sitting", "seated", "sat"),
+    "lying down": ("lying", "lays", "laying", "lies", "lay", "lie", "laid"),
 }
 
 
@@ -125,26 +134,37 @@ def band_of(confidence: float) -> str | None:
     return None
 
 
-def tag_photos(names: list[str], folder: Path, use_objects: bool) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, float]]:
-    """source -> photo -> label -> confidence, and seconds per photo per source."""
-    from tools.models.colour import colour_labels
-    from tools.models.scenes import SceneClassifier
+def _taggers(sources: set[str]) -> dict:
+    """source -> a function from an image to its labels, for the sources asked for."""
+    runs = {}
+    if "scenes" in sources:
+        from tools.models.scenes import SceneClassifier
 
-    classifier = SceneClassifier(threads=2, min_confidence=0.3)
-    detector = None
-    if use_objects:
+        runs["scenes"] = SceneClassifier(threads=2, min_confidence=0.3).classify
+    if "colour" in sources:
+        from tools.models.colour import colour_labels
+
+        runs["colour"] = colour_labels
+    if "objects" in sources:
         from tools.models.objects import ObjectDetector
 
-        detector = ObjectDetector(min_confidence=0.3, threads=2)
+        runs["objects"] = ObjectDetector(min_confidence=0.3, threads=2).detect
+    if "poses" in sources:
+        from tools.models.poses import PoseEstimator
+
+        runs["poses"] = PoseEstimator(threads=2, min_confidence=0.3).poses
+    return runs
+
+
+def tag_photos(names: list[str], folder: Path, sources: set[str]) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, float]]:
+    """source -> photo -> label -> confidence, and seconds per photo per source."""
+    runs = _taggers(sources)
     found: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     seconds: dict[str, float] = defaultdict(float)
     for name in names:
         with Image.open(folder / "images" / name) as image:
             image = image.convert("RGB")
-        for source, run in (("scenes", classifier.classify), ("colour", colour_labels),
-                            ("objects", detector.detect if detector else None)):
-            if run is None:
-                continue
+        for source, run in runs.items():
             start = time.perf_counter()
             labels = run(image)
             seconds[source] += time.perf_counter() - start
@@ -229,6 +249,7 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=DATA)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--objects", action="store_true", help="also the SSD COCO detector (~0.3 s a photo)")
+    parser.add_argument("--poses", action="store_true", help="also the MoveNet pose rules (~10 ms a photo)")
     parser.add_argument("--report", type=Path, default=None, help="write the figures as JSON here")
     parser.add_argument("--tags-cache", type=Path, default=None,
                         help="every photo's tags: read from here when it exists, else written here")
@@ -237,15 +258,23 @@ def main() -> None:
     args = parser.parse_args()
     captions = captions_by_image(args.images)
     names = sorted(captions)[: args.limit]
+    wanted = {"scenes", "colour"} | {s for s, on in (("objects", args.objects), ("poses", args.poses)) if on}
+    found: dict = {}
+    seconds: dict = {}
     if args.tags_cache and args.tags_cache.is_file():
         cached = json.loads(args.tags_cache.read_text())
         found, seconds = cached["found"], cached["seconds"]
         names = [n for n in names if all(n in photos for photos in found.values())]
-        print(f"tags of {len(names)} photos read from {args.tags_cache}")
-    else:
-        found, seconds = tag_photos(names, args.images, args.objects)
+        print(f"tags of {len(names)} photos read from {args.tags_cache}: {', '.join(sorted(found))}")
+    missing = wanted - set(found)
+    if missing:
+        # Only what the cache lacks runs, so adding a source does not re-run the slow detector.
+        new_found, new_seconds = tag_photos(names, args.images, missing)
+        found.update(new_found)
+        seconds.update(new_seconds)
         if args.tags_cache:
             args.tags_cache.write_text(json.dumps({"found": found, "seconds": seconds}))
+    # Every source in the cache is scored (as before), so --write-floors keeps the rows of all.
     found = {source: {n: photos[n] for n in names} for source, photos in found.items()}
     report = score(found, captions)
     for source, figures in report.items():

@@ -46,17 +46,23 @@ class SceneLabel(BaseModel):
     confidence: float  # summed probability of the classes that say this word, 0..1
 
 
+def package_model_folders(override: Path | None = None) -> list[Path]:
+    """Where the package's model files are (or just ``override``), found without importing it:
+    its __init__ needs pkg_resources, which new setuptools no longer has. Shared with poses.py."""
+    if override is not None:
+        return [override]
+    try:
+        spec = importlib.util.find_spec(PACKAGE_MODULE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [Path(location) / "models" for location in spec.submodule_search_locations]
+
+
 def model_files(override: Path | None = None) -> tuple[Path, Path] | None:
     """(model, labels) in ``override`` or inside the installed package, or None; runs no package code."""
-    folders = [override] if override is not None else []
-    if override is None:
-        try:
-            spec = importlib.util.find_spec(PACKAGE_MODULE)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is not None and spec.submodule_search_locations:
-            folders = [Path(location) / "models" for location in spec.submodule_search_locations]
-    for folder in folders:
+    for folder in package_model_folders(override):
         if (folder / MODEL_FILE).is_file() and (folder / LABEL_FILE).is_file():
             return folder / MODEL_FILE, folder / LABEL_FILE
     return None
