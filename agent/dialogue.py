@@ -5,7 +5,8 @@ A turn (0) tidies spoken phrasing (``agent.spoken.tidy_spoken``: fillers, self-c
 "not that one, the other one", "#3, same place but at night"), (2) takes an answer to the
 question asked last, (3) turns whatever else the person said into an action (an LLM planner
 when one is loaded, else rules; dates and places are always resolved in code): a search plan,
-or a call of another tool (``similar_to`` likes that photo, ``photo_details`` and
+or a call of another tool (``similar_to`` likes that photo, ``same_event`` shows the rest of its
+occasion and keeps the search to that event from then on, ``photo_details`` and
 ``list_people`` answer in the message), (4) merges a plan into the
 dialogue's plan, (5) searches and re-ranks with the feedback so far, (6) asks the question that
 best splits the top candidates when no photo is clearly ahead, and (7) explains each result.
@@ -28,15 +29,16 @@ from agent.feedback import Feedback, parse_feedback, positions_to_ids, same_day,
 from agent.phrasing import Phraser
 from agent.plan import Action, Plan, PlanContext, rule_action, rule_tool_call
 from agent.spoken import tidy_spoken
-from agent.questions import Question, best_question
+from agent.questions import Question, best_question, event_answer
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn
 from tools.dates import date_phrases as dates
 from tools.places import geo, home
 from tools.understand.people import PeopleBook
-from tools.query.search import Searcher, SignalScore
+from tools.query.search import SearchResult, Searcher, SignalScore
 from tools.index.store import PhotoStore
-from tools.query.toolbox import ListPeople, PhotoDetails, PhotoFacts, SimilarTo, list_people, photo_details
+from tools.query.toolbox import (ListPeople, PhotoDetails, PhotoFacts, SameEvent, SimilarTo, list_people,
+                                  photo_details, same_event)
 
 # A planner: (text, what it knows) -> (a plan or another tool's call, how it was decided).
 Planner = Callable[[str, PlanContext], tuple[Action, str]]
@@ -100,8 +102,13 @@ class Agent:
         planner_used = "none"
         to_plan = text
         shown_before = state.last_shown
-        asked_tool = rule_tool_call(text, len(shown_before))  # "details of #2" is no feedback on #2
-        if asked_tool is None and (shown_before or re.search(r"#\s*\d", text)):
+        that = state.that_one()
+        asked_tool = rule_tool_call(text, len(shown_before),  # "details of #2" is no feedback on #2
+                                    that=shown_before.index(that) + 1 if that in shown_before else None)
+        # "the second one" answers "which occasion?" before it can be read as liking #2.
+        if asked_tool is None and state.pending is not None and self._take_event_answer(state, text):
+            to_plan, state.pending = "", None
+        elif asked_tool is None and (shown_before or re.search(r"#\s*\d", text)):
             feedback = parse_feedback(text, len(shown_before))
             if feedback.missing:
                 notices.append(_not_on_screen(feedback.missing, len(shown_before)))
@@ -112,9 +119,11 @@ class Agent:
             to_plan = ""
         state.pending = None
         answer = ""
+        occasion: list[SearchResult] | None = None  # same_event's photos, when it found an event
         action: Action | None = asked_tool
         if asked_tool is not None:  # the rules are sure what tool is meant: no planner needed
-            answer, to_plan, planner_used = self._run_tool(asked_tool, state, shown_before), "", "rules"
+            answer, occasion = self._run_tool(asked_tool, state, shown_before)
+            to_plan, planner_used = "", "rules"
         if to_plan.strip():
             book = PeopleBook(self.store)
             name_ids = {c.name: c.id for c in book.clusters() if c.name}
@@ -128,14 +137,17 @@ class Agent:
                     notices.append(anchor.explain())
                 state.merge(action)
             else:
-                answer = self._run_tool(action, state, shown_before)
+                answer, occasion = self._run_tool(action, state, shown_before)
 
         # A question about the list keeps the list: the last one is ranked again as it was ranked.
         seen = ({i for turn in state.turns[:-1] for i in turn.shown}
-                if isinstance(action, (PhotoDetails, ListPeople)) else None)
-        results = search_with_feedback(self.searcher, state.plan, state, k=max(self.shown, 10), seen=seen)
-        if not results and state.plan.place is not None and state.plan.visual:
-            results = self._relax_empty(state, seen, notices)
+                if isinstance(action, (PhotoDetails, ListPeople, SameEvent)) else None)
+        if occasion is not None:  # the rest of the occasion, in the order it happened
+            results = occasion
+        else:
+            results = search_with_feedback(self.searcher, state.plan, state, k=max(self.shown, 10), seen=seen)
+            if not results and (state.plan.place is not None or state.plan.event) and state.plan.visual:
+                results = self._relax_empty(state, seen, notices)
         records = self.store.get_photos([r.id for r in results])
         question = None
         if results and not answer:  # a tool's answer is the reply; a question would bury it
@@ -144,7 +156,10 @@ class Agent:
             question = best_question(top, [r.score for r in results[: len(top)]], said=said)
             if question is not None and question.attribute in state.answers:
                 question = None  # asked already: the person answered what they could
-            if question is not None and self.phraser is not None and planner is not rules_planner:
+            # An event question's template already says each occasion whole; a rewording must keep
+            # every label, which the small model rarely does (agent.phrasing.acceptable).
+            if (question is not None and self.phraser is not None and planner is not rules_planner
+                    and question.attribute != "event"):
                 question = question.model_copy(update={"text": self.phraser(question, state.plan.visual)})
         shown = [ShownPhoto(number=i, id=r.id, path=r.path, score=r.score, taken_at=r.taken_at, place=r.place,
                             why=r.why, explanation=explain(r, records[r.id], state.plan),
@@ -194,6 +209,17 @@ class Agent:
             else:
                 state.plan = state.plan.model_copy(update={"date_range": found, "date_phrase": "same day"})
 
+    def _take_event_answer(self, state: DialogueState, text: str) -> bool:
+        """An answer to "which occasion?" narrows the plan to that event; False if it is none."""
+        question = state.pending
+        chosen = event_answer(question, text)
+        if chosen is None:
+            return False
+        label = question.options[question.option_ids.index(chosen)]
+        state.answers[question.attribute] = label
+        state.plan = state.plan.with_event(chosen, label)
+        return True
+
     def _take_answer(self, state: DialogueState, text: str, notices: list[str]) -> bool:
         """Turn an answer to the last question into a constraint; False if it is no answer."""
         question = state.pending
@@ -225,11 +251,12 @@ class Agent:
         return True
 
     def _relax_empty(self, state: DialogueState, seen: set[str] | None, notices: list[str]) -> list:
-        """Nothing fits the words AND the place. If the place has photos, the words are what
-        matched nothing there: say so and show the place's photos (the words stay in the plan).
-        If it has none, the place is the likelier mistake ("St Patrick's day" is also a town in
-        Dominica): drop it, say so, and search everywhere."""
-        label, k = state.plan.place.label, max(self.shown, 10)
+        """Nothing fits the words AND the place (or the event). If the place has photos, the words
+        are what matched nothing there: say so and show the place's photos (the words stay in the
+        plan). If it has none, the place is the likelier mistake ("St Patrick's day" is also a town
+        in Dominica): drop it, say so, and search everywhere."""
+        label = (state.plan.event_label or "that event") if state.plan.event else state.plan.place.label
+        k = max(self.shown, 10)
         in_place = search_with_feedback(self.searcher, state.plan.model_copy(update={"visual": ""}), state,
                                         k=k, seen=seen)
         if in_place:
@@ -237,13 +264,41 @@ class Agent:
                 " (visual search is off, so only words people or models wrote can match)")
             notices.append(f"no photo in {label} matches {state.plan.visual!r}{blind}: showing your photos in {label}")
             return in_place
-        state.plan = state.plan.model_copy(update={"place": None, "place_phrase": None})
+        state.plan = state.plan.model_copy(update={"place": None, "place_phrase": None, "event": None,
+                                                   "event_label": None})
         notices.append(f"nothing matched in {label}: searching everywhere")
         return search_with_feedback(self.searcher, state.plan, state, k=k, seen=seen)
 
-    def _run_tool(self, call: SimilarTo | PhotoDetails | ListPeople, state: DialogueState,
-                  shown_before: list[str]) -> str:
-        """Carry out a call that is not a search; what to tell the person about it."""
+    def _run_tool(self, call: SimilarTo | PhotoDetails | ListPeople | SameEvent, state: DialogueState,
+                  shown_before: list[str]) -> tuple[str, list[SearchResult] | None]:
+        """Carry out a call that is not a search: what to tell the person about it, and for
+        ``same_event`` the occasion's photos to show (None: the usual search shows what it finds)."""
+        if isinstance(call, SameEvent):
+            return self._same_event(call, state, shown_before)
+        return self._run_other_tool(call, state, shown_before), None
+
+    def _same_event(self, call: SameEvent, state: DialogueState,
+                    shown_before: list[str]) -> tuple[str, list[SearchResult] | None]:
+        if not 1 <= call.photo <= len(shown_before):
+            return f"There is no #{call.photo} on screen.", None
+        photo_id = shown_before[call.photo - 1]
+        state.refer([photo_id])
+        record = self.store.get_photos([photo_id]).get(photo_id)
+        if record is None or not record.event_id:
+            return (f"#{call.photo} has no date from a camera, so I cannot tell which occasion it is from.",
+                    None)
+        # From now on the search stays inside this event: "the one with the cake" means of that day.
+        state.plan = state.plan.with_event(record.event_id, record.event_label)
+        rejected = set(state.rejected)
+        found = [r for r in same_event(self.searcher, photo_id, k=max(self.shown, 10) + len(rejected))
+                 if r.id not in rejected][: max(self.shown, 10)]
+        label = record.event_label or "the same occasion"
+        if not found:
+            return f"#{call.photo} is the only photo from {label}.", []
+        return f"Other photos from {label} (the occasion of #{call.photo}), in order:", found
+
+    def _run_other_tool(self, call: SimilarTo | PhotoDetails | ListPeople, state: DialogueState,
+                        shown_before: list[str]) -> str:
         if isinstance(call, ListPeople):
             people = list_people(self.store)
             if not people:

@@ -1,8 +1,8 @@
 """The local LLM turns what the person said into one typed tool call, checked and resolved in code.
 
 The LLM answers with one of ``tools.query.toolbox``'s calls, decoded under ``tool_call_schema()``:
-``search_photos`` for a description, ``similar_to`` / ``photo_details`` for a photo on screen,
-``list_people``.  For a search it only EXTRACTS: which words describe the picture, which phrase
+``search_photos`` for a description, ``similar_to`` / ``photo_details`` / ``same_event`` (the rest
+of its occasion) for a photo on screen, ``list_people``.  For a search it only EXTRACTS: which words describe the picture, which phrase
 says when, which says where, which names are people, what is excluded.  Everything that needs
 knowledge or arithmetic is done here, as ``agent.plan.rule_plan`` does it:
 

@@ -29,7 +29,7 @@ from agent.spoken import tidy_spoken
 from tools.places import geo, home
 from tools.dates.date_phrases import DateRange, find_date_span, resolve_date_phrase
 from tools.query.search import SearchQuery
-from tools.query.toolbox import ListPeople, PhotoDetails, SimilarTo
+from tools.query.toolbox import ListPeople, PhotoDetails, SameEvent, SimilarTo
 
 MAX_PLACE_WORDS = 6
 FILLERS = ("the one with", "i remember", "a photo of", "a picture of", "photo of", "picture of", "pic of", "photos of", "pictures of",
@@ -66,6 +66,15 @@ class Plan(BaseModel):
     place: geo.PlaceFilter | None = None
     person_ids: list[str] = []
     unknown: list[str] = []  # what did not resolve, each with a short note for the person
+    # Set by the dialogue ("more from that day", an answer to "which occasion?"), never by a planner:
+    event: str | None = None  # an event id (tools/understand/moments.py)
+    event_label: str | None = None  # its short label, "Berlin, Sat 12 Jul 2025": the id means nothing to people
+
+    def with_event(self, event_id: str, label: str | None) -> "Plan":
+        """This plan narrowed to one event. Its date and place go: the event says when and where,
+        and a date kept beside it could only cut it short (a trip running past the end of "July")."""
+        return self.model_copy(update={"event": event_id, "event_label": label, "date_phrase": None,
+                                       "date_range": None, "place_phrase": None, "place": None})
 
 
 class PlanContext(BaseModel):
@@ -80,7 +89,7 @@ class PlanContext(BaseModel):
 
 
 # What a planner decides: search with a plan, or call one of the other tools.
-Action = Union[Plan, SimilarTo, PhotoDetails, ListPeople]
+Action = Union[Plan, SimilarTo, PhotoDetails, ListPeople, SameEvent]
 
 _DETAILS = re.compile(r"\b(?:details?|tell me (?:more )?about|info(?:rmation)? (?:on|about)|more about|"
                       r"(?:when|where) was)\b.*?#?\s*(\d{1,3})\b", re.IGNORECASE)
@@ -88,9 +97,34 @@ _PEOPLE = re.compile(r"\b(?:(?:list|show)(?: me)?(?: the| all)? (?:people|person
                      r"who (?:do you know|is in my|are the people|have you (?:found|seen)))\b", re.IGNORECASE)
 
 
-def rule_tool_call(text: str, shown: int) -> PhotoDetails | ListPeople | None:
-    """The other tools, by pattern: "details of #2", "who do you know?"."""
-    match = _DETAILS.search(ordinals_to_numbers(text, shown))
+# "other photos from that day", "the rest of that day", "more from that trip": the occasion of a
+# photo on screen, not a description of one.
+_OCCASION = (r"(?:day|trip|event|evening|morning|afternoon|night|outing|weekend|holiday|vacation|occasion|"
+             r"party|concert|wedding)")
+_SAME_EVENT = re.compile(
+    rf"\b(?:(?:other|more)\s+(?:(?:photos?|pictures?|pics|shots)\s+)?(?:from|of)|(?:the\s+)?rest\s+of|"
+    rf"everything\s+(?:else\s+)?from|all\s+(?:the\s+)?(?:photos?|pictures?)\s+(?:from|of))\s+"
+    rf"(?:that|this|the\s+same)\s+{_OCCASION}\b", re.IGNORECASE)
+_PHOTO_NUMBER = re.compile(r"(?<!\w)#?\s*(\d{1,3})\b")
+
+
+def _same_event(text: str, shown: int, that: int | None) -> SameEvent | None:
+    """"more from that day (as #2)": the photo named by number, else the one being talked about
+    (``that``), else #1, the agent's own best guess."""
+    if not shown or not _SAME_EVENT.search(text):
+        return None
+    numbers = [int(n) for n in _PHOTO_NUMBER.findall(text) if 1 <= int(n) <= shown]
+    return SameEvent(photo=numbers[0] if numbers else that if that and 1 <= that <= shown else 1)
+
+
+def rule_tool_call(text: str, shown: int, that: int | None = None) -> PhotoDetails | ListPeople | SameEvent | None:
+    """The other tools, by pattern: "details of #2", "who do you know?", "more from that day";
+    ``that``: the number of the photo "that day" means when none is said."""
+    text = ordinals_to_numbers(text or "", shown)
+    occasion = _same_event(text, shown, that)
+    if occasion is not None:
+        return occasion
+    match = _DETAILS.search(text)
     if match and 1 <= int(match.group(1)) <= shown:
         return PhotoDetails(photo=int(match.group(1)))
     if _PEOPLE.search(text or ""):
@@ -333,4 +367,4 @@ def plan_to_query(plan: Plan, k: int = 20) -> SearchQuery:
     return SearchQuery(text=plan.visual, k=k,
                        date_from=plan.date_range.start if plan.date_range else None,
                        date_to=plan.date_range.end if plan.date_range else None,
-                       place=plan.place, people=list(plan.person_ids))
+                       place=plan.place, people=list(plan.person_ids), event=plan.event)

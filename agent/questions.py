@@ -15,6 +15,13 @@ Which tags: only those sure enough to ask about (tools/understand/tag_quality.py
 whose measured precision at its confidence, per source and label, is below ASK_PRECISION,
 0.8, is not asked about: SSD MobileNet's "bear" on a black dog must not become "Was there a
 bear in it?"). A photo whose tag is there but weak counts as unknown for that question.
+
+Which occasion: when the top photos fall into 2 to MAX_EVENTS events (tools/understand/moments.py)
+with labels a person can tell apart, the event is one more attribute ("The one in Berlin on Sat
+12 Jul 2025, or in Hamburg on Sat 8 Mar 2025?"). It is weighed by the same gain and comes last,
+so it is asked when it splits the photos better than year, country or city do (two evenings in
+one town), and a simpler question wins a tie. The answer picks an event by its position ("the
+second") or by words only one option has ("Hamburg", "the 19th"): :func:`event_answer`.
 """
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ TOP_N = 10
 TEMPERATURE = 0.1
 MIN_GAIN_BITS = 0.5
 MAX_UNKNOWN_MASS = 0.5
+MAX_EVENTS = 4  # more occasions than this is a list to read, not a question to answer
 # Plain-English templates for tags people can answer about; other tags get "Was there a {tag}?".
 TAG_QUESTIONS = {"indoor": ("Was it indoors or outdoors?", ["indoors", "outdoors"]),
                  "outdoor": ("Was it indoors or outdoors?", ["outdoors", "indoors"]),
@@ -43,8 +51,9 @@ TAG_QUESTIONS = {"indoor": ("Was it indoors or outdoors?", ["indoors", "outdoors
 
 class Question(BaseModel):
     text: str
-    attribute: str  # "tag:night", "year", "country", "city", "faces", "person:p3"
+    attribute: str  # "tag:night", "year", "country", "city", "faces", "person:p3", "event"
     options: list[str]
+    option_ids: list[str] = []  # "event": each option's event id, in the order of options
 
 
 def _softmax(scores: list[float]) -> list[float]:
@@ -73,7 +82,32 @@ def _attributes(records: list[PhotoRecord]) -> dict[str, Callable[[PhotoRecord],
                                                       None if tag in r.tags else "no")
     for person in sorted({p for r in records for p in r.people}):
         attrs[f"person:{person}"] = lambda r, person=person: "yes" if person in r.people else "no"
+    if _event_labels(records):
+        attrs["event"] = lambda r: r.event_id or None  # last: a simpler question wins a tie
     return attrs
+
+
+def _event_labels(records: list[PhotoRecord]) -> dict[str, str]:
+    """Event id -> short label, when the photos fall into 2..MAX_EVENTS events whose labels
+    differ (two "Helsinki, Tue 15 Jun 2021" options could not be told apart); else empty."""
+    labels = {r.event_id: r.event_label for r in records if r.event_id}
+    if not 2 <= len(labels) <= MAX_EVENTS or not all(labels.values()) or len(set(labels.values())) < len(labels):
+        return {}
+    return labels
+
+
+def _occasion(label: str) -> str:
+    """ "Berlin, Sat 12 Jul 2025" -> "in Berlin on Sat 12 Jul 2025" (a label without a place: its day)."""
+    match = re.match(r"^(?:(?P<place>.+?), )?(?P<days>(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) .+)$", label)
+    if not match:
+        return label
+    return f"in {match['place']} on {match['days']}" if match["place"] else f"on {match['days']}"
+
+
+def _event_question(ids: list[str], labels: dict[str, str]) -> Question:
+    said = [_occasion(labels[i]) for i in ids]
+    text = f"The one {', '.join(said[:-1])}, or {said[-1]}?"
+    return Question(text=text, attribute="event", options=[labels[i] for i in ids], option_ids=list(ids))
 
 
 def _gain(groups: dict[str | None, float]) -> float:
@@ -122,4 +156,47 @@ def best_question(records: list[PhotoRecord], scores: list[float], said: str = "
         options = [v for v, _ in sorted(groups.items(), key=lambda g: -g[1]) if v is not None]
         if gain >= MIN_GAIN_BITS and (best is None or gain > best[0] + 1e-9):
             best = (gain, name, options)
+    if best and best[1] == "event":
+        return _event_question(best[2], _event_labels(top))
     return _phrase(best[1], best[2]) if best else None
+
+
+_POSITIONS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_BY_POSITION = re.compile(rf"(?:it was\s+)?(?:the\s+)?(?:#?\s*(?P<n>\d)|(?P<word>{'|'.join(_POSITIONS)}|last))"
+                          r"(?:\s+(?:one|event|option|day|trip))?\s*[.!]?", re.IGNORECASE)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_WORDS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tues", "thurs"}
+_MONTH_WORDS = {"january", "february", "march", "april", "june", "july", "august", "september", "sept",
+                "october", "november", "december"}
+
+
+def _tokens(text: str) -> set[str]:
+    """Words of a label or an answer, read alike: "19th" as "19", "Saturday" as "sat", "July" as "jul"."""
+    out = set()
+    for word in re.findall(r"[\w\u00C0-\u024F]+", text.casefold()):
+        if re.fullmatch(r"\d+(?:st|nd|rd|th)", word):
+            word = re.sub(r"\D", "", word)
+        elif word in _DAY_WORDS or word in _MONTH_WORDS:
+            word = word[:3]
+        out.add(word)
+    return out
+
+
+def event_answer(question: Question, text: str) -> str | None:
+    """The event id an answer to an event question picks, or None when it picks none (or several)."""
+    if question.attribute != "event" or len(question.option_ids) != len(question.options):
+        return None
+    spoken = " ".join((text or "").split())
+    by_position = _BY_POSITION.fullmatch(spoken)
+    if by_position:
+        word = (by_position["word"] or "").lower()
+        n = int(by_position["n"]) if by_position["n"] else len(question.options) if word == "last" else _POSITIONS[word]
+        return question.option_ids[n - 1] if 1 <= n <= len(question.options) else None
+    labels = [_tokens(o) for o in question.options]
+    common = set.intersection(*labels)
+    said = _tokens(spoken)
+    # Only words that tell options apart count: "2025" says nothing when both were in 2025.
+    hits = [len(said & (label - common)) for label in labels]
+    best = max(hits)
+    return question.option_ids[hits.index(best)] if best and hits.count(best) == 1 else None

@@ -3,7 +3,9 @@
 A later turn refines the plan rather than replacing it: its date or place replaces the old one
 (people correct these: "no, it was 2019"), its people and exclusions are added, and its visual
 words are appended ("it was at night" adds "night"). Visual words that are also tags the
-indexer assigns (night, indoor, ...) become required tags, which the re-ranker boosts.
+indexer assigns (night, indoor, ...) become required tags, which the re-ranker boosts. The event
+filter (set by the dialogue: "more from that day") stays until a new date or place comes: a
+corrected when or where is no longer that occasion.
 
 ``discussed`` keeps the photos the person pointed at (by number, position or "that one"), so
 words that point without a number can be resolved: "that one" is the last of them (or the
@@ -67,6 +69,8 @@ class DialogueState(BaseModel):
             "required_tags": list(dict.fromkeys(tags + new.required_tags)),
             "unknown": list(dict.fromkeys(old.unknown + new.unknown)),
         })
+        if new.event or new.date_range or new.place:
+            merged = merged.model_copy(update={"event": new.event, "event_label": new.event_label})
         self.plan = merged
         return merged
 

@@ -100,6 +100,10 @@ def answer(question, record, captions: list[str] | None = None) -> str:
         return "yes" if record is not None and attribute[4:] in record.tags else "no"
     if attribute.startswith("person:"):
         return "yes" if record is not None and attribute[7:] in record.people else "no"
+    if attribute == "event":  # the occasion's label as the agent said it; a person knows which it was
+        ids = question.option_ids
+        known = record is not None and record.event_id in ids
+        return question.options[ids.index(record.event_id)] if known else "neither"
     value = None
     if record is not None:
         if attribute == "year":

@@ -4,8 +4,8 @@ The LLM is sent :func:`tool_call_schema` (one of the calls below, chosen by its 
 and llama.cpp decodes under it; :func:`parse_tool_call` validates the answer. A call carries
 what the person SAID, never what it means: ``search_photos`` holds the date and place
 *phrases*, which code resolves (``tools.dates.date_phrases``, ``tools.places.geo``) into the search tool's
-typed ``SearchQuery`` before ``Searcher.search`` runs it; ``similar_to`` and ``photo_details``
-name a photo by the number it was shown under (``#3``), which code maps to the photo.
+typed ``SearchQuery`` before ``Searcher.search`` runs it; ``similar_to``, ``photo_details`` and
+``same_event`` name a photo by the number it was shown under (``#3``), which code maps to the photo.
 
 Calls are flat (``{"tool": "similar_to", "photo": 3}``, not nested under "arguments"): every
 token the model writes costs ~70 ms with the 1.5B model on two cores.
@@ -52,15 +52,23 @@ class PhotoDetails(BaseModel):
     photo: int = Field(ge=1, le=MAX_SHOWN_NUMBER, description="the number it was shown under")
 
 
+class SameEvent(BaseModel):
+    """Other photos from the occasion (day, trip) of one shown."""
+
+    tool: Literal["same_event"] = "same_event"
+    photo: int = Field(ge=1, le=MAX_SHOWN_NUMBER, description="the number it was shown under")
+
+
 class ListPeople(BaseModel):
     """The people the library knows by face."""
 
     tool: Literal["list_people"] = "list_people"
 
 
-ToolCall = Annotated[Union[SearchPhotos, SimilarTo, PhotoDetails, ListPeople], Field(discriminator="tool")]
+# same_event last: the earlier tools keep their places in the prompt's list and the schema.
+ToolCall = Annotated[Union[SearchPhotos, SimilarTo, PhotoDetails, ListPeople, SameEvent], Field(discriminator="tool")]
 TOOLS: dict[str, type[BaseModel]] = {m.model_fields["tool"].default: m
-                                     for m in (SearchPhotos, SimilarTo, PhotoDetails, ListPeople)}
+                                     for m in (SearchPhotos, SimilarTo, PhotoDetails, ListPeople, SameEvent)}
 _ADAPTER: TypeAdapter = TypeAdapter(ToolCall)
 
 
@@ -82,7 +90,7 @@ def tool_call_schema() -> dict:
     return {"anyOf": variants}
 
 
-def parse_tool_call(value: object) -> SearchPhotos | SimilarTo | PhotoDetails | ListPeople:
+def parse_tool_call(value: object) -> SearchPhotos | SimilarTo | PhotoDetails | ListPeople | SameEvent:
     """A validated call; raises pydantic's ``ValidationError`` with what is wrong."""
     return _ADAPTER.validate_python(value)
 
@@ -150,8 +158,7 @@ def similar_to(searcher: Searcher, photo_id: str, k: int = 20, skip: tuple[str, 
 
 def same_event(searcher: Searcher, photo_id: str, k: int = 50) -> list[SearchResult]:
     """Other photos from the event of ``photo_id`` ("other photos from that day"), in time order,
-    one per burst; empty when the photo belongs to no event (it has no camera date). Not yet a
-    call the LLM is offered: the agent's plan has no event filter to carry it between turns."""
+    one per burst; empty when the photo belongs to no event (it has no camera date)."""
     record = searcher.store.get_photos([photo_id]).get(photo_id)
     if record is None or not record.event_id:
         return []

@@ -1,0 +1,122 @@
+"""Events in the conversation: "more from that day", "which occasion?", the event filter kept.
+
+A real index (Chroma) of dated copies of real photos (evals/dated_copies.py), in three synthetic
+events: two evenings of concerts in Berlin a week apart and a morning in Rome. The Berlin photos
+share one caption, so a search for it cannot tell the two evenings apart by words, town or year.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from agent.dialogue import Agent
+from agent.llm_planner import make_llm_planner
+from agent.plan import Plan, rule_tool_call
+from agent.questions import Question, event_answer
+from agent.state import DialogueState
+from evals.dated_copies import dated_copy
+from tests.test_agent_search import caption, index
+from tests.test_llm_planner import FakeLLM, extraction
+from tests.test_moments import BERLIN, FLICKR_PHOTOS, ROME
+from tools.query.toolbox import PhotoDetails, SameEvent, parse_tool_call, tool_call_schema
+
+NOW = datetime(2026, 11, 22, 12, 0)
+EVENTS = {
+    "berlin-a": (datetime(2025, 7, 12, 19, 5), BERLIN, [0, 4, 9, 13, 20], "a crowd at a rock concert"),
+    "berlin-b": (datetime(2025, 7, 19, 19, 30), BERLIN, [0, 3, 7, 12], "a crowd at a rock concert"),
+    "rome": (datetime(2024, 11, 2, 9, 30), ROME, [0, 6, 12, 30, 33, 41], "a fountain in a sunny square"),
+}
+QUIET = dict(analyze_faces=False, analyze_objects=False, analyze_captions=False, analyze_colour=False,
+             analyze_scenes=False, analyze_ocr=False)  # no tag of the pixels splits the candidates
+
+
+def build(folder: Path) -> None:
+    photos = iter(FLICKR_PHOTOS)
+    for name, (start, place, minutes, text) in EVENTS.items():
+        for n, offset in enumerate(minutes):
+            caption(dated_copy(next(photos), folder / f"{name}-{n}.jpg", start + timedelta(minutes=offset), place),
+                    text)
+
+
+def event_of(name: str) -> str:
+    return name.rsplit("-", 1)[0]
+
+
+def names(reply) -> list[str]:
+    return [Path(p.path).stem for p in reply.results]
+
+
+def test_more_from_that_day_shows_the_rest_of_its_event_and_keeps_to_it(make_settings, library):
+    build(library)
+    searcher = index(make_settings(**QUIET), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    state = DialogueState()
+    first = agent.turn(state, "a fountain in a square")
+    assert names(first)[0].startswith("rome")
+    top = names(first)[0]
+    more = agent.turn(state, "more from that day, #1")
+    assert sorted(names(more)) == sorted(f"rome-{n}" for n in range(6) if f"rome-{n}" != top)
+    assert more.message.startswith("Other photos from Rome, Sat 2 Nov 2024") and more.question is None
+    taken = [p.taken_at for p in more.results]
+    assert taken == sorted(taken)  # in the order it happened
+    assert state.plan.event and state.plan.event_label == "Rome, Sat 2 Nov 2024"
+    # The next words search that occasion only: the Berlin concerts match them but are not it.
+    then = agent.turn(state, "a crowd")
+    assert then.results and all(event_of(n) == "rome" for n in names(then))
+    # A new place is another occasion: the event filter goes.
+    elsewhere = agent.turn(state, "no, it was in Berlin")
+    assert state.plan.event is None and {event_of(n) for n in names(elsewhere)} == {"berlin-a", "berlin-b"}
+
+    # Words the rules do not know: the LLM's same_event call is carried out the same way.
+    fake = FakeLLM(extraction(visual="fountain in a square"), {"tool": "same_event", "photo": 1})
+    llm_agent, state = Agent(searcher.store, searcher, planner=make_llm_planner(fake), now=NOW), DialogueState()
+    top = names(llm_agent.turn(state, "a fountain in a square"))[0]
+    reply = llm_agent.turn(state, "what else did I shoot around then?")  # no number: not feedback
+    assert reply.planner == "llm"
+    assert sorted(names(reply)) == sorted(f"rome-{n}" for n in range(6) if f"rome-{n}" != top)
+
+
+def test_the_event_question_is_asked_and_its_answer_filters(make_settings, library):
+    build(library)
+    searcher = index(make_settings(**QUIET), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    for answer, wanted in (("the 19th", "berlin-b"), ("the first one", None)):
+        state = DialogueState()
+        first = agent.turn(state, "the rock concert in Berlin")
+        assert {event_of(n) for n in names(first)} == {"berlin-a", "berlin-b"}
+        question = first.question
+        assert question is not None and question.attribute == "event", question
+        assert sorted(question.options) == ["Berlin, Sat 12 Jul 2025", "Berlin, Sat 19 Jul 2025"]
+        assert question.text.startswith("The one in Berlin on Sat 1") and ", or in Berlin on Sat " in question.text
+        wanted = wanted or ("berlin-a" if question.options[0].endswith("12 Jul 2025") else "berlin-b")
+        second = agent.turn(state, answer)  # by words, then by position (not a like of #1)
+        assert state.liked == [] and state.plan.event in question.option_ids
+        assert second.results and {event_of(n) for n in names(second)} == {wanted}
+        assert second.question is None or second.question.attribute != "event"
+
+
+def test_event_answers_by_position_or_distinguishing_words():
+    question = Question(text="?", attribute="event", options=["Berlin, Sat 12 Jul 2025", "Hamburg, Sat 8 Mar 2025"],
+                        option_ids=["ev-a", "ev-b"])
+    picks = {text: event_answer(question, text) for text in (
+        "2", "the first one", "last", "Hamburg", "the one in March", "Saturday 12 July", "2025", "#1 is close", "3")}
+    assert picks == {"2": "ev-b", "the first one": "ev-a", "last": "ev-b", "Hamburg": "ev-b",
+                     "the one in March": "ev-b", "Saturday 12 July": "ev-a", "2025": None, "#1 is close": None,
+                     "3": None}
+
+
+def test_same_event_by_rules_and_in_the_llm_schema():
+    assert rule_tool_call("other photos from that day", 10) == SameEvent(photo=1)
+    assert rule_tool_call("the rest of that trip for the third one", 10) == SameEvent(photo=3)
+    assert rule_tool_call("more from that day", 10, that=4) == SameEvent(photo=4)
+    assert rule_tool_call("more from that evening #2", 10) == SameEvent(photo=2)
+    assert rule_tool_call("more from that day", 0) is None  # nothing on screen to be "that"
+    assert rule_tool_call("details of #2", 10) == PhotoDetails(photo=2)
+    assert rule_tool_call("a concert that day in 2019", 10) is None
+    tools = [v["properties"]["tool"]["const"] for v in tool_call_schema()["anyOf"]]
+    assert tools[0] == "search_photos" and "same_event" in tools
+    assert parse_tool_call({"tool": "same_event", "photo": 2}) == SameEvent(photo=2)
+    # The event filter travels to the search tool.
+    from agent.plan import plan_to_query
+
+    assert plan_to_query(Plan(visual="cake").with_event("ev-1", "Rome, Sat 2 Nov 2024")).event == "ev-1"
