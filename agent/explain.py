@@ -36,8 +36,9 @@ def explain(result: SearchResult, record: PhotoRecord, plan: Plan) -> str:
         if plan.date_range and plan.date_range.start <= record.taken_at <= plan.date_range.end:
             taken += f", in your {plan.date_phrase!r} range"
         parts.append(taken)
-    if record.event_label:
-        # The occasion is how people remember a photo first ("that evening in Berlin").
+    # The occasion is how people remember a photo first ("that evening in Berlin"); a label that is
+    # only a day ("Thu 8 Jul 2021": no place known) says again what "taken" said.
+    if record.event_label and ("," in record.event_label or result.burst_count > 1):
         parts.append(f"from: {record.event_label}" + (f" ({result.burst_count} frames, this the sharpest)"
                                                      if result.burst_count > 1 else ""))
     if record.place or record.city or record.country:
