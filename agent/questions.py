@@ -188,6 +188,12 @@ def event_answer(question: Question, text: str) -> str | None:
     if question.attribute != "event" or len(question.option_ids) != len(question.options):
         return None
     spoken = " ".join((text or "").split())
+    # An option said whole (the chat's choices send the one picked): that one, even when its
+    # words are all in another's ("Sat 12 Jul 2025" beside "Berlin, Sat 12 Jul 2025").
+    whole = [i for i, option in zip(question.option_ids, question.options)
+             if " ".join(option.split()).casefold() == spoken.casefold()]
+    if len(whole) == 1:
+        return whole[0]
     by_position = _BY_POSITION.fullmatch(spoken)
     if by_position:
         word = (by_position["word"] or "").lower()

@@ -26,6 +26,7 @@ from tools.models.registry import Models
 from tools.index.store import PhotoStore
 
 QUIET = dict(analyze_faces=False, analyze_objects=False)
+NO_PIXEL_TAGS = dict(QUIET, analyze_captions=False, analyze_colour=False, analyze_scenes=False, analyze_ocr=False)
 
 
 def build_index(db: Path, base: Path, folder: Path) -> None:
@@ -132,6 +133,38 @@ def test_a_question_is_answered_with_one_key(tmp_path):
     assert paths and all(int(Path(p).stem[1:]) % 2 == wanted for p in paths)
 
 
+def test_which_occasion_is_asked_as_choices_and_one_key_keeps_to_it(tmp_path):
+    """Two evenings in one town, one caption: only the occasion tells them apart."""
+    library = tmp_path / "lib"
+    for i in range(6):
+        day, minute = (3, 10 + i) if i % 2 == 0 else (10, 10 + i)
+        photo = write_photo(library / f"p{i}.jpg", seed=i, gps=FINLAND, taken=f"2021:07:{day:02d} 19:{minute}:00")
+        caption(photo, "a picnic in the park with friends")
+    settings = chat_settings(tmp_path / "db", tmp_path, **NO_PIXEL_TAGS)
+    store, models = PhotoStore(settings), Models(settings)
+    Indexer(settings, store, models).run([library])
+    Analyzer(settings, store, models).run()
+    app = make_app(tmp_path / "db", tmp_path, session="ev", **NO_PIXEL_TAGS)
+
+    async def script(pilot):
+        await ready(pilot, app)
+        await say(pilot, app, "that picnic in the park")
+        await settle(pilot, app)
+        question, choices = app.reply.question, app.query_one(Choices)
+        options, focused = list(choices.answers), app.focused is choices
+        await pilot.press("2")
+        await wait_for(pilot, lambda: len(messages(app, "user")) == 2)
+        await settle(pilot, app)
+        return question, options, focused, messages(app, "user")[-1], [c.photo.path for c in app.query_one(ResultsGrid).cards]
+
+    question, options, focused, answered, paths = run(app, script)
+    assert question is not None and question.attribute == "event" and focused
+    assert options == question.options and sorted(options) == ["Helsinki, Sat 10 Jul 2021", "Helsinki, Sat 3 Jul 2021"]
+    assert answered == options[1]
+    wanted = 0 if options[1].endswith("3 Jul 2021") else 1
+    assert paths and all(int(Path(p).stem[1:]) % 2 == wanted for p in paths)
+
+
 def test_help_opens_and_lists_the_keys(fresh):
     app = make_app(*fresh, session="t4")
 
@@ -148,6 +181,41 @@ def test_help_opens_and_lists_the_keys(fresh):
     shown, text, still = run(app, script)
     assert shown and not still
     assert "closer" in text and "none of these" in text
+    # Every signal, on or off; one that is off says the line that turns it on.
+    for name in ("words", "visual", "meaning", "scenes", "text in photos", "colour", "captions"):
+        assert f"✓ {name}: " in text or f"✗ {name}: " in text, name
+    assert "✗ visual: run `recall models pull`" in text
+
+
+def test_the_status_bar_names_every_signal_where_it_has_room_and_the_ones_off_where_not():
+    from recall.chat.engine import LibraryFacts, Signal
+    from recall.chat.widgets.status_bar import fitting, library_lines
+
+    signals = [Signal(name=n, on=n not in ("visual", "captions"), short="text" if n == "text in photos" else "")
+               for n in ("words", "visual", "meaning", "faces", "objects", "scenes", "text in photos", "colour",
+                         "captions", "voice")]
+    lines = library_lines(LibraryFacts(photos=8, people=0, signals=signals), "snapshot")
+    said = {width: fitting(lines, width).plain for width in (200, 104, 64, 45, 10)}
+    assert said[200] == ("8 photos · 0 people · ✓words ✗visual ✓meaning ✓faces ✓objects ✓scenes ✓text ✓colour "
+                         "✗captions ✓voice · session snapshot")
+    assert said[104] == said[200].removesuffix(" · session snapshot")  # 120 columns, less the LLM's state
+    assert said[64] == "8 photos · 0 people · ✓8 signals ✗visual ✗captions"  # 80 columns
+    assert said[45] == said[10] == "8 photos · 0 people · ✓8 ✗2 signals (F1)"
+    on = [s.model_copy(update={"on": True}) for s in signals]
+    assert fitting(library_lines(LibraryFacts(photos=1, signals=on, read_only=True), "s"), 50).plain == (
+        "1 photos · 0 people · ✓all 10 signals on · read-only")
+
+
+def test_the_details_say_the_occasion_and_the_text_in_the_photo():
+    from recall.chat.widgets.detail import fact_rows
+    from tools.index.records import PhotoRecord
+
+    record = PhotoRecord(id="a", path="/p/a.jpg", size=1, mtime_ns=1, text_in_photo="OPEN 24 HOURS", event_id="ev-1",
+                         event_label="Berlin, Sat 12 Jul 2025")
+    rows = {label: value.plain for label, value in fact_rows(record, [], {"open"})}
+    assert rows["from"] == "Berlin, Sat 12 Jul 2025" and rows["text in it"] == "OPEN 24 HOURS"
+    only_a_day = record.model_copy(update={"event_label": "Sat 12 Jul 2025", "text_in_photo": ""})
+    assert [label for label, _ in fact_rows(only_a_day, [], set())] == []  # the date row says that day
 
 
 def test_a_session_resumes_with_its_words_and_photos(fresh):

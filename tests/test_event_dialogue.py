@@ -103,6 +103,12 @@ def test_event_answers_by_position_or_distinguishing_words():
     assert picks == {"2": "ev-b", "the first one": "ev-a", "last": "ev-b", "Hamburg": "ev-b",
                      "the one in March": "ev-b", "Saturday 12 July": "ev-a", "2025": None, "#1 is close": None,
                      "3": None}
+    # The chat's choices send the option picked, whole: each picks its own event, also a day
+    # without a place beside the same day with one (its words are all in the other's).
+    for options in (question.options, ["Sat 12 Jul 2025", "Berlin, Sat 12 Jul 2025", "Berlin, Sun 13 Jul 2025"]):
+        asked = Question(text="?", attribute="event", options=options, option_ids=[f"ev-{i}" for i in range(len(options))])
+        assert [event_answer(asked, o) for o in options] == asked.option_ids
+        assert [event_answer(asked, f" {o.upper()} ") for o in options] == asked.option_ids
 
 
 def test_same_event_by_rules_and_in_the_llm_schema():

@@ -325,7 +325,7 @@ class RecallApp(PhotoActions, VoiceActions, LibraryActions, App):
         self.query_one("#prompt").focus()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([s for s in self.facts.signals if not s.on] if self.facts else []))
+        self.push_screen(HelpScreen(self.facts.signals if self.facts else []))
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -42,9 +42,22 @@ class CancelToken:
 
 
 class Signal(BaseModel):
-    name: str
+    name: str  # as the hint and the help say it
     on: bool
     how: str = ""  # the one line that turns it on
+    short: str = ""  # as the status bar says it (the name when empty)
+    gives: str = ""  # what it adds to a search, for the help
+
+    @property
+    def label(self) -> str:
+        return self.short or self.name
+
+
+# Model key -> (name, short name) of each signal the status bar and the help list, in their order.
+SIGNALS = {"clip": ("visual", ""), "text": ("meaning", ""), "faces": ("faces", ""), "objects": ("objects", ""),
+           "scenes": ("scenes", ""), "ocr": ("text in photos", "text"), "colour": ("colour", ""),
+           "caption": ("captions", ""), "speech": ("voice", "")}
+WORDS = Signal(name="words", on=True, gives="the words you say, matched to captions and keywords people wrote")
 
 
 class LibraryFacts(BaseModel):
@@ -131,15 +144,19 @@ class ChatEngine:
         return self.planner is not rules_planner
 
     def facts(self) -> LibraryFacts:
-        from tools.models.registry import model_statuses
+        from tools.models.registry import ANALYZER_SWITCHES, model_statuses
         from tools.understand.people import PeopleBook
 
-        wanted = {"clip": "visual", "text": "meaning", "faces": "faces", "objects": "objects",
-                  "caption": "captions", "speech": "voice"}
-        signals = [Signal(name="words", on=True)]
+        signals = [WORDS]
         for status in model_statuses(self.settings):
-            if status.key in wanted:
-                signals.append(Signal(name=wanted[status.key], on=status.found, how=status.how_to_enable or ""))
+            if status.key not in SIGNALS:
+                continue
+            name, short = SIGNALS[status.key]
+            on, how = status.found, status.how_to_enable or ""
+            switch = ANALYZER_SWITCHES.get(status.key)
+            if switch and not getattr(self.settings, switch):  # the understanding pass skips it
+                on, how = False, f"set RECALL_{switch.upper()}=true" + (f"; and {how}" if how else "")
+            signals.append(Signal(name=name, short=short, on=on, how=how, gives=status.enables))
         return LibraryFacts(photos=self.store.count(), people=len(PeopleBook(self.store).clusters()),
                             signals=signals, read_only=bool(self.store.notice), notice=self.store.notice)
 

@@ -60,6 +60,7 @@ class LibraryActions:
 
     def _refresh_facts(self) -> None:
         try:
-            self.status.show_library(self.engine.facts(), self.engine.session)
+            self.facts = self.engine.facts()  # what F1 lists, as the index run left it
+            self.status.show_library(self.facts, self.engine.session)
         except Exception as error:  # noqa: BLE001 - a server that went away: say so, stay up
             self._failed("reading the index failed", error)

@@ -134,6 +134,10 @@ def model_statuses(settings: Settings) -> list[ModelStatus]:
             speech_status(settings)]
 
 
+# The understanding pass's analyzers and the setting that switches each off (RECALL_ANALYZE_...=false).
+ANALYZER_SWITCHES = {"faces": "analyze_faces", "objects": "analyze_objects", "caption": "analyze_captions",
+                     "colour": "analyze_colour", "scenes": "analyze_scenes", "ocr": "analyze_ocr"}
+
 _LOADED: dict[tuple[str, str], object] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -222,8 +226,7 @@ class Models:
                 if model]
 
     # ---- the understanding pass's models ------------------------------------------------------
-    _ANALYZER_SWITCH = {"faces": "analyze_faces", "objects": "analyze_objects", "caption": "analyze_captions",
-                        "colour": "analyze_colour", "scenes": "analyze_scenes", "ocr": "analyze_ocr"}
+    _ANALYZER_SWITCH = ANALYZER_SWITCHES
     _ANALYZER_STATUS = {"faces": faces_status, "objects": objects_status, "caption": caption_status,
                         "colour": colour_status, "scenes": scenes_status, "ocr": ocr_status}
 

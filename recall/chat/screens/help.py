@@ -30,12 +30,23 @@ def key_label(keys: str) -> str:
     return " ".join(parts)
 
 
+def signals_text(signals: list) -> Text:
+    """Each signal, on (what it adds) or off (the one line that turns it on)."""
+    said = Text("\nSignals here: ✓ on, what it adds; ✗ off, how to turn it on", style="bold")
+    for signal in signals:
+        said.append(f"\n  {'✓' if signal.on else '✗'} {signal.name}: ", style="bold green" if signal.on else "bold yellow")
+        said.append(visible(signal.gives if signal.on else signal.how or "not available here"),
+                    style="dim" if signal.on else "")
+    return said
+
+
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "close")]
 
-    def __init__(self, signals_off: list | None = None):
+    def __init__(self, signals: list | None = None):
+        """``signals``: the chat engine's Signal list (all of them, on and off)."""
         super().__init__()
-        self.signals_off = signals_off or []
+        self.signals = signals or []
 
     def compose(self):
         table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1), expand=True)
@@ -50,10 +61,6 @@ class HelpScreen(ModalScreen):
             yield Static(Text("photo-recall: keys", style="bold"))
             yield Static(table)
             yield Static(said)
-            if self.signals_off:
-                off = Text("\nOff here, and how to turn each on:", style="bold")
-                for signal in self.signals_off:
-                    off.append(f"\n  {signal.name}: ", style="bold")
-                    off.append(visible(signal.how or "not available"))
-                yield Static(off)
+            if self.signals:
+                yield Static(signals_text(self.signals))
             yield Static(Text("\nEsc closes this.", style="dim"))

@@ -53,6 +53,28 @@ def why_rows(photo, record, plan, scale: dict[str, float]) -> list[tuple[str, fl
     return rows
 
 
+def fact_rows(record, people: list[str], terms: set[str]) -> list[tuple[str, Text]]:
+    """(label, value) for what the index knows about the photo, the matched words in bold."""
+    rows = []
+    if record.taken_at:
+        taken = record.taken_at_iso[:16].replace("T", " ")
+        rows.append(("date", Text(taken + (" (file date: no date in the photo)" if record.date_source == "file" else ""))))
+    # The occasion it belongs to; a label that is only a day ("Thu 8 Jul 2021": no place known)
+    # would say the date again (as agent/explain.py, which also leaves it out).
+    occasion = record.event_label if record.event_label and "," in record.event_label else ""
+    for label, value in (("from", occasion), ("place", record.place), ("camera", record.camera),
+                         ("people", ", ".join(people))):
+        if value:
+            rows.append((label, Text(visible(value))))
+    for label, value in (("your caption", record.user_text), ("caption", record.caption),
+                         ("text in it", record.text_in_photo)):
+        if value:
+            rows.append((label, highlighted(value, terms)))
+    if record.tags:
+        rows.append(("tags", highlighted(", ".join(record.tags[:16]), terms)))
+    return rows
+
+
 class DetailPane(VerticalScroll):
     def compose(self):
         yield Static("", id="preview")
@@ -68,19 +90,8 @@ class DetailPane(VerticalScroll):
         title = Text(f"#{photo.number} ", style="bold")
         title.append(visible(record.path if record else photo.path))
         self.query_one("#detail-title", Static).update(title)
-        if record is not None:
-            if record.taken_at:
-                taken = record.taken_at_iso[:16].replace("T", " ")
-                facts.add_row("date", Text(taken + (" (file date: no date in the photo)" if record.date_source == "file" else "")))
-            for label, value in (("place", record.place), ("camera", record.camera), ("people", ", ".join(people))):
-                if value:
-                    facts.add_row(label, Text(visible(value)))
-            for label, value in (("your caption", record.user_text), ("caption", record.caption),
-                                 ("text in it", record.text_in_photo)):
-                if value:
-                    facts.add_row(label, highlighted(value, terms))
-            if record.tags:
-                facts.add_row("tags", highlighted(", ".join(record.tags[:16]), terms))
+        for label, value in (fact_rows(record, people, terms) if record is not None else []):
+            facts.add_row(label, value)
         self.query_one("#facts", Static).update(facts)
 
         why = Table.grid(padding=(0, 1))
