@@ -218,9 +218,10 @@ def test_interrupted_run_loses_nothing_and_resumes(how, make_settings, tiny_clip
                                text=True)
     _wait_for_photos(settings, 8, process)
     process.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(timeout=60)
     if how == "ctrl-c":
-        assert process.returncode == 130 and "Interrupted" in stderr and "Traceback" not in stderr
+        assert process.returncode == 130 and "Interrupted" in stderr and "Traceback" not in stderr, (
+            f"rc {process.returncode}\nstdout: {stdout[-2000:]}\nstderr: {stderr[-2000:]}")
     done_before = PhotoStore(settings).count()
     assert 0 < done_before < total, "the run should have been cut off part-way"
 

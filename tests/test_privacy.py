@@ -64,7 +64,7 @@ def test_index_and_search_work_with_the_network_refused(tmp_path, tiny_clip_mode
     reply = json.loads(chat.stdout)
     assert reply["planner"] == "llm", reply["notices"]  # the local LLM planned this turn
     assert reply["results"][0]["path"].endswith("DSCN0010.jpg")
-    spoken = offline("ask", "--audio", str(speak("uh, the old cathedral", tmp_path / "memo.wav")),
+    spoken = offline("ask", "--audio", str(speak("a photo of the old cathedral", tmp_path / "memo.wav")),
                      "--session", "private-voice", "--json", env=env)
     assert spoken.returncode == 0, spoken.stderr
     heard = json.loads(spoken.stdout)
