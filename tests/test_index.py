@@ -214,8 +214,10 @@ def test_interrupted_run_loses_nothing_and_resumes(how, make_settings, tiny_clip
                     shape=("circle", "square", "triangle")[i % 3], seed=i, size=384)
     settings = make_settings(tiny_clip_models_dir)
     command, env = _index_command(library, settings.db, tiny_clip_models_dir)
+    # A suite started in the background (`nohup ... &`) ignores SIGINT, and a child inherits that:
+    # Python then never turns Ctrl-C into KeyboardInterrupt. A person's terminal does not.
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_photos(settings, 8, process)
     process.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
