@@ -196,14 +196,12 @@ def search(text: Annotated[str, typer.Argument(help="what you remember seeing")]
             raise UserError(f"there is no event {event!r}: `recall events` lists them")
         response = Searcher(store, models).search(query)
         if as_json:
-            # Text read in the photo (PP-OCR or Florence-2) comes with it: "the sign said OPEN".
-            read = {i: r.text_in_photo for i, r in store.get_photos([r.id for r in response.results]).items()
-                    if r.text_in_photo} if response.results else {}
             for result in response.results:
-                json_line({**result.model_dump(include={"path", "score", "taken_at", "place", "lat", "lon",
-                                                        "camera", "event_id", "event", "burst_id", "burst_count",
-                                                        "why"}),
-                           **({"text_in_photo": read[result.id]} if result.id in read else {})})
+                row = result.model_dump(include={"path", "score", "taken_at", "place", "lat", "lon", "camera",
+                                                 "event_id", "event", "burst_id", "burst_count", "why"})
+                if result.text_in_photo:  # text read in the photo comes with it: "the sign said OPEN"
+                    row["text_in_photo"] = result.text_in_photo
+                json_line(row)
         else:
             print_results(response)
         for notice in response.notices:

@@ -100,6 +100,7 @@ class SearchResult(BaseModel):
     event: str | None = None  # the event's short label, "Berlin, Sat 14 Jul 2025"
     burst_id: str | None = None
     burst_count: int = 0  # frames in its burst (this one stands for them all); 0: not in a burst
+    text_in_photo: str = ""  # what OCR (or the captioner) read in it: "the sign said OPEN"
     why: dict[str, SignalScore] = {}
 
 
@@ -285,4 +286,5 @@ def result_from_record(record: PhotoRecord, score: float, why: dict[str, SignalS
     return SearchResult(id=record.id, path=record.path, score=round(score, 4), taken_at=record.taken_at_iso,
                         place=record.place, lat=record.lat, lon=record.lon, camera=record.camera,
                         date_source=record.date_source, event_id=record.event_id, event=record.event_label,
-                        burst_id=record.burst_id, burst_count=record.burst_size, why=why)
+                        burst_id=record.burst_id, burst_count=record.burst_size,
+                        text_in_photo=record.text_in_photo or "", why=why)
