@@ -17,7 +17,6 @@ are good enough to be tags is decided by measurement (evals/tags.py --poses), no
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import threading
 import time
@@ -27,7 +26,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
-from tools.models.scenes import HOW_TO_ENABLE, RUNTIME_MODULE, package_model_folders
+from tools.models.scenes import package_files, package_model_status
 
 MODEL_FILE = "movenet_lightning.tflite"
 KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
@@ -70,22 +69,14 @@ class PoseLabel(BaseModel):
 
 
 def model_file(override: Path | None = None) -> Path | None:
-    for folder in package_model_folders(override):
-        if (folder / MODEL_FILE).is_file():
-            return folder / MODEL_FILE
-    return None
+    files = package_files((MODEL_FILE,), override)
+    return files[0] if files else None
 
 
 def pose_model_status(override: Path | None = None) -> tuple[bool, str]:
     """(usable, where the model is or why not), without loading it."""
-    if importlib.util.find_spec(RUNTIME_MODULE) is None:
-        return False, f"the TFLite runtime is not installed: {HOW_TO_ENABLE}"
-    found = model_file(override)
-    if found is None and override is not None:
-        return False, f"the MoveNet pose model ({MODEL_FILE}) is not in {override}"
-    if found is None:
-        return False, f"the MoveNet pose model is not installed: {HOW_TO_ENABLE}"
-    return True, str(found)
+    files, why_not = package_model_status("MoveNet pose model", (MODEL_FILE,), override)
+    return (True, str(files[0])) if files else (False, why_not)
 
 
 # ---------------------------------------------------------------------------- the rules

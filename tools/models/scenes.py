@@ -60,23 +60,38 @@ def package_model_folders(override: Path | None = None) -> list[Path]:
     return [Path(location) / "models" for location in spec.submodule_search_locations]
 
 
+def package_files(names: tuple[str, ...], override: Path | None = None) -> tuple[Path, ...] | None:
+    """These files, together in ``override`` or inside the installed package, or None; runs no
+    package code. The package ships more than one model (the classifier, MoveNet)."""
+    for folder in package_model_folders(override):
+        if all((folder / name).is_file() for name in names):
+            return tuple(folder / name for name in names)
+    return None
+
+
+def package_model_status(what: str, names: tuple[str, ...],
+                         override: Path | None = None) -> tuple[tuple[Path, ...] | None, str]:
+    """(the files, "") when ``what`` can run on the TFLite runtime, else (None, why not)."""
+    if importlib.util.find_spec(RUNTIME_MODULE) is None:
+        return None, f"the TFLite runtime is not installed: {HOW_TO_ENABLE}"
+    files = package_files(names, override)
+    if files is None and override is not None:
+        return None, f"the {what} ({', '.join(names)}) is not in {override}"
+    if files is None:
+        return None, f"the {what} is not installed: {HOW_TO_ENABLE}"
+    return files, ""
+
+
 def model_files(override: Path | None = None) -> tuple[Path, Path] | None:
     """(model, labels) in ``override`` or inside the installed package, or None; runs no package code."""
-    for folder in package_model_folders(override):
-        if (folder / MODEL_FILE).is_file() and (folder / LABEL_FILE).is_file():
-            return folder / MODEL_FILE, folder / LABEL_FILE
-    return None
+    return package_files((MODEL_FILE, LABEL_FILE), override)
 
 
 def scene_classifier_status(override: Path | None = None, words_file: Path = WORDS_FILE) -> tuple[bool, str]:
     """(usable, where the model is or why not), without loading it."""
-    if importlib.util.find_spec(RUNTIME_MODULE) is None:
-        return False, f"the TFLite runtime is not installed: {HOW_TO_ENABLE}"
-    files = model_files(override)
-    if files is None and override is not None:
-        return False, f"the EfficientNet-Lite3 classifier ({MODEL_FILE}, {LABEL_FILE}) is not in {override}"
+    files, why_not = package_model_status("EfficientNet-Lite3 classifier", (MODEL_FILE, LABEL_FILE), override)
     if files is None:
-        return False, f"the EfficientNet-Lite3 classifier is not installed: {HOW_TO_ENABLE}"
+        return False, why_not
     if not words_file.is_file():
         return False, f"the label words file {words_file} is missing"
     return True, str(files[0])
