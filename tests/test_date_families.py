@@ -10,10 +10,11 @@ output.  Each Hebrew feast starts on its eve; each one-day Islamic feast has a d
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import pytest
 
+from tests.test_date_forms import assert_resolves
 from tools.dates.date_phrases import find_date_phrase, resolve_date_phrase
 
 NOW = datetime(2026, 11, 22, 15, 30)  # a Sunday
@@ -92,10 +93,7 @@ CASES = [
 
 @pytest.mark.parametrize("phrase, now, first, last", CASES, ids=[f"{c[0]}@{c[1]:%Y-%m-%d}" for c in CASES])
 def test_families_resolve(phrase, now, first, last):
-    found = resolve_date_phrase(phrase, now)
-    assert found is not None, phrase
-    assert (found.start, found.end) == (datetime.combine(date.fromisoformat(first), time.min),
-                                        datetime.combine(date.fromisoformat(last), time.max)), found.label
+    assert_resolves(phrase, now, first, last)
 
 
 def test_this_season_in_the_south():

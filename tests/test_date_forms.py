@@ -119,11 +119,16 @@ CASES = [
 
 @pytest.mark.parametrize("phrase, now, first, last", CASES, ids=[f"{c[0]}@{c[1]:%Y-%m-%d}" for c in CASES])
 def test_spoken_forms_resolve(phrase, now, first, last):
+    assert assert_resolves(phrase, now, first, last).label
+
+
+def assert_resolves(phrase: str, now: datetime, first: str, last: str):
+    """``phrase`` said at ``now`` is the whole days ``first`` to ``last`` (ISO dates); the range."""
     found = resolve_date_phrase(phrase, now)
     assert found is not None, phrase
     assert (found.start, found.end) == (datetime.combine(date.fromisoformat(first), time.min),
                                         datetime.combine(date.fromisoformat(last), time.max)), found.label
-    assert found.label
+    return found
 
 
 @pytest.mark.parametrize("phrase", [
