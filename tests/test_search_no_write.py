@@ -59,6 +59,19 @@ def indexed(tmp_path_factory, tiny_clip_models_dir):
     return db, env
 
 
+def settings_for_a_copy(indexed, tmp_path: Path):
+    """Settings for a copy of the shared index in ``tmp_path`` (with a cache of its own), for a test
+    that writes to it."""
+    import shutil
+
+    from tools.settings import load_settings
+
+    db, env = indexed
+    shutil.copytree(db, tmp_path / "db")
+    return load_settings(db=tmp_path / "db", models_dir=env["RECALL_MODELS_DIR"], clip_model=TINY_CLIP_NAME,
+                         cache_dir=tmp_path / "cache")
+
+
 def test_search_ask_status_people_leave_every_file_of_the_index_as_it_was(indexed):
     db, env = indexed
     before = snapshot(db)
@@ -79,28 +92,21 @@ def test_search_ask_status_people_leave_every_file_of_the_index_as_it_was(indexe
 def test_a_stale_vector_file_is_not_used_and_still_nothing_is_written(indexed, tmp_path):
     """A write that did not save matrices (an older version, a crash): searching builds its own
     in the cache folder, from a private copy, and finds what Chroma finds."""
-    import shutil
-
     from tools.index.store import PhotoStore
     from tools.models.registry import Models
     from tools.query.search import SearchQuery, Searcher
-    from tools.settings import load_settings
 
-    db, env = indexed
-    copy = tmp_path / "db"
-    shutil.copytree(db, copy)
-    settings = load_settings(db=copy, models_dir=env["RECALL_MODELS_DIR"], clip_model=TINY_CLIP_NAME,
-                             cache_dir=tmp_path / "cache")
+    settings = settings_for_a_copy(indexed, tmp_path)
     writer = PhotoStore(settings, mode="write")
     gone = sorted(writer.all_ids())[0]
     writer.delete_photos([gone])  # through Chroma, outside writing(): no matrix is saved
-    before = snapshot(copy)
+    before = snapshot(settings.db)
     reader = PhotoStore(settings, mode="search")
     models = Models(settings)
     query = SearchQuery(text="a dog in the water", k=10)
     fast = Searcher(reader, models).search(query)
     assert gone not in {r.id for r in fast.results} and fast.results
-    assert snapshot(copy) == before
+    assert snapshot(settings.db) == before
     assert list((tmp_path / "cache" / "vectors").rglob("*.npy"))  # built in the cache, not the index
     slow = Searcher(writer, models).search(query)
     assert [r.id for r in fast.results] == [r.id for r in slow.results]
@@ -108,16 +114,9 @@ def test_a_stale_vector_file_is_not_used_and_still_nothing_is_written(indexed, t
 
 
 def test_the_read_path_answers_as_chroma_does(indexed, tmp_path):
-    import shutil
-
     from tools.index.store import PhotoStore
-    from tools.settings import load_settings
 
-    db, env = indexed
-    copy = tmp_path / "db"
-    shutil.copytree(db, copy)
-    settings = load_settings(db=copy, models_dir=env["RECALL_MODELS_DIR"], clip_model=TINY_CLIP_NAME,
-                             cache_dir=tmp_path / "cache")
+    settings = settings_for_a_copy(indexed, tmp_path)
     fast, chroma = PhotoStore(settings, mode="search"), PhotoStore(settings, mode="write")
     assert fast.count() == chroma.count() == 18
     assert fast.vector_collections() == chroma.vector_collections()
@@ -151,18 +150,11 @@ def test_the_read_path_answers_as_chroma_does(indexed, tmp_path):
 
 
 def test_while_an_index_run_writes_the_saved_vectors_serve_without_a_copy(indexed, tmp_path):
-    import shutil
-
     from tools.index.store import PhotoStore
     from tools.models.registry import Models
     from tools.query.search import SearchQuery, Searcher
-    from tools.settings import load_settings
 
-    db, env = indexed
-    copy = tmp_path / "db"
-    shutil.copytree(db, copy)
-    settings = load_settings(db=copy, models_dir=env["RECALL_MODELS_DIR"], clip_model=TINY_CLIP_NAME,
-                             cache_dir=tmp_path / "cache")
+    settings = settings_for_a_copy(indexed, tmp_path)
     writer = PhotoStore(settings, mode="write")
     with writer.writing("test: an index run"):
         gone = sorted(writer.all_ids())[0]
