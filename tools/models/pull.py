@@ -134,11 +134,20 @@ def pull_model(settings: Settings, kind: str, progress: Progress | None = None) 
             _install(kind, folder, target, files, repo, revision)
             shutil.rmtree(folder, ignore_errors=True)
         return PullResult(kind, repo, revision, target, downloaded)
+    except OSError as error:  # one not worded where it happened
+        _remove_made(created)
+        where = Path(error.filename) if error.filename else target.parent
+        raise _write_problem(error, where, staging=settings.cache_dir in where.parents) from None
     except BaseException:
-        for folder in reversed(created):  # a failed pull leaves the models folder as it found it
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        _remove_made(created)
         raise
+
+
+def _remove_made(folders: list[Path]) -> None:
+    """A failed pull leaves the models folder as it found it: the folders it made go again."""
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 # ---- the hub ----------------------------------------------------------------------------------
@@ -267,7 +276,7 @@ def _download(repo: str, revision: str, endpoint: str, file: RemoteFile, part: P
                         if out.tell() > file.size:
                             break  # the check below rejects it; no reason to fill the disk
         except OSError as error:
-            raise _write_problem(error, part.parent) from None
+            raise _write_problem(error, part.parent, staging=True) from None
         except Exception as error:  # noqa: BLE001 - worded for the user below
             if not _is_transport_error(error):
                 raise PullError(_hub_problem(error, repo, endpoint), resumable=_transient(error)) from None
@@ -300,18 +309,19 @@ def _writable_folder(folder: Path) -> list[Path]:
         with tempfile.TemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as error:
-        for made in reversed(created):
-            with contextlib.suppress(OSError):
-                made.rmdir()
+        _remove_made(created)
         raise _write_problem(error, folder) from None
     return created
 
 
-def _write_problem(error: OSError, folder: Path) -> PullError:
+def _write_problem(error: OSError, folder: Path, staging: bool = False) -> PullError:
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return PullError(f"the disk is full ({folder}): nothing was installed; free some space and run "
                          "`recall models pull` again")
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if staging:
+            return PullError(f"cannot write to the download folder {folder}: {error.strerror.lower()} "
+                             "(RECALL_CACHE_DIR chooses another)")
         return PullError(f"cannot write to the models folder {folder}: {error.strerror.lower()} "
                          "(RECALL_MODELS chooses another)")
     return PullError(f"cannot write {error.filename or folder}: {error.strerror or error}")
@@ -353,7 +363,7 @@ def _staging(folder: Path, repo: str, revision: str) -> Iterator[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         lock = open(folder.parent / f".{folder.name}.lock", "w")
     except OSError as error:
-        raise _write_problem(error, folder.parent) from None
+        raise _write_problem(error, folder.parent, staging=True) from None
     with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -420,10 +430,10 @@ def _install(kind: str, staging: Path, target: Path, files: list[RemoteFile], re
         incoming = None
         _sync_folder(target.parent)
     except OSError as error:
-        if old is not None and not target.exists():
-            os.rename(old / "model", target)  # put the previous model back
         raise _write_problem(error, target.parent) from None
     finally:
+        if old is not None and not target.exists():
+            os.rename(old / "model", target)  # stopped between the renames: the previous model goes back
         for leftover in (incoming, old):
             if leftover is not None:
                 shutil.rmtree(leftover, ignore_errors=True)
