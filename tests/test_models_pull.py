@@ -235,3 +235,21 @@ def test_a_models_folder_that_cannot_be_written_is_said_before_any_download(plac
     assert list(place.models.iterdir()) == []
     assert not [r for r in hub.requests if "/resolve/" in r[1]]  # nothing was downloaded
     place.no_network_attempted()
+
+
+def test_a_pull_killed_between_its_renames_gets_the_model_back_on_the_next_pull(place, hub):
+    assert place.pull().returncode == 0
+    installed = tree_digest(place.clip)
+    # What a kill leaves between "old model aside" and "new model in": both hidden, no model.
+    hidden_old = place.models / "clip" / f".{TINY_CLIP_NAME}.old-x1"
+    hidden_old.mkdir()
+    place.clip.rename(hidden_old / "model")
+    half_new = place.models / "clip" / f".{TINY_CLIP_NAME}.incoming-x2"
+    half_new.mkdir()
+    (half_new / "config.json").write_text("{}")
+    gets = len(hub.gets("model.safetensors"))
+    again = place.pull()
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
+    assert tree_digest(place.clip) == installed and len(hub.gets("model.safetensors")) == gets
+    assert place.leftovers() == []
+    place.no_network_attempted()

@@ -124,15 +124,16 @@ def pull_model(settings: Settings, kind: str, progress: Progress | None = None) 
     try:
         endpoint = _allow_network()
         files, revision = _listing(repo, patterns, endpoint)
-        if _installed_at(target, revision, files):
-            return PullResult(kind, repo, revision, target, 0, up_to_date=True)
         staging = settings.cache_dir / "downloads" / kind / target.name
-        with _staging(staging, repo, revision) as folder:
+        with _locked(staging):
             _restore_interrupted_swap(target)
-            _check_space(files, folder, target.parent, settings.min_free_mb)
-            downloaded = sum(_fetch(repo, revision, endpoint, file, folder, progress) for file in files)
-            _install(kind, folder, target, files, repo, revision)
-            shutil.rmtree(folder, ignore_errors=True)
+            if _installed_at(target, revision, files):
+                return PullResult(kind, repo, revision, target, 0, up_to_date=True)
+            with _staging(staging, repo, revision) as folder:
+                _check_space(files, folder, target.parent, settings.min_free_mb)
+                downloaded = sum(_fetch(repo, revision, endpoint, file, folder, progress) for file in files)
+                _install(kind, folder, target, files, repo, revision)
+                shutil.rmtree(folder, ignore_errors=True)
         return PullResult(kind, repo, revision, target, downloaded)
     except OSError as error:  # one not worded where it happened
         _remove_made(created)
@@ -353,38 +354,48 @@ def _digest(path: Path, digest) -> str:
 
 
 @contextlib.contextmanager
-def _staging(folder: Path, repo: str, revision: str) -> Iterator[Path]:
-    """The download folder of one model, locked for this pull, kept for the next one if interrupted.
-
-    Files from another repo or commit are dropped first. A failure the next run cannot build on (a
-    checksum, a full disk, a repo gone) removes the folder; an interruption keeps it.
-    """
+def _locked(staging: Path) -> Iterator[None]:
+    """One pull of a model at a time (two would fetch into, and install from, the same folders)."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder.parent / f".{folder.name}.lock", "w")
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(staging.parent / f".{staging.name}.lock", "w")
     except OSError as error:
-        raise _write_problem(error, folder.parent, staging=True) from None
+        raise _write_problem(error, staging.parent, staging=True) from None
     with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PullError(f"another `recall models pull` is downloading into {folder}: wait for it") from None
-        state_path = folder / ".pull.json"
-        state = {"repo": repo, "revision": revision}
+            raise PullError(f"another `recall models pull` is fetching this model into {staging}: "
+                            "wait for it to finish") from None
+        yield
+
+
+@contextlib.contextmanager
+def _staging(folder: Path, repo: str, revision: str) -> Iterator[Path]:
+    """The download folder of one model, kept for the next pull if this one is interrupted.
+
+    Files from another repo or commit are dropped first. A failure the next run cannot build on (a
+    checksum, a full disk, a repo gone) removes the folder; an interruption keeps it.
+    """
+    state_path = folder / ".pull.json"
+    state = {"repo": repo, "revision": revision}
+    try:
+        previous = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        previous = None
+    if previous != state:
+        shutil.rmtree(folder, ignore_errors=True)
         try:
-            previous = json.loads(state_path.read_text())
-        except (OSError, ValueError):
-            previous = None
-        if previous != state:
-            shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
             state_path.write_text(json.dumps(state))
-        try:
-            yield folder
-        except PullError as error:
-            if not error.resumable:
-                shutil.rmtree(folder, ignore_errors=True)
-            raise
+        except OSError as error:
+            raise _write_problem(error, folder, staging=True) from None
+    try:
+        yield folder
+    except PullError as error:
+        if not error.resumable:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 # ---- install ----------------------------------------------------------------------------------
