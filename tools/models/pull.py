@@ -170,11 +170,13 @@ def _listing(repo: str, patterns: list[str], endpoint: str) -> tuple[list[Remote
                                                    timeout=CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
     except Exception as error:  # noqa: BLE001 - worded for the user below
         raise PullError(_hub_problem(error, repo, endpoint)) from None
-    files = [RemoteFile(s.rfilename, s.lfs.size if s.lfs else (s.size or 0), s.lfs.sha256 if s.lfs else None,
-                        None if s.lfs else s.blob_id)
-             for s in info.siblings or [] if any(fnmatch(s.rfilename, p) for p in patterns)]
-    if not files or not info.sha:
+    wanted = [s for s in info.siblings or [] if any(fnmatch(s.rfilename, p) for p in patterns)]
+    if not wanted or not info.sha:
         raise PullError(f"{repo} on {endpoint} has none of the model's files ({', '.join(patterns[:3])}, ...)")
+    if any((s.lfs.size if s.lfs else s.size) is None for s in wanted):
+        raise PullError(f"{endpoint} lists no file sizes for {repo}: it does not answer like a Hugging Face hub")
+    files = [RemoteFile(s.rfilename, s.lfs.size if s.lfs else s.size, s.lfs.sha256 if s.lfs else None,
+                        None if s.lfs else s.blob_id) for s in wanted]
     unsafe = [f.name for f in files if f.name.startswith(("/", "\\")) or ".." in Path(f.name).parts]
     if unsafe:
         raise PullError(f"{repo} lists a file outside its folder ({unsafe[0]}): nothing was downloaded")
@@ -256,6 +258,7 @@ def _download(repo: str, revision: str, endpoint: str, file: RemoteFile, part: P
     headers = {**build_hf_headers(), "Accept-Encoding": "identity"}
     timeout = httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
     received, idle_tries = 0, 0
+    part.touch()  # an empty file is complete as it is
     while (have := part.stat().st_size if part.exists() else 0) < file.size:
         asked = {**headers, "Range": f"bytes={have}-"} if have else headers
         try:
