@@ -521,22 +521,47 @@ def models_list(ctx: typer.Context, models_dir: ModelsOption = None, as_json: Js
 @models_app.command("pull")
 def models_pull(models_dir: ModelsOption = None,
                 only: Annotated[Optional[str], typer.Option("--only", help="clip or caption")] = None) -> None:
-    """Download the default CLIP and Florence-2 into the models folder (needs a network)."""
-    from tools.models.registry import PULLABLE, pull_model
+    """Download the default CLIP and Florence-2 into the models folder (needs a network; HF_ENDPOINT for a mirror)."""
+    from tools.models.pull import PULLABLE, PullError, pull_model, pull_target
 
     with friendly_errors():
         settings = _settings(None, None, models_dir)
         if only is not None and only not in PULLABLE:
             raise UserError(f"--only takes one of {', '.join(PULLABLE)}")
         for kind in [only] if only else PULLABLE:
-            repo = settings.clip_hub_repo if kind == "clip" else settings.captioner_hub_repo
+            repo = pull_target(settings, kind)[0]
+            say(f"Fetching {kind} from {repo} ...")
             try:
-                path = pull_model(settings, kind)
-            except Exception as error:  # noqa: BLE001 - offline is the usual cause
-                raise UserError(f"could not download {repo} (is this machine online?): "
-                                f"{str(error).splitlines()[0][:200] if str(error) else type(error).__name__}") from None
-            say(f"{kind} ready at {path}.")
+                with _download_progress() as progress:
+                    pulled = pull_model(settings, kind, progress)
+            except PullError as error:
+                raise UserError(f"could not download {repo}: {error}") from None
+            if pulled.up_to_date:
+                say(f"{kind} is up to date at {pulled.path} (revision {pulled.revision[:12]}).")
+            else:
+                say(f"{kind} ready at {pulled.path} (revision {pulled.revision[:12]}, "
+                    f"{pulled.downloaded_bytes / 1e6:.1f} MB downloaded, checksums verified).")
         say("Run `recall index` again: photos already indexed get the new signals.")
+
+
+@contextlib.contextmanager
+def _download_progress():
+    """A progress bar on a terminal; nothing in a pipe or a log."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=err,
+                  transient=True) as bar:
+        tasks: dict[str, object] = {}
+
+        def update(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done)
+
+        yield update
 
 
 # Commands that only read (nothing of theirs is left to finish once they return) end the process

@@ -174,7 +174,8 @@ def print_models(statuses) -> None:
         out.print(f"Model {markup(model.key)} ({markup(model.name)}): {state} - {markup(model.enables)}",
                   highlight=False)
         if model.found:
-            say(f"    from {model.location}")
+            pulled = f" ({model.repo} at revision {model.revision[:12]})" if model.repo and model.revision else ""
+            say(f"    from {model.location}{pulled}")
         else:
             say(f"    to turn on: {model.how_to_enable}")
 

@@ -4,11 +4,6 @@ Models load on first use, so a run with nothing to do never pays for (or touches
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -18,10 +13,6 @@ from tools.settings import Settings
 from tools.models.clip import ClipModel, ModelMissing, clip_folder_problem
 from tools.models.text_embedder import TextEmbedder, find_text_model
 
-CLIP_FILES = ["config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json",
-              "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json"]
-
-
 class ModelStatus(BaseModel):
     key: str
     name: str
@@ -29,6 +20,16 @@ class ModelStatus(BaseModel):
     location: str | None = None
     enables: str
     how_to_enable: str | None = None
+    # Where `recall models pull` fetched it from (its MANIFEST.json); None for a folder put there by hand.
+    repo: str | None = None
+    revision: str | None = None
+
+
+def _pulled(path: Path) -> dict:
+    from tools.models.pull import installed_manifest
+
+    manifest = installed_manifest(path) or {}
+    return {"repo": manifest.get("repo"), "revision": manifest.get("revision")}
 
 
 def _quiet_transformers() -> None:
@@ -47,6 +48,7 @@ def clip_status(settings: Settings) -> ModelStatus:
         how_to_enable=None if problem is None else (
             f"run `recall models pull` on a machine that is online, or put a Hugging Face CLIP "
             f"folder (config.json, model.safetensors, tokenizer, preprocessor_config.json) at {path}"),
+        **(_pulled(path) if problem is None else {}),
     )
 
 
@@ -114,7 +116,8 @@ def caption_status(settings: Settings) -> ModelStatus:
         enables="captions, object labels and text in photos written by Florence-2",
         how_to_enable=None if problem is None else (
             f"run `recall models pull` on a machine that is online, or put a Florence-2 folder "
-            f"(transformers format) at {path}"))
+            f"(transformers format) at {path}"),
+        **(_pulled(path) if problem is None else {}))
 
 
 def speech_status(settings: Settings) -> ModelStatus:
@@ -279,52 +282,3 @@ class Models:
             model = None
         self._analyzers[key] = model
         return model
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-PULLABLE = ("clip", "caption")
-
-
-def pull_model(settings: Settings, kind: str) -> Path:
-    """Download a default model (CLIP or Florence-2) into the models folder, checksum-checked.
-
-    The one place that may use the network, on a user's explicit request. Every file the hub
-    lists with a SHA-256 (the large ones) is checked; all files' hashes go to MANIFEST.json.
-    """
-    os.environ["HF_HUB_OFFLINE"] = "0"
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub import constants as hub_constants
-
-    hub_constants.HF_HUB_OFFLINE = False
-    if kind == "clip":
-        repo, target, patterns = settings.clip_hub_repo, settings.model_path("clip", settings.clip_model), CLIP_FILES
-    else:
-        repo = settings.captioner_hub_repo
-        target = settings.model_path("captioner", settings.captioner_model)
-        patterns = ["*.json", "*.safetensors", "*.txt"]
-    info = HfApi().model_info(repo, files_metadata=True)
-    expected = {s.rfilename: s.lfs.sha256 for s in info.siblings if s.lfs is not None}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        snapshot_download(repo, local_dir=tmp, allow_patterns=patterns)
-        shutil.rmtree(Path(tmp) / ".cache", ignore_errors=True)
-        manifest = {}
-        for file in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
-            name = file.relative_to(tmp).as_posix()
-            manifest[name] = _sha256(file)
-            if name in expected and manifest[name] != expected[name]:
-                raise RuntimeError(f"checksum mismatch for {name}: the download is corrupt")
-        (Path(tmp) / "MANIFEST.json").write_text(json.dumps(
-            {"repo": repo, "revision": info.sha, "sha256": manifest}, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
-        Path(tmp).rename(target)
-        Path(tmp).mkdir()  # TemporaryDirectory cleans up a folder it expects to exist
-    return target
