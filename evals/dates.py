@@ -18,11 +18,11 @@ reference time, Tue 2013-02-12 04:30.  Every phrase goes through
 Every miss (not covering) is also classed, without changing the two scores above:
 
 * convention: we answer by a convention tools/dates/date_phrases.py documents and keeps on
-  purpose where Duckling has another (meteorological seasons against its astronomical ones,
-  windows ending today against whole past units, Saturday-Sunday weekends against Friday evening
-  to Sunday, "three months ago" as that month against one day, a two-digit year as the most recent
-  past one against the coming one, "last X" as the latest that has ended against the latest that
-  has started, a time of day alone as no date filter).  A miss is this class only when its phrase
+  purpose where Duckling has another (the singular "the past week" as a window ending today
+  against the whole past week, "three months ago" as that month against one day, a two-digit
+  year as the most recent past one against the coming one, "last X" as the latest that has ended
+  against the latest that has started, a time of day alone as no date filter; seasons,
+  weekends and counted windows hold both readings, so Duckling's is inside ours).  A miss is this class only when its phrase
   is of that form AND our answer is the one the convention gives (the same instance with other
   edges, the same day a century back, ...), so a real bug in such a phrase is not hidden here;
 * no date: we return nothing;
