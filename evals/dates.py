@@ -38,7 +38,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,12 +85,8 @@ def _overlaps(got, expected) -> bool:
 
 # (name, phrase form, what our answer must be for the miss to be that convention's)
 CONVENTIONS = [
-    ("meteorological seasons", re.compile(r"\b(?:seasons?|winter|summer|spring|autumn|fall)\b"),
-     lambda got, exp: got is not None and _overlaps(got, exp)),
-    ("windows end today", re.compile(r"^(?:the\s+)?(?:last|past)\s+(?:\w+\s+)?(?:weeks?|months?|years?)$"),
+    ("the past week is a window ending today", re.compile(r"^(?:the\s+)?past\s+(?:weeks?|months?|years?)$"),
      lambda got, exp: got is not None and _overlaps(got, exp) and got[1] == REFERENCE.date()),
-    ("weekends are Saturday-Sunday", re.compile(r"\bweekends?\b"),
-     lambda got, exp: got is not None and got[0] == exp[0] + timedelta(days=1) and got[1] == exp[1]),
     ("N units ago is that whole unit", re.compile(r"\bago\b"),
      lambda got, exp: got is not None and got[0] <= exp[0] and got[1] >= exp[1]),
     ("two-digit year is the latest past one", re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d\d$|'\d\d\b"),
