@@ -248,6 +248,37 @@ def test_a_site_named_by_its_town_is_the_town(phrase, part, lat, lon):
     assert f'matched "{part}"' in found.label  # the filter says what it matched
 
 
+@pytest.mark.parametrize("phrase, part, lat, lon", [
+    # The town also names a bigger town or a region in the Americas or Oceania, named after it: a
+    # heritage site is the European original's (Córdoba, Argentina has 1.4 million people).
+    ("Historic Centre of Cordoba", "Cordoba", 37.88, -4.78), ("Historic City of Toledo", "Toledo", 39.86, -4.03),
+    ("Archaeological Ensemble of Mérida", "Mérida", 38.92, -6.34),
+    ("Durham Castle and Cathedral", "Durham", 54.78, -1.57), ("Canterbury Cathedral", "Canterbury", 51.28, 1.08),
+    # a long official name: the town after the last "of" of a clause with a site word in it
+    ("Roman Theatre and its Surroundings and the Triumphal Arch of Orange", "Orange", 44.14, 4.81),
+    ("Mudejar Architecture of Aragon", "Aragon", None, None),
+    ("Palau de la Música Catalana and Hospital de Sant Pau, Barcelona", "Barcelona", 41.39, 2.16),
+])
+def test_a_heritage_site_is_the_old_world_town(phrase, part, lat, lon):
+    found = geo.resolve_place(phrase)
+    assert found is not None and f'matched "{part}"' in found.label, found
+    if lat is None:
+        assert found.kind == "region" and found.country_code == "ES"
+    else:
+        assert _near(found, lat, lon, 10), found
+
+
+def test_the_bare_name_and_the_library_keep_the_bigger_namesake():
+    assert geo.resolve_place("Cordoba").country_code == "AR"  # no site: the bigger town
+    assert geo.resolve_place("Durham").country_code == "US"
+    # photos in Argentina: their Córdoba's old centre (the Jesuit Block) is what they mean
+    found = geo.resolve_place("Historic Centre of Cordoba", [geo.Place(city="Cordoba", region="Cordoba",
+                                                                        country_code="AR", country="Argentina")])
+    assert found.country_code == "AR"
+    # a site named by a town of the Old World only is left alone
+    assert _near(geo.resolve_place("Chartres Cathedral"), 48.45, 1.49, 10)
+
+
 def test_and_its_surroundings_is_the_place():
     found = geo.resolve_place("Arezzo and its surroundings")
     assert found.label == "Arezzo, Italy" and found.radius_km == geo.DEFAULT_RADIUS_KM

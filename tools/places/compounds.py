@@ -30,7 +30,7 @@ _LEAD_NOUNS = (_TAIL_NOUNS + r"|church|churches|chapel|mosque|temple|synagogue|f
                r"tower|towers|theatre|theater|monuments?|sites?|ensembles?|centre|center|city|town|towns|"
                r"quarter|precinct|harbour|harbor|port|bay|banks|waterfront|square|squares|place|plaza|piazza|"
                r"gardens?|park|parks|mills|saltworks|routes?|landscape|university|hillsides|caves?|"
-               r"streets?|district|villages?")
+               r"streets?|district|villages?|hospital|architecture|art|jurisdiction")
 _RELIGIOUS = re.compile(r"\b(?:cathedrals?|abbey|priory|minster|monaster(?:y|ies)|convent|basilica|church(?:es)?|"
                         r"chapel|mosque|temple|synagogue)\b", re.IGNORECASE)
 # Up to three words before the noun ("Historic Fortified City of", "Cistercian Abbey of"), and
@@ -45,6 +45,9 @@ _SITE_WORD = re.compile(rf"\b(?:{_LEAD_NOUNS})\b", re.IGNORECASE)
 # "X and its Bay", "X with its Extra-Muros Churches", "X and Associated Sites": X is the place.
 _WITH = re.compile(r"^(?P<place>.+?)\s+(?:(?:and|with)\s+(?:its|their|the)|and\s+(?:associated|related))\s+.+$",
                    re.IGNORECASE)
+# UNESCO-style long names put the town after the last "of" of a clause that holds a site word
+# further back ("Roman Theatre and its Surroundings and the Triumphal Arch of Orange").
+_LAST_OF = re.compile(r"^(?P<site>.+)\s+of\s+(?:the\s+)?(?P<place>[^\s,][^,]*)$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"\s*(?:[,:;()\[\]–—]|\s-\s)\s*")
 # A dedication, not a town: "Saint John", "St. Mary", "Notre-Dame", "Our Lady", "the Holy Cross".
 _DEDICATION = re.compile(r"^(?:st\.?|saint|san|santa|santo|sankt|notre[\s-]dame|our\s+lady|holy|sacred|the\s+holy)\b",
@@ -84,6 +87,10 @@ def _framed(text: str, whole: str = "") -> Iterator[str]:
     match = _TAIL.match(text)
     if match and _capitalised(match.group("place")) and match.group("place").split()[-1].lower() not in _STYLE \
             and _usable(match.group("place"), text[match.end("place"):]):
+        yield match.group("place")
+    match = _LAST_OF.match(text)
+    if match and _SITE_WORD.search(match.group("site")) and _capitalised(match.group("place")) \
+            and " of " not in match.group("place").lower() and _usable(match.group("place"), match.group("site")):
         yield match.group("place")
 
 

@@ -12,7 +12,8 @@ from tools.places.gazetteer import _Gazetteer, _gazetteer
 from tools.places.name_keys import _fold, _key_variants, normalize
 from tools.places.place_models import Place, PlaceFilter
 from tools.places.place_phrases import MAX_PHRASE_CHARS, _all_quals_match, _Reading, _readings
-from tools.places.place_ranking import _best_city, _city_rows, _Known, _namesake_city, _region_candidates
+from tools.places.place_ranking import (_best_city, _city_rows, _Known, _namesake_city, _old_world_namesake,
+                                         _region_candidates)
 
 DEFAULT_RADIUS_KM = 25.0
 CITY_BEATS_REGION_POPULATION = 1_000_000
@@ -265,6 +266,7 @@ def _resolve_compound(phrase: str, known_places: Iterable[Place], radius_km: flo
         inner = _resolve_whole(part, known_places, radius_km)
         if inner is None:
             continue
+        inner = _older_namesake(part, inner, known_places, radius_km)
         # "the city of angels": a lower-case place part must be more than a village of that name.
         if part == part.lower() and inner.kind == "city" and _filter_population(_gazetteer(), inner) == 0:
             continue
@@ -274,6 +276,17 @@ def _resolve_compound(phrase: str, known_places: Iterable[Place], radius_km: flo
             update["radius_km"] = min(inner.radius_km or COMPOUND_RADIUS_KM, COMPOUND_RADIUS_KM)
         return inner.model_copy(update=update)
     return None
+
+
+def _older_namesake(part: str, inner: PlaceFilter, known_places: Iterable[Place], radius_km: float) -> PlaceFilter:
+    """A site named by a town in the Americas or Oceania whose name an Old World town of 15,000+
+    people also bears is the Old World town's (place_ranking._old_world_namesake says why),
+    unless the library has photos in the first one's country."""
+    if inner.kind not in ("city", "region") or inner.country_code in _Known.of(known_places).countries:
+        return inner
+    readings, gaz = _readings(part), _gazetteer()
+    row = _old_world_namesake(gaz, readings[0], inner.country_code) if readings else None
+    return inner if row is None else _city_filter(gaz, row, _radius(radius_km))
 
 
 def _resolve_whole(
