@@ -268,6 +268,37 @@ def test_a_heritage_site_is_the_old_world_town(phrase, part, lat, lon):
         assert _near(found, lat, lon, 10), found
 
 
+@pytest.mark.parametrize("phrase, part, lat, lon", [
+    ("Renaissance Monumental Ensembles of Úbeda and Baeza", "Úbeda", 38.01, -3.37),  # two towns: the first
+    ("Antequera Dolmens Site", "Antequera", 37.02, -4.56),  # "Dolmens Site": two frame words
+    ("Palace of Westminster and Westminster Abbey including Saint Margaret’s Church", "Westminster", 51.50, -0.13),
+])
+def test_long_site_names_give_their_town(phrase, part, lat, lon):
+    found = geo.resolve_place(phrase)
+    assert found is not None and f'matched "{part}"' in found.label and _near(found, lat, lon, 10), found
+
+
+def test_an_address_after_a_described_site_beats_a_town_in_the_description():
+    from tools.places.compounds import places_in
+
+    found = geo.resolve_place("Historic Town of St George and Related Fortifications, Bermuda")
+    assert found.kind == "country" and found.country_code == "BM"  # not Saint George, St Vincent
+    assert places_in("Bordeaux, Port of the Moon")[0] == "Bordeaux"  # a title and its subtitle: the title
+    assert places_in("Bob and Alice castle") == ["Bob and Alice"]  # no frame "of": no pair split
+
+
+def test_a_county_is_an_area_around_its_towns():
+    found = geo.resolve_place("Gwynedd")  # Welsh county, no town of that name
+    assert found.kind == "area" and found.country_code == "GB" and _near(found, 52.9, -3.9, 40)
+    assert found.radius_km >= geo.DEFAULT_RADIUS_KM
+    assert geo.resolve_place("Castles and Town Walls of King Edward in Gwynedd").country_code == "GB"
+    found = geo.resolve_place("Ardèche")  # "Département de l'Ardèche"
+    assert found.country_code == "FR" and _near(found, 44.75, 4.45, 50)
+    assert geo.resolve_place("Marin County").country_code == "US"
+    # A US county without "County" is a word or a town's name: Glacier County, Lake County
+    assert geo.resolve_place("glacier") is None and geo.resolve_place("Lake") is None
+
+
 def test_the_bare_name_and_the_library_keep_the_bigger_namesake():
     assert geo.resolve_place("Cordoba").country_code == "AR"  # no site: the bigger town
     assert geo.resolve_place("Durham").country_code == "US"

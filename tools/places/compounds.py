@@ -24,7 +24,7 @@ from typing import Iterator
 # "X Bay" are often the names themselves, tried whole before this module is asked).
 _TAIL_NOUNS = (r"cathedral|cathedrals|abbey|priory|minster|monastery|monasteries|convent|basilica|castle|"
                r"castles|palace|palaces|fortress|citadel|bridge|aqueduct|walls|amphitheatre|amphitheater|"
-               r"ruins|dolmens|old\s+town|old\s+city|historic\s+(?:centre|center|district|quarter)|"
+               r"ruins|dolmens|site|sites|old\s+town|old\s+city|historic\s+(?:centre|center|district|quarter)|"
                r"(?:cultural|industrial|mining)\s+landscape")
 _LEAD_NOUNS = (_TAIL_NOUNS + r"|church|churches|chapel|mosque|temple|synagogue|fort|forts|fortifications|"
                r"tower|towers|theatre|theater|monuments?|sites?|ensembles?|centre|center|city|town|towns|"
@@ -84,10 +84,12 @@ def _framed(text: str, whole: str = "") -> Iterator[str]:
     if match and _usable(match.group("place"), text[:match.start("place")]):
         yield match.group("place")
         yield from _framed(match.group("place"))  # "Old Town of Segovia and its Aqueduct"
+        yield from _joined(match.group("place"))  # "Monumental Ensembles of Úbeda and Baeza"
     match = _TAIL.match(text)
     if match and _capitalised(match.group("place")) and match.group("place").split()[-1].lower() not in _STYLE \
             and _usable(match.group("place"), text[match.end("place"):]):
         yield match.group("place")
+        yield from _framed(match.group("place"))  # "Antequera Dolmens Site"
     match = _LAST_OF.match(text)
     if match and _SITE_WORD.search(match.group("site")) and _capitalised(match.group("place")) \
             and " of " not in match.group("place").lower() and _usable(match.group("place"), match.group("site")):
@@ -113,12 +115,15 @@ def places_in(phrase: str) -> list[str]:
         titled = re.match(r"[^,;]*?(?:[:(–—]|\s-\s)", text) is not None
         if titled or any(_SITE_WORD.search(p) for p in parts[1:]):
             found.append(first)
-        found += list(_framed(first))
         # Two parts without a site word are a name and its qualifier ("Arezzo, France": no such
-        # Arezzo, so no place), never the qualifier alone.
+        # Arezzo, so no place), never the qualifier alone.  A last part that is a bare name after
+        # a described site is its address, and beats a town inside the description ("Historic
+        # Town of St George and Related Fortifications, Bermuda": Bermuda, not St George, St
+        # Vincent).
         if _capitalised(last) and not _SITE_WORD.search(last) and (
                 len(parts) > 2 or any(_SITE_WORD.search(p) for p in parts[:-1])):
             found.append(last)
+        found += list(_framed(first))
         match = _IN.match(last)
         if match:
             found += list(_framed(last, whole=text))
@@ -126,3 +131,12 @@ def places_in(phrase: str) -> list[str]:
         found += list(_framed(text))
     found = [f.strip() for f in found if f.strip() and f.strip() != text]
     return list(dict.fromkeys(found))
+
+
+def _joined(place: str) -> list[str]:
+    """Two towns joined after a frame: the pair is no place, each one is; the filter is one circle,
+    so the first one said comes first."""
+    halves = re.split(r"\s+(?:and|&)\s+", place)
+    if len(halves) != 2 or not all(_capitalised(h) and _usable(h, "") for h in halves):
+        return []
+    return halves

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -48,6 +49,13 @@ CAPITAL_WEIGHT = 10
 # City" there, "Panama" here), the nearest row within CAPITAL_MATCH_KM.
 CAPITAL_NAMED_KM = 25.0
 CAPITAL_MATCH_KM = 3.0
+
+
+# The words around a county's own name in GeoNames' admin2 names ("Département de l'Ardèche",
+# "County of Kent", "Orkney Islands", "Provincia di Arezzo"), as normalize() writes them.
+_COUNTY_WORDS = re.compile(r"^(?:departement|department|county|province|provincia|provincie|district|comarca|"
+                           r"landkreis|kreis|regional\s+unit)\s+(?:of\s+|de\s+la\s+|de\s+l\s*|de\s+|du\s+|des\s+|di\s+|del\s+)?"
+                           r"|\s+(?:county|district|islands|council|province|department)$")
 
 
 def _rg_csv_path() -> str:
@@ -103,6 +111,7 @@ class _Gazetteer:
     _capitals: dict[int, int] | None = None  # row -> population, for national capitals
     _capital_names: dict[str, list[int]] | None = None  # cities15000 name of a capital -> row
     _display: dict[int, str] = field(default_factory=dict)  # row -> label name, where it differs
+    _counties: dict[str, list[tuple[str, str, list[int]]]] | None = None  # admin2 key -> (cc, admin2, rows)
 
     def capitals(self) -> dict[int, int]:
         """Rows that are national capitals (``populations``' list), with their populations."""
@@ -162,6 +171,26 @@ class _Gazetteer:
                         default=self.capitals().get(row, 0))  # a capital spelled otherwise there
             self._populations[row] = count
         return count
+
+    def counties(self) -> dict[str, list[tuple[str, str, list[int]]]]:
+        """Second-level divisions (counties, départements, provinces) by name, with the rows of the
+        towns in them, built on first use (a phrase that is no town or admin1 region): "Gwynedd",
+        "Ardèche" ("Département de l'Ardèche").  The name without its county words is a key only
+        outside the United States, where a county is said with "County" ("Marin County"): the
+        bare name there is a town's or a word's ("Glacier", "Lake", "Union")."""
+        if self._counties is None:
+            rows_of: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+            for row, (code, name, key) in enumerate(zip(self.cc, self.admin2, self.admin2_keys)):
+                if key:
+                    rows_of[(code, name, key)].append(row)
+            counties: dict[str, list[tuple[str, str, list[int]]]] = defaultdict(list)
+            for (code, name, key), rows in rows_of.items():
+                bare = "" if code == "US" else _COUNTY_WORDS.sub("", key).strip()
+                for variant in dict.fromkeys([key, bare]):
+                    if variant:
+                        counties[variant].append((code, name, rows))
+            self._counties = dict(counties)
+        return self._counties
 
     def row_near(self, lat: float, lon: float, cc: str) -> int | None:
         """The gazetteer row for a town found elsewhere (an alternate name's entry)."""

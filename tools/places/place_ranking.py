@@ -169,6 +169,7 @@ def _old_world_namesake(gaz: _Gazetteer, reading: _Reading, found_cc: str) -> in
     continents = populations.tables(normalize).continents
     if continents.get(found_cc) not in _NEW_WORLD:
         return None
-    rows = [r for r in _city_rows(gaz, reading)[0]
-            if continents.get(gaz.cc[r]) in _OLD_WORLD and gaz.population(r) > 0]
+    # GeoNames names some of them "City of Westminster", "City of London"
+    rows = _city_rows(gaz, reading)[0] + [r for key in reading.keys for r in gaz.cities.get(f"city of {key}", ())]
+    rows = [r for r in rows if continents.get(gaz.cc[r]) in _OLD_WORLD and gaz.population(r) > 0]
     return max(rows, key=lambda r: (continents.get(gaz.cc[r]) == "EU", gaz.population(r)), default=None)

@@ -6,7 +6,7 @@ import re
 from typing import Any, Iterable
 
 from tools.places import compounds, directions, landmarks
-from tools.places.coordinates import _as_float
+from tools.places.coordinates import _as_float, haversine_km
 from tools.places.countries import _country_for, country_name
 from tools.places.gazetteer import _Gazetteer, _gazetteer
 from tools.places.name_keys import _fold, _key_variants, normalize
@@ -147,6 +147,30 @@ def _match_gazetteer(
         found = region or city
         if found:
             return found
+    return None
+
+
+# A county is an area around its towns: their mean point and the distance that holds nine in ten
+# of them (a few outlying entries, islands, would make the circle twice the county).  It needs a
+# few towns to be a county and not a hamlet's division: "Gwynedd" has 25 in the city table.
+COUNTY_MIN_TOWNS = 3
+COUNTY_REACH = 0.9
+
+
+def _match_county(readings: list[_Reading], known: _Known, gaz: _Gazetteer) -> PlaceFilter | None:
+    """A second-level division (county, département) the phrase names, when no town or region does;
+    same-named ones: the library's country, then the one with more towns."""
+    for reading in readings:
+        candidates = [c for key in reading.keys for c in gaz.counties().get(key, ())
+                      if len(c[2]) >= COUNTY_MIN_TOWNS and _all_quals_match(reading.quals, c[0], gaz.admin1[c[2][0]])]
+        if not candidates:
+            continue
+        cc, name, rows = max(candidates, key=lambda c: (c[0] in known.countries, len(c[2])))
+        lat, lon = float(gaz.lat[rows].mean()), float(gaz.lon[rows].mean())
+        reach = sorted(haversine_km(lat, lon, float(gaz.lat[r]), float(gaz.lon[r])) for r in rows)
+        radius = max(DEFAULT_RADIUS_KM, reach[int(COUNTY_REACH * (len(reach) - 1))])
+        return PlaceFilter(kind="area", label=f"{name}, {country_name(cc)}", country_code=cc,
+                           lat=lat, lon=lon, radius_km=round(radius, 1))
     return None
 
 
@@ -313,7 +337,8 @@ def _resolve_whole(
     if country and not (mine and mine.country_code != country.country_code
                         and country.country_code not in known.countries):
         return country
-    found = mine or _match_landmark(readings, gaz) or _match_gazetteer(readings, known, gaz, radius)
+    found = mine or _match_landmark(readings, gaz) or _match_gazetteer(readings, known, gaz, radius) \
+        or _match_county(readings, known, gaz)
     directed = directions.split(literal) if found is None else None
     if directed is not None:  # "the south of France": France (no outlines offline to cut its south out)
         return resolve_place(directed.place, known_places, radius_km)
