@@ -272,6 +272,9 @@ def test_a_heritage_site_is_the_old_world_town(phrase, part, lat, lon):
     ("Renaissance Monumental Ensembles of Úbeda and Baeza", "Úbeda", 38.01, -3.37),  # two towns: the first
     ("Antequera Dolmens Site", "Antequera", 37.02, -4.56),  # "Dolmens Site": two frame words
     ("Palace of Westminster and Westminster Abbey including Saint Margaret’s Church", "Westminster", 51.50, -0.13),
+    ("Giant's Causeway and Causeway Coast", "Giant's Causeway", 55.24, -6.51),  # a curated place, then "and"
+    ("Champagne Hillsides, Houses and Cellars", "Champagne", 49.0, 4.0),
+    ("Yaren District", "Yaren", -0.55, 166.92),  # a word GeoNames leaves off the capital's name
 ])
 def test_long_site_names_give_their_town(phrase, part, lat, lon):
     found = geo.resolve_place(phrase)
@@ -285,6 +288,7 @@ def test_an_address_after_a_described_site_beats_a_town_in_the_description():
     assert found.kind == "country" and found.country_code == "BM"  # not Saint George, St Vincent
     assert places_in("Bordeaux, Port of the Moon")[0] == "Bordeaux"  # a title and its subtitle: the title
     assert places_in("Bob and Alice castle") == ["Bob and Alice"]  # no frame "of": no pair split
+    assert geo.resolve_place("Bob and Alice coast") is None  # a lower-case frame word: no pair split
 
 
 def test_a_county_is_an_area_around_its_towns():

@@ -25,7 +25,9 @@ from typing import Iterator
 _TAIL_NOUNS = (r"cathedral|cathedrals|abbey|priory|minster|monastery|monasteries|convent|basilica|castle|"
                r"castles|palace|palaces|fortress|citadel|bridge|aqueduct|walls|amphitheatre|amphitheater|"
                r"ruins|dolmens|site|sites|old\s+town|old\s+city|historic\s+(?:centre|center|district|quarter)|"
-               r"(?:cultural|industrial|mining)\s+landscape")
+               r"(?:cultural|industrial|mining)\s+landscape|hillsides|coast|"
+               # administrative words GeoNames leaves off the town's name ("Yaren District")
+               r"district|atoll|municipality|prefecture|governorate")
 _LEAD_NOUNS = (_TAIL_NOUNS + r"|church|churches|chapel|mosque|temple|synagogue|fort|forts|fortifications|"
                r"tower|towers|theatre|theater|monuments?|sites?|ensembles?|centre|center|city|town|towns|"
                r"quarter|precinct|harbour|harbor|port|bay|banks|waterfront|square|squares|place|plaza|piazza|"
@@ -90,6 +92,8 @@ def _framed(text: str, whole: str = "") -> Iterator[str]:
             and _usable(match.group("place"), text[match.end("place"):]):
         yield match.group("place")
         yield from _framed(match.group("place"))  # "Antequera Dolmens Site"
+        if _capitalised(text[match.end("place"):].strip()):  # a name's own frame word, capitalised
+            yield from _joined(match.group("place"))  # "Giant's Causeway and Causeway Coast"
     match = _LAST_OF.match(text)
     if match and _SITE_WORD.search(match.group("site")) and _capitalised(match.group("place")) \
             and " of " not in match.group("place").lower() and _usable(match.group("place"), match.group("site")):
