@@ -25,7 +25,7 @@ from typing import Iterator
 _TAIL_NOUNS = (r"cathedral|cathedrals|abbey|priory|minster|monastery|monasteries|convent|basilica|castle|"
                r"castles|palace|palaces|fortress|citadel|bridge|aqueduct|walls|amphitheatre|amphitheater|"
                r"ruins|dolmens|site|sites|old\s+town|old\s+city|historic\s+(?:centre|center|district|quarter)|"
-               r"(?:cultural|industrial|mining)\s+landscape|hillsides|coast|"
+               r"(?:cultural|industrial|mining)\s+landscape|hillsides|coast|gorge|gorges|"
                # administrative words GeoNames leaves off the town's name ("Yaren District")
                r"district|atoll|municipality|prefecture|governorate")
 _LEAD_NOUNS = (_TAIL_NOUNS + r"|church|churches|chapel|mosque|temple|synagogue|fort|forts|fortifications|"

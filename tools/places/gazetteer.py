@@ -111,7 +111,7 @@ class _Gazetteer:
     _capitals: dict[int, int] | None = None  # row -> population, for national capitals
     _capital_names: dict[str, list[int]] | None = None  # cities15000 name of a capital -> row
     _display: dict[int, str] = field(default_factory=dict)  # row -> label name, where it differs
-    _counties: dict[str, list[tuple[str, str, list[int]]]] | None = None  # admin2 key -> (cc, admin2, rows)
+    _county_keys: dict[str, set[str]] | None = None  # county name, bare or whole -> admin2 keys
 
     def capitals(self) -> dict[int, int]:
         """Rows that are national capitals (``populations``' list), with their populations."""
@@ -172,25 +172,30 @@ class _Gazetteer:
             self._populations[row] = count
         return count
 
-    def counties(self) -> dict[str, list[tuple[str, str, list[int]]]]:
-        """Second-level divisions (counties, départements, provinces) by name, with the rows of the
-        towns in them, built on first use (a phrase that is no town or admin1 region): "Gwynedd",
-        "Ardèche" ("Département de l'Ardèche").  The name without its county words is a key only
-        outside the United States, where a county is said with "County" ("Marin County"): the
-        bare name there is a town's or a word's ("Glacier", "Lake", "Union")."""
-        if self._counties is None:
-            rows_of: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-            for row, (code, name, key) in enumerate(zip(self.cc, self.admin2, self.admin2_keys)):
-                if key:
-                    rows_of[(code, name, key)].append(row)
-            counties: dict[str, list[tuple[str, str, list[int]]]] = defaultdict(list)
-            for (code, name, key), rows in rows_of.items():
-                bare = "" if code == "US" else _COUNTY_WORDS.sub("", key).strip()
-                for variant in dict.fromkeys([key, bare]):
-                    if variant:
-                        counties[variant].append((code, name, rows))
-            self._counties = dict(counties)
-        return self._counties
+    def counties_named(self, key: str) -> list[tuple[str, str, list[int]]]:
+        """The second-level divisions (counties, départements, provinces) a normalised name names,
+        as (cc, admin2, rows of its towns): "gwynedd", "ardeche" ("Département de l'Ardèche").  The
+        name without its county words counts only outside the United States, where a county is
+        said with "County" ("Marin County"): the bare name there is a town's or a word's
+        ("Glacier", "Lake", "Union").  The name index is built on first use (a phrase that is no
+        town or admin1 region) from the distinct admin2 names only, and a division's rows when
+        it is named, so an unresolved phrase costs milliseconds, not a pass over every row."""
+        if self._county_keys is None:
+            index: dict[str, set[str]] = defaultdict(set)
+            for full in self.admin2_key_set:
+                index[full].add(full)
+                bare = _COUNTY_WORDS.sub("", full).strip()
+                if bare and bare != full:
+                    index[bare].add(full)
+            self._county_keys = dict(index)
+        found = []
+        for full in sorted(self._county_keys.get(key, ())):
+            rows_of: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for row, admin2_key in enumerate(self.admin2_keys):
+                if admin2_key == full:
+                    rows_of[(self.cc[row], self.admin2[row])].append(row)
+            found += [(cc, name, rows) for (cc, name), rows in rows_of.items() if key == full or cc != "US"]
+        return found
 
     def row_near(self, lat: float, lon: float, cc: str) -> int | None:
         """The gazetteer row for a town found elsewhere (an alternate name's entry)."""

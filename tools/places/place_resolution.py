@@ -161,7 +161,7 @@ def _match_county(readings: list[_Reading], known: _Known, gaz: _Gazetteer) -> P
     """A second-level division (county, département) the phrase names, when no town or region does;
     same-named ones: the library's country, then the one with more towns."""
     for reading in readings:
-        candidates = [c for key in reading.keys for c in gaz.counties().get(key, ())
+        candidates = [c for key in reading.keys for c in gaz.counties_named(key)
                       if len(c[2]) >= COUNTY_MIN_TOWNS and _all_quals_match(reading.quals, c[0], gaz.admin1[c[2][0]])]
         if not candidates:
             continue
