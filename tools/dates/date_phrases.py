@@ -59,7 +59,9 @@ wide only ranks it among more), and keeps one reading where holding both would c
 * Two-digit years mean the most recent such year that has begun ("'15", "3/3/15" and "15q4" in
   2026 are 2015; in 2013 they are 1915: photos are never from the future).
 * "this season": the season whose meteorological months hold today; "last season": the one before.
-* Kept to one reading, holding both would cost too much: "last Christmas" / "last Chinese New
+* Kept to one reading, holding both would cost too much: "last week" / "last month" / "last
+  year" is the previous calendar unit (the window reading is said "the past week", which gives
+  it; both would make "last week" on a Saturday 12 days, not 7); "last Christmas" / "last Chinese New
   Year" is the latest that has ended (during it, "this Christmas" names the current one; both
   would span a year); "three months ago" is that whole calendar month (not one day: the day
   three months back is in it); a two-digit year is the latest that has begun ("3/3/15" in 2013
