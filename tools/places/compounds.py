@@ -32,7 +32,7 @@ _LEAD_NOUNS = (_TAIL_NOUNS + r"|church|churches|chapel|mosque|temple|synagogue|f
                r"tower|towers|theatre|theater|monuments?|sites?|ensembles?|centre|center|city|town|towns|"
                r"quarter|precinct|harbour|harbor|port|bay|banks|waterfront|square|squares|place|plaza|piazza|"
                r"gardens?|park|parks|mills|saltworks|routes?|landscape|university|hillsides|caves?|"
-               r"streets?|district|villages?|hospital|architecture|art|jurisdiction")
+               r"streets?|district|villages?|hospital|architecture|art|jurisdiction|lagoons?")
 _RELIGIOUS = re.compile(r"\b(?:cathedrals?|abbey|priory|minster|monaster(?:y|ies)|convent|basilica|church(?:es)?|"
                         r"chapel|mosque|temple|synagogue)\b", re.IGNORECASE)
 # Up to three words before the noun ("Historic Fortified City of", "Cistercian Abbey of"), and
