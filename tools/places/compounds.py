@@ -3,7 +3,9 @@ Cathedral", "Palace and Park of Versailles", "Old Town of Segovia and its Aquedu
 Alcázar and Archivo de Indias in Seville", "Bordeaux, Port of the Moon".
 
 Heritage lists and people name a site by its town plus a frame word ("cathedral", "old town",
-"walls").  The curated file cannot list every cathedral, but the town is in the gazetteer, and a
+"walls"), and official names stack clauses around it ("Roman Theatre and its Surroundings and
+the Triumphal Arch of Orange": the town after the last "of"; "Ensembles of Úbeda and Baeza":
+each town, the first first; "..., Bermuda": the address after a described site).  The curated file cannot list every cathedral, but the town is in the gazetteer, and a
 photo of the site was taken in or next to it.  :func:`places_in` only cuts out the candidate
 place names, best first; ``tools.places.geo`` resolves them (only when the whole phrase is no
 place) and says in the label what it matched.

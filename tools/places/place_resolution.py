@@ -277,7 +277,9 @@ def resolve_place(
     A phrase that is no place as a whole but a site named by a place ("Chartres Cathedral",
     "Historic Centre of Cordoba", "Cathedral, Alcázar and Archivo de Indias in Seville") means
     that place (``tools.places.compounds``; a town as a COMPOUND_RADIUS_KM circle), with the
-    matched part said in the label.
+    matched part said in the label; a town of the Americas or Oceania there yields to a same-named
+    Old World one (``_older_namesake``).  Last, a county or département no town or region is
+    named after ("Gwynedd"): an area around its towns (``_match_county``).
     """
     found = _resolve_whole(phrase, known_places, radius_km)
     if found is None and isinstance(phrase, str) and len(phrase) <= MAX_PHRASE_CHARS:
