@@ -17,7 +17,7 @@ NAMES = ["Alice", "Bob"]
 # people, exclusions, words the visual phrase must contain, words it must not contain
 PLANS = [
     ("uh, my friend jumping at that dim concert last summer, Berlin I think",
-     (date(2026, 6, 1), date(2026, 8, 31)), ("city", "DE", "Berlin"), [], [], ["friend jumping", "dim concert"],
+     (date(2026, 6, 1), date(2026, 9, 22)), ("city", "DE", "Berlin"), [], [], ["friend jumping", "dim concert"],
      ["uh", "Berlin", "think", "summer", "that"]),
     ("dog on the beach in Italy", None, ("country", "IT", "Italy"), [], [], ["dog on the beach"], ["Italy"]),
     ("Alice at the beach, not crowded", None, None, ["Alice"], ["crowded"], ["beach"], ["Alice", "crowded"]),
@@ -76,7 +76,7 @@ def test_plan_to_query_carries_every_filter():
     plan = rule_plan("Alice hiking near Arezzo last summer", NOW, NAMES, [], name_ids={"alice": "p7"})
     query = plan_to_query(plan, k=15)
     assert query.text == "hiking" and query.k == 15 and query.people == ["p7"]
-    assert query.date_from == datetime(2026, 6, 1) and query.date_to.date() == date(2026, 8, 31)
+    assert query.date_from == datetime(2026, 6, 1) and query.date_to.date() == date(2026, 9, 22)
     assert query.place is not None and query.place.country_code == "IT"
     empty = plan_to_query(Plan(visual="a dog"))
     assert empty.text == "a dog" and not empty.has_filters()

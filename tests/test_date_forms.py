@@ -23,7 +23,7 @@ CASES = [
     ("June of nineteen ninety nine", NOW, "1999-06-01", "1999-06-30"),
     ("twenty twenty-one", NOW, "2021-01-01", "2021-12-31"),
     ("two thousand and ten", NOW, "2010-01-01", "2010-12-31"),
-    ("summer of two thousand nine", NOW, "2009-06-01", "2009-08-31"),
+    ("summer of two thousand nine", NOW, "2009-06-01", "2009-09-22"),
     ("the two thousands", NOW, "2000-01-01", "2009-12-31"),
     ("the nineteen seventies", NOW, "1970-01-01", "1979-12-31"),
     ("Easter Sunday two thousand ten", NOW, "2010-04-04", "2010-04-04"),
@@ -78,7 +78,8 @@ CASES = [
     ("the end of last year", NOW, "2025-09-01", "2025-12-31"),
     ("this decade", NOW, "2020-01-01", "2029-12-31"),
     ("last decade", NOW, "2010-01-01", "2019-12-31"),
-    ("the past 2 decades", NOW, "2006-11-22", "2026-11-22"),
+    ("the past 2 decades", NOW, "2000-01-01", "2026-11-22"),  # the 2000s and 2010s, and 20 years back
+    ("the past decade", NOW, "2016-11-22", "2026-11-22"),
     ("last yr", NOW, "2025-01-01", "2025-12-31"),
     # holidays
     ("father's day", NOW, "2026-06-21", "2026-06-21"),
@@ -106,7 +107,7 @@ CASES = [
     ("a year or two ago", NOW, "2024-01-01", "2025-12-31"),
     ("2-3 weeks ago", NOW, "2026-10-26", "2026-11-08"),
     ("around 2015", NOW, "2015-01-01", "2015-12-31"),
-    ("late last summer", NOW, "2026-08-01", "2026-08-31"),
+    ("late last summer", NOW, "2026-08-01", "2026-09-22"),
     ("early last March", NOW, "2026-03-01", "2026-03-10"),
     ("father's day two or three years back", NOW, "2023-06-18", "2024-06-16"),
     # a date with a time of day or its weekday: the date decides

@@ -1,7 +1,7 @@
 """Date phrases -> ranges (tools.dates.date_phrases), against fixed "now"s, and the rule-based phrase finder."""
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
@@ -17,33 +17,38 @@ def d(text: str) -> date:
 
 # phrase, now, southern hemisphere, first day, last day (inclusive)
 CASES = [
-    # seasons
-    ("last summer", NOV, False, "2026-06-01", "2026-08-31"),
-    ("last summer", JUL, False, "2024-06-01", "2024-08-31"),  # in summer: last year's
-    ("this summer", JUL, False, "2025-06-01", "2025-08-31"),
-    ("this summer", NOV, False, "2026-06-01", "2026-08-31"),
-    ("in the summer", NOV, False, "2026-06-01", "2026-08-31"),
-    ("summer", JUL, False, "2025-06-01", "2025-08-31"),
-    ("summer 2019", NOV, False, "2019-06-01", "2019-08-31"),
-    ("summer of '19", NOV, False, "2019-06-01", "2019-08-31"),
-    ("the summer of 2019", NOV, False, "2019-06-01", "2019-08-31"),
-    ("summer holidays 2019", NOV, False, "2019-06-01", "2019-08-31"),
-    ("last winter", NOV, False, "2025-12-01", "2026-02-28"),
-    ("last winter", d("2026-01-10"), False, "2024-12-01", "2025-02-28"),  # in winter: the one before
-    ("winter", d("2026-01-10"), False, "2025-12-01", "2026-02-28"),
-    ("winter 2019/20", NOV, False, "2019-12-01", "2020-02-29"),
-    ("spring 2021", NOV, False, "2021-03-01", "2021-05-31"),
-    ("autumn", NOV, False, "2026-09-01", "2026-11-30"),
-    ("fall", NOV, False, "2026-09-01", "2026-11-30"),
-    ("last fall", NOV, False, "2025-09-01", "2025-11-30"),  # still in autumn: last year's
-    ("late summer 2020", NOV, False, "2020-08-01", "2020-08-31"),
-    ("summer last year", NOV, False, "2025-06-01", "2025-08-31"),
-    # southern hemisphere: summer Dec-Feb, winter Jun-Aug
-    ("last summer", JUL, True, "2024-12-01", "2025-02-28"),
-    ("last winter", JUL, True, "2024-06-01", "2024-08-31"),  # in winter now
-    ("this winter", JUL, True, "2025-06-01", "2025-08-31"),
-    ("summer 2019", NOV, True, "2019-12-01", "2020-02-29"),
-    ("spring", NOV, True, "2026-09-01", "2026-11-30"),
+    # seasons: both readings, from the meteorological season's first day (1 Mar, Jun, Sep, Dec) to
+    # the equinox or solstice that ends the astronomical one, on its usual day (20 Mar, 21 Jun,
+    # 22 Sep, 21 Dec); which summer "last summer" is goes by the months (Jun-Aug in the north)
+    ("last summer", NOV, False, "2026-06-01", "2026-09-22"),
+    ("last summer", JUL, False, "2024-06-01", "2024-09-22"),  # in summer: last year's
+    ("this summer", JUL, False, "2025-06-01", "2025-09-22"),
+    ("this summer", NOV, False, "2026-06-01", "2026-09-22"),
+    ("in the summer", NOV, False, "2026-06-01", "2026-09-22"),
+    ("summer", JUL, False, "2025-06-01", "2025-09-22"),
+    ("summer 2019", NOV, False, "2019-06-01", "2019-09-22"),
+    ("summer of '19", NOV, False, "2019-06-01", "2019-09-22"),
+    ("the summer of 2019", NOV, False, "2019-06-01", "2019-09-22"),
+    ("summer holidays 2019", NOV, False, "2019-06-01", "2019-09-22"),
+    ("last winter", NOV, False, "2025-12-01", "2026-03-20"),
+    ("last winter", d("2026-01-10"), False, "2024-12-01", "2025-03-20"),  # in winter: the one before
+    ("winter", d("2026-01-10"), False, "2025-12-01", "2026-03-20"),
+    ("winter 2019/20", NOV, False, "2019-12-01", "2020-03-20"),
+    ("spring 2021", NOV, False, "2021-03-01", "2021-06-21"),
+    ("autumn", NOV, False, "2026-09-01", "2026-12-21"),
+    ("fall", NOV, False, "2026-09-01", "2026-12-21"),
+    ("last fall", NOV, False, "2025-09-01", "2025-12-21"),  # still in autumn: last year's
+    ("late summer 2020", NOV, False, "2020-08-01", "2020-09-22"),
+    ("summer last year", NOV, False, "2025-06-01", "2025-09-22"),
+    ("last summer", d("2026-09-10"), False, "2026-06-01", "2026-09-22"),  # June-August are over
+    ("autumn", d("2026-09-10"), False, "2026-09-01", "2026-12-21"),
+    ("spring", d("2026-06-10"), False, "2026-03-01", "2026-06-21"),  # the one that has started
+    # southern hemisphere: summer Dec-Feb (to 20 March), winter Jun-Aug (to 22 September)
+    ("last summer", JUL, True, "2024-12-01", "2025-03-20"),
+    ("last winter", JUL, True, "2024-06-01", "2024-09-22"),  # in winter now
+    ("this winter", JUL, True, "2025-06-01", "2025-09-22"),
+    ("summer 2019", NOV, True, "2019-12-01", "2020-03-20"),
+    ("spring", NOV, True, "2026-09-01", "2026-12-21"),
     # holidays
     ("Christmas 2019", NOV, False, "2019-12-24", "2019-12-26"),
     ("Christmas", NOV, False, "2025-12-24", "2025-12-26"),
@@ -78,18 +83,19 @@ CASES = [
     ("a few months ago", NOV, False, "2026-07-01", "2026-09-30"),
     ("last week", NOV, False, "2026-11-09", "2026-11-15"),
     ("2 weeks ago", NOV, False, "2026-11-02", "2026-11-08"),
-    ("the weekend before last", NOV, False, "2026-11-07", "2026-11-08"),
-    ("last weekend", NOV, False, "2026-11-14", "2026-11-15"),  # today is Sunday: not this one
-    ("last weekend", JUL, False, "2025-07-12", "2025-07-13"),
-    ("this weekend", NOV, False, "2026-11-21", "2026-11-22"),
     ("yesterday", NOV, False, "2026-11-21", "2026-11-21"),
     ("the day before yesterday", NOV, False, "2026-11-20", "2026-11-20"),
     ("today", NOV, False, "2026-11-22", "2026-11-22"),
     ("5 days ago", NOV, False, "2026-11-17", "2026-11-17"),
     ("last Tuesday", NOV, False, "2026-11-17", "2026-11-17"),
-    ("the past year", NOV, False, "2025-11-22", "2026-11-22"),  # rolling windows end today
-    ("the last 3 months", NOV, False, "2026-08-22", "2026-11-22"),
-    ("past few weeks", NOV, False, "2026-10-25", "2026-11-22"),
+    ("the past year", NOV, False, "2025-11-22", "2026-11-22"),  # the singular: a window ending today
+    ("the past month", NOV, False, "2026-10-22", "2026-11-22"),
+    # a count of units: both readings, the whole units before this one and the window ending today
+    ("the last 3 months", NOV, False, "2026-08-01", "2026-11-22"),  # Aug-Oct, and 22 Aug - today
+    ("past few weeks", NOV, False, "2026-10-19", "2026-11-22"),  # up to 4 Mon-Sun weeks back: from 19 Oct
+    ("the past two weeks", d("2026-11-18"), False, "2026-11-02", "2026-11-18"),  # weeks of 2 and 9 Nov
+    ("the last 2 years", NOV, False, "2024-01-01", "2026-11-22"),  # 2024-2025, and 22 Nov 2024 - today
+    ("the past 3 days", NOV, False, "2026-11-19", "2026-11-22"),  # 19-21, or ending today: both
     # months, years, decades
     ("in March", NOV, False, "2026-03-01", "2026-03-31"),
     ("in March", d("2026-02-01"), False, "2025-03-01", "2025-03-31"),
@@ -124,8 +130,8 @@ CASES = [
     ("since 2024", NOV, False, "2024-01-01", "2026-11-22"),
     # fillers around the phrase
     ("around 2019 or so", NOV, False, "2019-01-01", "2019-12-31"),
-    ("Last Summer.", NOV, False, "2026-06-01", "2026-08-31"),
-    ("during the summer of \u201919", NOV, False, "2019-06-01", "2019-08-31"),
+    ("Last Summer.", NOV, False, "2026-06-01", "2026-09-22"),
+    ("during the summer of \u201919", NOV, False, "2019-06-01", "2019-09-22"),
 ]
 
 
@@ -140,12 +146,37 @@ def test_resolve_date_phrase(phrase, now, south, first, last):
     assert found.label
 
 
+# Weekends hold both readings: Saturday-Sunday and Friday evening (from 18:00) to Sunday night.
+# phrase, now, the weekend's Saturday
+WEEKENDS = [
+    ("the weekend before last", NOV, "2026-11-07"),
+    ("last weekend", NOV, "2026-11-14"),  # today is Sunday: not this one
+    ("last weekend", JUL, "2025-07-12"),  # a Tuesday: the one just gone
+    ("this weekend", NOV, "2026-11-21"),
+    ("this weekend", datetime(2026, 11, 20, 19, 0), "2026-11-21"),  # Friday evening: it has begun
+    ("this weekend", datetime(2026, 11, 20, 9, 0), "2026-11-14"),  # Friday morning: not yet
+    ("last weekend", datetime(2026, 11, 20, 19, 0), "2026-11-14"),  # this one is not over
+    ("last weekend of October 2017", NOV, "2017-10-28"),  # Saturday 28 October
+    ("the first weekend of march", NOV, "2026-03-07"),
+    ("the first weekend of this month", NOV, "2026-11-07"),
+]
+
+
+@pytest.mark.parametrize("phrase, now, saturday", WEEKENDS, ids=[f"{c[0]}@{c[1]:%Y-%m-%d %H}" for c in WEEKENDS])
+def test_a_weekend_runs_from_friday_evening_to_sunday(phrase, now, saturday):
+    found = resolve_date_phrase(phrase, now)
+    assert d(saturday).weekday() == 5  # the table's own check: a Saturday
+    assert found.start == datetime.combine(d(saturday) - timedelta(days=1), time(18))
+    assert found.end == datetime.combine(d(saturday) + timedelta(days=1), time.max)
+
+
 def test_end_is_the_last_microsecond_and_labels_read_well():
     found = resolve_date_phrase("last summer", JUL)
-    assert found.end == datetime(2024, 8, 31, 23, 59, 59, 999999)
-    assert found.label == "summer 2024 (Jun - Aug 2024)"
+    assert found.end == datetime(2024, 9, 22, 23, 59, 59, 999999)
+    assert found.label == "summer 2024 (1 Jun - 22 Sep 2024)"
     assert resolve_date_phrase("Christmas 2019", NOV).label == "Christmas 2019 (24 - 26 Dec 2019)"
-    assert resolve_date_phrase("last winter", NOV).label == "winter 2025/26 (Dec 2025 - Feb 2026)"
+    assert resolve_date_phrase("last winter", NOV).label == "winter 2025/26 (1 Dec 2025 - 20 Mar 2026)"
+    assert resolve_date_phrase("last weekend", NOV).label == "last weekend (Fri 13 Nov evening - 15 Nov 2026)"
     assert resolve_date_phrase("March 2019", NOV).label == "March 2019"
     assert resolve_date_phrase("2019-2020", NOV).label == "2019-2020"
 

@@ -248,6 +248,72 @@ def test_a_site_named_by_its_town_is_the_town(phrase, part, lat, lon):
     assert f'matched "{part}"' in found.label  # the filter says what it matched
 
 
+@pytest.mark.parametrize("phrase, part, lat, lon", [
+    # The town also names a bigger town or a region in the Americas or Oceania, named after it: a
+    # heritage site is the European original's (Córdoba, Argentina has 1.4 million people).
+    ("Historic Centre of Cordoba", "Cordoba", 37.88, -4.78), ("Historic City of Toledo", "Toledo", 39.86, -4.03),
+    ("Archaeological Ensemble of Mérida", "Mérida", 38.92, -6.34),
+    ("Durham Castle and Cathedral", "Durham", 54.78, -1.57), ("Canterbury Cathedral", "Canterbury", 51.28, 1.08),
+    # a long official name: the town after the last "of" of a clause with a site word in it
+    ("Roman Theatre and its Surroundings and the Triumphal Arch of Orange", "Orange", 44.14, 4.81),
+    ("Mudejar Architecture of Aragon", "Aragon", None, None),
+    ("Palau de la Música Catalana and Hospital de Sant Pau, Barcelona", "Barcelona", 41.39, 2.16),
+])
+def test_a_heritage_site_is_the_old_world_town(phrase, part, lat, lon):
+    found = geo.resolve_place(phrase)
+    assert found is not None and f'matched "{part}"' in found.label, found
+    if lat is None:
+        assert found.kind == "region" and found.country_code == "ES"
+    else:
+        assert _near(found, lat, lon, 10), found
+
+
+@pytest.mark.parametrize("phrase, part, lat, lon", [
+    ("Renaissance Monumental Ensembles of Úbeda and Baeza", "Úbeda", 38.01, -3.37),  # two towns: the first
+    ("Antequera Dolmens Site", "Antequera", 37.02, -4.56),  # "Dolmens Site": two frame words
+    ("Palace of Westminster and Westminster Abbey including Saint Margaret’s Church", "Westminster", 51.50, -0.13),
+    ("Giant's Causeway and Causeway Coast", "Giant's Causeway", 55.24, -6.51),  # a curated place, then "and"
+    ("Champagne Hillsides, Houses and Cellars", "Champagne", 49.0, 4.0),
+    ("Yaren District", "Yaren", -0.55, 166.92),  # a word GeoNames leaves off the capital's name
+    ("Ironbridge Gorge", "Ironbridge", 52.63, -2.49), ("Lagoon of Venice", "Venice", 45.44, 12.33),
+])
+def test_long_site_names_give_their_town(phrase, part, lat, lon):
+    found = geo.resolve_place(phrase)
+    assert found is not None and f'matched "{part}"' in found.label and _near(found, lat, lon, 10), found
+
+
+def test_an_address_after_a_described_site_beats_a_town_in_the_description():
+    from tools.places.compounds import places_in
+
+    found = geo.resolve_place("Historic Town of St George and Related Fortifications, Bermuda")
+    assert found.kind == "country" and found.country_code == "BM"  # not Saint George, St Vincent
+    assert places_in("Bordeaux, Port of the Moon")[0] == "Bordeaux"  # a title and its subtitle: the title
+    assert places_in("Bob and Alice castle") == ["Bob and Alice"]  # no frame "of": no pair split
+
+
+def test_a_county_is_an_area_around_its_towns():
+    found = geo.resolve_place("Gwynedd")  # Welsh county, no town of that name
+    assert found.kind == "area" and found.country_code == "GB" and _near(found, 52.9, -3.9, 40)
+    assert found.radius_km >= geo.DEFAULT_RADIUS_KM
+    assert geo.resolve_place("Castles and Town Walls of King Edward in Gwynedd").country_code == "GB"
+    found = geo.resolve_place("Ardèche")  # "Département de l'Ardèche"
+    assert found.country_code == "FR" and _near(found, 44.75, 4.45, 50)
+    assert geo.resolve_place("Marin County").country_code == "US"
+    # A US county without "County" is a word or a town's name: Glacier County, Lake County
+    assert geo.resolve_place("glacier") is None and geo.resolve_place("Lake") is None
+
+
+def test_the_bare_name_and_the_library_keep_the_bigger_namesake():
+    assert geo.resolve_place("Cordoba").country_code == "AR"  # no site: the bigger town
+    assert geo.resolve_place("Durham").country_code == "US"
+    # photos in Argentina: their Córdoba's old centre (the Jesuit Block) is what they mean
+    found = geo.resolve_place("Historic Centre of Cordoba", [geo.Place(city="Cordoba", region="Cordoba",
+                                                                        country_code="AR", country="Argentina")])
+    assert found.country_code == "AR"
+    # a site named by a town of the Old World only is left alone
+    assert _near(geo.resolve_place("Chartres Cathedral"), 48.45, 1.49, 10)
+
+
 def test_and_its_surroundings_is_the_place():
     found = geo.resolve_place("Arezzo and its surroundings")
     assert found.label == "Arezzo, Italy" and found.radius_km == geo.DEFAULT_RADIUS_KM
@@ -256,6 +322,7 @@ def test_and_its_surroundings_is_the_place():
 @pytest.mark.parametrize("phrase", [
     "the palace of my dreams", "the castle of my dreams", "sand castle", "a castle in the sand", "the bouncy castle",
     "Cathedral of Saint John", "Abbey of Our Lady",  # dedications, not Saint John NB
+    "the lagoon of my dreams", "Bob and Alice coast",
 ])
 def test_frames_around_no_place_stay_no_place(phrase):
     assert geo.resolve_place(phrase) is None

@@ -59,9 +59,9 @@ SPOKEN = [
     # a transcript without commas
     ("it was in Berlin I mean Hamburg", None, ("DE", "Hamburg"), [], [], ["berlin", "mean"]),
     ("Alice wait no Bob at the party", None, None, ["Bob"], ["party"], ["alice", "wait"]),
-    ("the weekend before last, no, last weekend, at the market", (date(2026, 11, 14), date(2026, 11, 15)), None, [],
+    ("the weekend before last, no, last weekend, at the market", (date(2026, 11, 13), date(2026, 11, 15)), None, [],
      ["market"], ["before", "no"]),
-    ("we were at the lake with Bob, like two summers ago", (date(2025, 6, 1), date(2025, 8, 31)), None, ["Bob"],
+    ("we were at the lake with Bob, like two summers ago", (date(2025, 6, 1), date(2025, 9, 22)), None, ["Bob"],
      ["lake"], ["like", "summers"]),
     # "may" the verb, May the month
     ("may we see the photos from May", (date(2026, 5, 1), date(2026, 5, 31)), None, [], ["may we see"], []),
@@ -128,15 +128,15 @@ VAGUE = [
     ("the other night", NOW, "2026-11-08", "2026-11-21"),
     ("the other week", NOW, "2026-10-25", "2026-11-15"),
     ("the other year", NOW, "2023-01-01", "2025-12-31"),
-    ("the other summer", NOW, "2025-06-01", "2026-08-31"),  # the last two summers that ended
-    ("the other summer", JUL, "2023-06-01", "2024-08-31"),  # in summer: the two before this one
-    ("the other winter", NOW, "2024-12-01", "2026-02-28"),
+    ("the other summer", NOW, "2025-06-01", "2026-09-22"),  # the last two summers that ended
+    ("the other summer", JUL, "2023-06-01", "2024-09-22"),  # in summer: the two before this one
+    ("the other winter", NOW, "2024-12-01", "2026-03-20"),
     ("a couple of years ago", NOW, "2023-01-01", "2025-12-31"),
     ("a few years ago", NOW, "2022-01-01", "2024-12-31"),
     ("a couple years back", NOW, "2023-01-01", "2025-12-31"),
-    ("two summers ago", NOW, "2025-06-01", "2025-08-31"),  # last summer is one summer ago
-    ("two summers ago", JUL, "2023-06-01", "2023-08-31"),
-    ("a few winters back", NOW, "2022-12-01", "2025-02-28"),
+    ("two summers ago", NOW, "2025-06-01", "2025-09-22"),  # last summer is one summer ago
+    ("two summers ago", JUL, "2023-06-01", "2023-09-22"),
+    ("a few winters back", NOW, "2022-12-01", "2025-03-20"),
     ("recently", datetime(2026, 5, 31), "2026-02-28", "2026-05-31"),  # no 31 February
 ]
 

@@ -87,6 +87,31 @@ def _rng(first: date, last: date, name: str, phrase: str) -> DateRange | None:
     return DateRange(start=start, end=end, label=label, phrase=phrase)
 
 
+# A weekend holds both readings: Saturday-Sunday (the calendar's) and Friday evening to Sunday
+# night (a weekend away starts after work on Friday).  Friday from 18:00 adds six hours, not a day.
+WEEKEND_STARTS = time(18)
+
+
+def _weekend(saturday: date, name: str, phrase: str) -> DateRange:
+    """The weekend of that Saturday: Friday 18:00 to the end of Sunday."""
+    friday, sunday = saturday - timedelta(days=1), saturday + timedelta(days=1)
+    label = f"{name} (Fri {friday.day} {calendar.month_abbr[friday.month]} evening - {_span_text(sunday, sunday)})"
+    return DateRange(start=datetime.combine(friday, WEEKEND_STARTS), end=datetime.combine(sunday, time.max),
+                     label=label, phrase=phrase)
+
+
+def _latest_weekend(ctx: "_Ctx", ended: bool) -> date:
+    """The Saturday of the latest weekend that has begun (``ended``: that is over); photos are
+    never from the future, so on a Wednesday "this weekend" is the one just gone."""
+    t = ctx.today
+    saturday = t - timedelta(days=(t.weekday() - 5) % 7)  # the latest Saturday, today included
+    if t.weekday() == 4 and ctx.now.time() >= WEEKEND_STARTS:
+        saturday = t + timedelta(days=1)  # Friday evening: this weekend has begun
+    if ended and saturday + timedelta(days=1) >= t:
+        saturday -= timedelta(weeks=1)
+    return saturday
+
+
 def _span_text(first: date, last: date) -> str:
     def day(d: date) -> str:
         return f"{d.day} {calendar.month_abbr[d.month]} {d.year}"

@@ -15,13 +15,22 @@ date_finder (the extractor, :func:`find_date_phrase`), date_core (what they shar
 Conventions (all datetimes naive wall-clock; ``end`` is inclusive: the last
 microsecond of the last day):
 
-* Seasons are meteorological: north spring Mar-May, summer Jun-Aug, autumn
-  Sep-Nov, winter Dec-Feb; south shifted by six months (summer Dec-Feb).  A
-  season that spans New Year belongs to the year it starts in: "winter 2019"
-  (north) is Dec 2019 - Feb 2020, as is "winter 2019/20".
+Where two readings of a phrase are both common, the range holds both when that costs a
+little (the date is a filter for a vague memory: one too narrow hides the photo, one a little
+wide only ranks it among more), and keeps one reading where holding both would cost much:
+
+* Seasons hold the meteorological and the astronomical reading: from the first day of the
+  meteorological season to the solstice or equinox that ends the astronomical one, on its usual
+  day: north spring 1 Mar - 21 Jun, summer 1 Jun - 22 Sep, autumn 1 Sep - 21 Dec, winter
+  1 Dec - 20 Mar; south shifted by six months (summer 1 Dec - 20 Mar).  Three weeks more than
+  either reading; neighbouring seasons overlap by those weeks (date_seasons says why).  A
+  season that spans New Year belongs to the year it starts in: "winter 2019" (north) is
+  Dec 2019 - Mar 2020, as is "winter 2019/20".  "early / mid summer" is its first / second
+  month, "late summer" its third to the equinox.
 * "summer" / "this summer" / "in the summer": the most recent summer that has
   started (the current one while in it).  "last summer": the most recent one
-  that has ended, so in July "last summer" is the previous year's.
+  whose months have ended, so in July "last summer" is the previous year's and on
+  10 September this year's.
 * Holidays: Christmas Dec 24-26, Christmas Eve/Day one day, Christmas holidays
   Dec 20 - Jan 6, New Year's Eve Dec 31 - Jan 1 (the party runs past midnight),
   New Year's Day Jan 1, "New Year 2019" Dec 31 2018 - Jan 1 2019, Easter Good
@@ -36,16 +45,28 @@ microsecond of the last day):
   the most recent March that has ended.  "early/mid/late March": days 1-10,
   11-20, 21-end.  "early/mid/late 2020": Jan-Apr, May-Aug, Sep-Dec.
   "early/mid/late 90s": 1990-93, 1994-96, 1997-99.
-* "the past year", "the last 3 months", "past few weeks": a rolling window that
-  ends today (unlike "last year", which is the previous calendar year).
-* Weeks run Monday to Sunday; "last weekend" is the most recent Saturday-Sunday
-  that has ended (on a Sunday, the one before).
+* "the past year", "the past month", "the past week": a rolling window that ends today (unlike
+  "last year", which is the previous calendar year; holding both would double the window).
+  With a count, "the last 3 months", "the past two weeks", "past few years" hold both readings:
+  from the first day of the whole unit that many back to today (in November "the last 3
+  months" is 1 August - today: August-October, and 22 August - today); under one unit more.
+* Weeks run Monday to Sunday.  A weekend holds both readings, Saturday-Sunday and Friday
+  evening to Sunday: Friday 18:00 to the end of Sunday.  "last weekend" is the most recent one
+  that has ended (on a Sunday, the one before); "this weekend" the latest that has begun (from
+  Friday 18:00), or on a weekday the one just gone.
 * "the nineties", "the 90s": 1990-1999; two-digit decades mean the most recent
   such decade ("the 20s" in 2026 is the 2020s, "the 30s" the 1930s).
 * Two-digit years mean the most recent such year that has begun ("'15", "3/3/15" and "15q4" in
   2026 are 2015; in 2013 they are 1915: photos are never from the future).
-* "this season": the meteorological season today is in; "last season": the one before.
-* A time of day alone ("at noon", "mid day", "at this time") is no date: ``None``.
+* "this season": the season whose meteorological months hold today; "last season": the one before.
+* Kept to one reading, holding both would cost too much: "last week" / "last month" / "last
+  year" is the previous calendar unit (the window reading is said "the past week", which gives
+  it; both would make "last week" on a Saturday 12 days, not 7); "last Christmas" / "last Chinese New
+  Year" is the latest that has ended (during it, "this Christmas" names the current one; both
+  would span a year); "three months ago" is that whole calendar month (not one day: the day
+  three months back is in it); a two-digit year is the latest that has begun ("3/3/15" in 2013
+  is 1915: photos are never from the future); a time of day alone ("at noon", "mid day", "at
+  this time") is no date: ``None`` (today's would hide every other day's noon).
 * Vague times, as people say them (wide on purpose: a date filter that is too
   narrow hides the photo, one that is too wide only ranks it among more):
   "recently", "lately", "not long ago": the past three months, ending today;

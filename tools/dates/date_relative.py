@@ -3,8 +3,8 @@ before last", "yesterday", "last Tuesday", and the vague times ("recently", "the
 while back", "back in the day").
 
 Split out of date_phrases.py, whose docstring states the conventions (whole calendar units for
-"ago", rolling windows ending today for "the past ...", Saturday-Sunday weekends, the vague times'
-widths).
+"ago", rolling windows ending today for "the past year" and both readings for "the past 3 months",
+Friday-evening-to-Sunday weekends, the vague times' widths).
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import calendar
 import re
 from datetime import date, datetime, time, timedelta
 
-from tools.dates.date_core import (MIN_YEAR, WEEKDAYS, DateRange, _add_months, _count, _Ctx, _monday,
-                                     _month_last, _rng, _span_text)
-from tools.dates.date_seasons import _latest_started_season, _season_instance
+from tools.dates.date_core import (MIN_YEAR, WEEKDAYS, DateRange, _add_months, _count, _Ctx, _latest_weekend,
+                                     _monday, _month_last, _rng, _span_text, _weekend)
+from tools.dates.date_seasons import _latest_started_season, _season_ended, _season_instance
 
 
 def _unit_range(unit: str, back_from: int, back_to: int, ctx: _Ctx) -> tuple[date, date]:
@@ -54,7 +54,7 @@ def _h_seasons_ago(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
         return None
     season = {"fall": "autumn", "falls": "autumn"}.get(m["season"], m["season"].rstrip("s"))
     year = _latest_started_season(season, ctx)
-    if _season_instance(season, year, ctx)[1] >= ctx.today:  # the latest that has ended
+    if not _season_ended(season, year, ctx):  # the latest that has ended
         year -= 1
     first = _season_instance(season, year - span[1] + 1, ctx)[0]
     last = _season_instance(season, year - span[0] + 1, ctx)[1]
@@ -64,14 +64,8 @@ def _h_seasons_ago(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
 def _h_relative_unit(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     unit, qual = m["unit"], m["q"]
     back = 0 if qual == "this" else 1
-    if unit == "weekend":
-        t = ctx.today
-        saturday = t - timedelta(days=(t.weekday() - 5) % 7)  # the latest Saturday, today included
-        # "this weekend": the current one on a Saturday or Sunday, else the one just gone (photos are
-        # never from the future); "last weekend": the latest one that is over.
-        if qual != "this" and saturday + timedelta(days=1) >= t:
-            saturday -= timedelta(weeks=1)
-        return _rng(saturday, saturday + timedelta(days=1), f"{qual} weekend", phrase)
+    if unit == "weekend":  # "this weekend": the latest that has begun; "last weekend": that is over
+        return _weekend(_latest_weekend(ctx, ended=qual != "this"), f"{qual} weekend", phrase)
     if unit == "night":
         y = ctx.today - timedelta(days=1)
         return DateRange(start=datetime.combine(y, time(12)), end=datetime.combine(ctx.today, time(6)) -
@@ -81,7 +75,13 @@ def _h_relative_unit(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
 
 
 def _h_rolling(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    """"the past year", "the last 3 months", "past few weeks": a window ending today."""
+    """"the past year": a window ending today.  With a count ("the last 3 months", "past two weeks",
+    "the past few years") it also holds the other common reading, the whole calendar units before
+    this one (in November, "the last 3 months" is August-October to some and 22 August - today to
+    others): it starts on the first day of the unit that many back and ends today.  That adds under
+    one unit to the start, so at most 1/N of the window.  The singular "the past week / month /
+    year" stays the rolling window: its whole-unit reading is what "last week" says, and taking both
+    would make it up to twice as wide."""
     count = m.groupdict().get("n")
     span = _count(count) if count else (1, 1)
     if span is None:
@@ -89,20 +89,17 @@ def _h_rolling(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     n = span[1]
     unit = m["unit"].rstrip("s")
     t = ctx.today
+    if n > {"year": 200, "month": 2400, "week": 10_400, "day": 73_000}[unit]:
+        return None
     if unit == "year":
-        if n > 200:
-            return None
-        first = t.replace(year=t.year - n) if (t.month, t.day) != (2, 29) else date(t.year - n, 2, 28)
+        first = _years_before(t, n)
     elif unit == "month":
-        if n > 2400:
-            return None
         y, mo = _add_months(t.year, t.month, -n)
         first = date(y, mo, min(t.day, calendar.monthrange(y, mo)[1]))
     else:
-        days = n * (7 if unit == "week" else 1)
-        if days > 73_000:
-            return None
-        first = t - timedelta(days=days)
+        first = t - timedelta(days=n * (7 if unit == "week" else 1))
+    if count:
+        first = min(first, _unit_range(unit, n, n, ctx)[0])
     name = re.sub(r"\s+", " ", m[0].strip())
     return _rng(first, t, name, phrase)
 
@@ -110,9 +107,7 @@ def _h_rolling(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
 def _h_before_last(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     unit = m["unit"]
     if unit == "weekend":
-        last_weekend = _h_relative_unit({"unit": "weekend", "q": "last"}, ctx, phrase)  # type: ignore[arg-type]
-        first = last_weekend.start.date() - timedelta(weeks=1)
-        return _rng(first, first + timedelta(days=1), "the weekend before last", phrase)
+        return _weekend(_latest_weekend(ctx, ended=True) - timedelta(weeks=1), "the weekend before last", phrase)
     first, last = _unit_range(unit, 2, 2, ctx)
     return _rng(first, last, f"the {unit} before last", phrase)
 
@@ -163,6 +158,6 @@ def _h_vague(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
         return _rng(first, last, name, phrase)
     season = "autumn" if unit == "fall" else unit
     year = _latest_started_season(season, ctx)
-    if _season_instance(season, year, ctx)[1] >= t:  # still in it: the two before
+    if not _season_ended(season, year, ctx):  # still in it: the two before
         year -= 1
     return _rng(_season_instance(season, year - 1, ctx)[0], _season_instance(season, year, ctx)[1], name, phrase)

@@ -19,7 +19,9 @@ that has started when no year is said):
 * "the last day of October 2015": that day.
 * Quarters: "this quarter", "last quarter", "Q4 2018", "the 4th quarter of 2018": calendar quarters.
 * Decades: "this decade" the current 2020-2029 style decade, "last decade" the one before; "the
-  past decade" / "the past 2 decades": a window of 10 / 20 years ending today (as "the past year").
+  past decade": a window of 10 years ending today (as "the past year"); "the past 2 decades":
+  from the start of the whole decades before this one (or 20 years back, if earlier) to today,
+  as "the last 3 years" (date_relative._h_rolling says why).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import re
 from datetime import date, timedelta
 
 from tools.dates.date_core import (COUNT, MONTH, MONTHS, ONE_DAY, WEEKDAY, WEEKDAYS, YEAR, DateRange, _add_months,
-                                     _count, _Ctx, _monday, _month_last, _rng, _year)
+                                     _count, _Ctx, _monday, _month_last, _rng, _weekend, _year)
 
 ORD = r"(?:(?P<n>[1-5])(?:st|nd|rd|th)|(?P<last>last))"
 _ORD_GROUPS = ("n", "last")
@@ -177,8 +179,8 @@ def _h_last_day_of(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
 
 
 def _h_weekend_of(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
-    """"the last weekend of October 2017": that month's last Saturday and the Sunday after it
-    (weekends are Saturday-Sunday, as "last weekend")."""
+    """"the last weekend of October 2017": that month's last Saturday with the Sunday after it and
+    the Friday evening before it (as every weekend: date_core's _weekend)."""
     from tools.dates.holiday_dates import nth_weekday
 
     ref = _month_ref(m, ctx)
@@ -187,7 +189,7 @@ def _h_weekend_of(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
     saturday = nth_weekday(ref[0], ref[1], 5, _nth(m))
     if saturday and not m.groupdict().get("year") and not m.groupdict().get("rel") and saturday > ctx.today:
         saturday = nth_weekday(ref[0] - 1, ref[1], 5, _nth(m))  # this year's has not come yet
-    return _rng(saturday, saturday + timedelta(days=1), re.sub(r"\s+", " ", m[0]), phrase) if saturday else None
+    return _weekend(saturday, re.sub(r"\s+", " ", m[0]), phrase) if saturday else None
 
 
 def _h_bare_day(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
@@ -242,6 +244,8 @@ def _h_decade_rel(m: re.Match, ctx: _Ctx, phrase: str) -> DateRange | None:
         return None
     years = 10 * span[1]
     first = t.replace(year=t.year - years) if (t.month, t.day) != (2, 29) else date(t.year - years, 2, 28)
+    if m["n"]:  # "the past 2 decades": also the whole decades before this one, as "the last 3 years"
+        first = min(first, date(t.year // 10 * 10 - years, 1, 1))
     return _rng(first, t, re.sub(r"\s+", " ", m[0]), phrase)
 
 

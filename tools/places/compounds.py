@@ -3,7 +3,9 @@ Cathedral", "Palace and Park of Versailles", "Old Town of Segovia and its Aquedu
 Alcázar and Archivo de Indias in Seville", "Bordeaux, Port of the Moon".
 
 Heritage lists and people name a site by its town plus a frame word ("cathedral", "old town",
-"walls").  The curated file cannot list every cathedral, but the town is in the gazetteer, and a
+"walls"), and official names stack clauses around it ("Roman Theatre and its Surroundings and
+the Triumphal Arch of Orange": the town after the last "of"; "Ensembles of Úbeda and Baeza":
+each town, the first first; "..., Bermuda": the address after a described site).  The curated file cannot list every cathedral, but the town is in the gazetteer, and a
 photo of the site was taken in or next to it.  :func:`places_in` only cuts out the candidate
 place names, best first; ``tools.places.geo`` resolves them (only when the whole phrase is no
 place) and says in the label what it matched.
@@ -24,13 +26,15 @@ from typing import Iterator
 # "X Bay" are often the names themselves, tried whole before this module is asked).
 _TAIL_NOUNS = (r"cathedral|cathedrals|abbey|priory|minster|monastery|monasteries|convent|basilica|castle|"
                r"castles|palace|palaces|fortress|citadel|bridge|aqueduct|walls|amphitheatre|amphitheater|"
-               r"ruins|dolmens|old\s+town|old\s+city|historic\s+(?:centre|center|district|quarter)|"
-               r"(?:cultural|industrial|mining)\s+landscape")
+               r"ruins|dolmens|site|sites|old\s+town|old\s+city|historic\s+(?:centre|center|district|quarter)|"
+               r"(?:cultural|industrial|mining)\s+landscape|hillsides|coast|gorge|gorges|"
+               # administrative words GeoNames leaves off the town's name ("Yaren District")
+               r"district|atoll|municipality|prefecture|governorate")
 _LEAD_NOUNS = (_TAIL_NOUNS + r"|church|churches|chapel|mosque|temple|synagogue|fort|forts|fortifications|"
                r"tower|towers|theatre|theater|monuments?|sites?|ensembles?|centre|center|city|town|towns|"
                r"quarter|precinct|harbour|harbor|port|bay|banks|waterfront|square|squares|place|plaza|piazza|"
                r"gardens?|park|parks|mills|saltworks|routes?|landscape|university|hillsides|caves?|"
-               r"streets?|district|villages?")
+               r"streets?|district|villages?|hospital|architecture|art|jurisdiction|lagoons?")
 _RELIGIOUS = re.compile(r"\b(?:cathedrals?|abbey|priory|minster|monaster(?:y|ies)|convent|basilica|church(?:es)?|"
                         r"chapel|mosque|temple|synagogue)\b", re.IGNORECASE)
 # Up to three words before the noun ("Historic Fortified City of", "Cistercian Abbey of"), and
@@ -45,6 +49,9 @@ _SITE_WORD = re.compile(rf"\b(?:{_LEAD_NOUNS})\b", re.IGNORECASE)
 # "X and its Bay", "X with its Extra-Muros Churches", "X and Associated Sites": X is the place.
 _WITH = re.compile(r"^(?P<place>.+?)\s+(?:(?:and|with)\s+(?:its|their|the)|and\s+(?:associated|related))\s+.+$",
                    re.IGNORECASE)
+# UNESCO-style long names put the town after the last "of" of a clause that holds a site word
+# further back ("Roman Theatre and its Surroundings and the Triumphal Arch of Orange").
+_LAST_OF = re.compile(r"^(?P<site>.+)\s+of\s+(?:the\s+)?(?P<place>[^\s,][^,]*)$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"\s*(?:[,:;()\[\]–—]|\s-\s)\s*")
 # A dedication, not a town: "Saint John", "St. Mary", "Notre-Dame", "Our Lady", "the Holy Cross".
 _DEDICATION = re.compile(r"^(?:st\.?|saint|san|santa|santo|sankt|notre[\s-]dame|our\s+lady|holy|sacred|the\s+holy)\b",
@@ -81,9 +88,17 @@ def _framed(text: str, whole: str = "") -> Iterator[str]:
     if match and _usable(match.group("place"), text[:match.start("place")]):
         yield match.group("place")
         yield from _framed(match.group("place"))  # "Old Town of Segovia and its Aqueduct"
+        yield from _joined(match.group("place"))  # "Monumental Ensembles of Úbeda and Baeza"
     match = _TAIL.match(text)
     if match and _capitalised(match.group("place")) and match.group("place").split()[-1].lower() not in _STYLE \
             and _usable(match.group("place"), text[match.end("place"):]):
+        yield match.group("place")
+        yield from _framed(match.group("place"))  # "Antequera Dolmens Site"
+        if _capitalised(text[match.end("place"):].strip()):  # a name's own frame word, capitalised
+            yield from _joined(match.group("place"))  # "Giant's Causeway and Causeway Coast"
+    match = _LAST_OF.match(text)
+    if match and _SITE_WORD.search(match.group("site")) and _capitalised(match.group("place")) \
+            and " of " not in match.group("place").lower() and _usable(match.group("place"), match.group("site")):
         yield match.group("place")
 
 
@@ -106,12 +121,15 @@ def places_in(phrase: str) -> list[str]:
         titled = re.match(r"[^,;]*?(?:[:(–—]|\s-\s)", text) is not None
         if titled or any(_SITE_WORD.search(p) for p in parts[1:]):
             found.append(first)
-        found += list(_framed(first))
         # Two parts without a site word are a name and its qualifier ("Arezzo, France": no such
-        # Arezzo, so no place), never the qualifier alone.
+        # Arezzo, so no place), never the qualifier alone.  A last part that is a bare name after
+        # a described site is its address, and beats a town inside the description ("Historic
+        # Town of St George and Related Fortifications, Bermuda": Bermuda, not St George, St
+        # Vincent).
         if _capitalised(last) and not _SITE_WORD.search(last) and (
                 len(parts) > 2 or any(_SITE_WORD.search(p) for p in parts[:-1])):
             found.append(last)
+        found += list(_framed(first))
         match = _IN.match(last)
         if match:
             found += list(_framed(last, whole=text))
@@ -119,3 +137,12 @@ def places_in(phrase: str) -> list[str]:
         found += list(_framed(text))
     found = [f.strip() for f in found if f.strip() and f.strip() != text]
     return list(dict.fromkeys(found))
+
+
+def _joined(place: str) -> list[str]:
+    """Two towns joined after a frame: the pair is no place, each one is; the filter is one circle,
+    so the first one said comes first."""
+    halves = re.split(r"\s+(?:and|&)\s+", place)
+    if len(halves) != 2 or not all(_capitalised(h) and _usable(h, "") for h in halves):
+        return []
+    return halves

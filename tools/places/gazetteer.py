@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -48,6 +49,13 @@ CAPITAL_WEIGHT = 10
 # City" there, "Panama" here), the nearest row within CAPITAL_MATCH_KM.
 CAPITAL_NAMED_KM = 25.0
 CAPITAL_MATCH_KM = 3.0
+
+
+# The words around a county's own name in GeoNames' admin2 names ("Département de l'Ardèche",
+# "County of Kent", "Orkney Islands", "Provincia di Arezzo"), as normalize() writes them.
+_COUNTY_WORDS = re.compile(r"^(?:departement|department|county|province|provincia|provincie|district|comarca|"
+                           r"landkreis|kreis|regional\s+unit)\s+(?:of\s+|de\s+la\s+|de\s+l\s*|de\s+|du\s+|des\s+|di\s+|del\s+)?"
+                           r"|\s+(?:county|district|islands|council|province|department)$")
 
 
 def _rg_csv_path() -> str:
@@ -103,6 +111,7 @@ class _Gazetteer:
     _capitals: dict[int, int] | None = None  # row -> population, for national capitals
     _capital_names: dict[str, list[int]] | None = None  # cities15000 name of a capital -> row
     _display: dict[int, str] = field(default_factory=dict)  # row -> label name, where it differs
+    _county_keys: dict[str, set[str]] | None = None  # county name, bare or whole -> admin2 keys
 
     def capitals(self) -> dict[int, int]:
         """Rows that are national capitals (``populations``' list), with their populations."""
@@ -162,6 +171,31 @@ class _Gazetteer:
                         default=self.capitals().get(row, 0))  # a capital spelled otherwise there
             self._populations[row] = count
         return count
+
+    def counties_named(self, key: str) -> list[tuple[str, str, list[int]]]:
+        """The second-level divisions (counties, départements, provinces) a normalised name names,
+        as (cc, admin2, rows of its towns): "gwynedd", "ardeche" ("Département de l'Ardèche").  The
+        name without its county words counts only outside the United States, where a county is
+        said with "County" ("Marin County"): the bare name there is a town's or a word's
+        ("Glacier", "Lake", "Union").  The name index is built on first use (a phrase that is no
+        town or admin1 region) from the distinct admin2 names only, and a division's rows when
+        it is named, so an unresolved phrase costs milliseconds, not a pass over every row."""
+        if self._county_keys is None:
+            index: dict[str, set[str]] = defaultdict(set)
+            for full in self.admin2_key_set:
+                index[full].add(full)
+                bare = _COUNTY_WORDS.sub("", full).strip()
+                if bare and bare != full:
+                    index[bare].add(full)
+            self._county_keys = dict(index)
+        found = []
+        for full in sorted(self._county_keys.get(key, ())):
+            rows_of: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for row, admin2_key in enumerate(self.admin2_keys):
+                if admin2_key == full:
+                    rows_of[(self.cc[row], self.admin2[row])].append(row)
+            found += [(cc, name, rows) for (cc, name), rows in rows_of.items() if key == full or cc != "US"]
+        return found
 
     def row_near(self, lat: float, lon: float, cc: str) -> int | None:
         """The gazetteer row for a town found elsewhere (an alternate name's entry)."""

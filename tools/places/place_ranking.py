@@ -151,3 +151,25 @@ def _namesake_city(gaz: _Gazetteer, reading: _Reading, cc: str, region: str, kno
     rows = [r for r in rows if gaz.cc[r] == cc and (
         gaz.admin1[r] == region or _name_in_admin(gaz.name_keys[r], gaz.admin1_keys[r]))]
     return _best_city(gaz, rows, known, preferred)
+
+
+# The Americas and Oceania named many of their towns after European ones (Córdoba, Argentina after
+# Córdoba, Spain; Durham, North Carolina after Durham, England; Canterbury, New Zealand after
+# Canterbury, Kent), as colonists did in Asia and Africa (Toledo, Cebu).  A bare "Cordoba" means
+# the bigger namesake (population decides, as for every name), but a heritage site named by the
+# town ("Historic Centre of Cordoba", "Durham Castle and Cathedral") is the original's: the copy
+# is younger than the site.  So Europe first, then the rest of the Old World ("Bethlehem").
+_NEW_WORLD = frozenset({"NA", "SA", "OC"})
+_OLD_WORLD = frozenset({"EU", "AS", "AF"})
+
+
+def _old_world_namesake(gaz: _Gazetteer, reading: _Reading, found_cc: str) -> int | None:
+    """For a reading resolved to a place in the Americas or Oceania (``found_cc``): the row of the
+    same-named town of 15,000+ people in Europe (the largest), else in Asia or Africa, or None."""
+    continents = populations.tables(normalize).continents
+    if continents.get(found_cc) not in _NEW_WORLD:
+        return None
+    # GeoNames names some of them "City of Westminster", "City of London"
+    rows = _city_rows(gaz, reading)[0] + [r for key in reading.keys for r in gaz.cities.get(f"city of {key}", ())]
+    rows = [r for r in rows if continents.get(gaz.cc[r]) in _OLD_WORLD and gaz.population(r) > 0]
+    return max(rows, key=lambda r: (continents.get(gaz.cc[r]) == "EU", gaz.population(r)), default=None)

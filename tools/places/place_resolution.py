@@ -6,13 +6,14 @@ import re
 from typing import Any, Iterable
 
 from tools.places import compounds, directions, landmarks
-from tools.places.coordinates import _as_float
+from tools.places.coordinates import _as_float, haversine_km
 from tools.places.countries import _country_for, country_name
 from tools.places.gazetteer import _Gazetteer, _gazetteer
 from tools.places.name_keys import _fold, _key_variants, normalize
 from tools.places.place_models import Place, PlaceFilter
 from tools.places.place_phrases import MAX_PHRASE_CHARS, _all_quals_match, _Reading, _readings
-from tools.places.place_ranking import _best_city, _city_rows, _Known, _namesake_city, _region_candidates
+from tools.places.place_ranking import (_best_city, _city_rows, _Known, _namesake_city, _old_world_namesake,
+                                         _region_candidates)
 
 DEFAULT_RADIUS_KM = 25.0
 CITY_BEATS_REGION_POPULATION = 1_000_000
@@ -149,6 +150,30 @@ def _match_gazetteer(
     return None
 
 
+# A county is an area around its towns: their mean point and the distance that holds nine in ten
+# of them (a few outlying entries, islands, would make the circle twice the county).  It needs a
+# few towns to be a county and not a hamlet's division: "Gwynedd" has 25 in the city table.
+COUNTY_MIN_TOWNS = 3
+COUNTY_REACH = 0.9
+
+
+def _match_county(readings: list[_Reading], known: _Known, gaz: _Gazetteer) -> PlaceFilter | None:
+    """A second-level division (county, département) the phrase names, when no town or region does;
+    same-named ones: the library's country, then the one with more towns."""
+    for reading in readings:
+        candidates = [c for key in reading.keys for c in gaz.counties_named(key)
+                      if len(c[2]) >= COUNTY_MIN_TOWNS and _all_quals_match(reading.quals, c[0], gaz.admin1[c[2][0]])]
+        if not candidates:
+            continue
+        cc, name, rows = max(candidates, key=lambda c: (c[0] in known.countries, len(c[2])))
+        lat, lon = float(gaz.lat[rows].mean()), float(gaz.lon[rows].mean())
+        reach = sorted(haversine_km(lat, lon, float(gaz.lat[r]), float(gaz.lon[r])) for r in rows)
+        radius = max(DEFAULT_RADIUS_KM, reach[int(COUNTY_REACH * (len(reach) - 1))])
+        return PlaceFilter(kind="area", label=f"{name}, {country_name(cc)}", country_code=cc,
+                           lat=lat, lon=lon, radius_km=round(radius, 1))
+    return None
+
+
 def _filter_population(gaz: _Gazetteer, found: PlaceFilter) -> int:
     if found.lat is None or found.lon is None:
         return 0
@@ -252,7 +277,9 @@ def resolve_place(
     A phrase that is no place as a whole but a site named by a place ("Chartres Cathedral",
     "Historic Centre of Cordoba", "Cathedral, Alcázar and Archivo de Indias in Seville") means
     that place (``tools.places.compounds``; a town as a COMPOUND_RADIUS_KM circle), with the
-    matched part said in the label.
+    matched part said in the label; a town of the Americas or Oceania there yields to a same-named
+    Old World one (``_older_namesake``).  Last, a county or département no town or region is
+    named after ("Gwynedd"): an area around its towns (``_match_county``).
     """
     found = _resolve_whole(phrase, known_places, radius_km)
     if found is None and isinstance(phrase, str) and len(phrase) <= MAX_PHRASE_CHARS:
@@ -265,6 +292,7 @@ def _resolve_compound(phrase: str, known_places: Iterable[Place], radius_km: flo
         inner = _resolve_whole(part, known_places, radius_km)
         if inner is None:
             continue
+        inner = _older_namesake(part, inner, known_places, radius_km)
         # "the city of angels": a lower-case place part must be more than a village of that name.
         if part == part.lower() and inner.kind == "city" and _filter_population(_gazetteer(), inner) == 0:
             continue
@@ -274,6 +302,17 @@ def _resolve_compound(phrase: str, known_places: Iterable[Place], radius_km: flo
             update["radius_km"] = min(inner.radius_km or COMPOUND_RADIUS_KM, COMPOUND_RADIUS_KM)
         return inner.model_copy(update=update)
     return None
+
+
+def _older_namesake(part: str, inner: PlaceFilter, known_places: Iterable[Place], radius_km: float) -> PlaceFilter:
+    """A site named by a town in the Americas or Oceania whose name an Old World town of 15,000+
+    people also bears is the Old World town's (place_ranking._old_world_namesake says why),
+    unless the library has photos in the first one's country."""
+    if inner.kind not in ("city", "region") or inner.country_code in _Known.of(known_places).countries:
+        return inner
+    readings, gaz = _readings(part), _gazetteer()
+    row = _old_world_namesake(gaz, readings[0], inner.country_code) if readings else None
+    return inner if row is None else _city_filter(gaz, row, _radius(radius_km))
 
 
 def _resolve_whole(
@@ -300,7 +339,8 @@ def _resolve_whole(
     if country and not (mine and mine.country_code != country.country_code
                         and country.country_code not in known.countries):
         return country
-    found = mine or _match_landmark(readings, gaz) or _match_gazetteer(readings, known, gaz, radius)
+    found = mine or _match_landmark(readings, gaz) or _match_gazetteer(readings, known, gaz, radius) \
+        or _match_county(readings, known, gaz)
     directed = directions.split(literal) if found is None else None
     if directed is not None:  # "the south of France": France (no outlines offline to cut its south out)
         return resolve_place(directed.place, known_places, radius_km)

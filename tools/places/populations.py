@@ -11,6 +11,8 @@ The same package's ``countries.json`` names each country's capital ("Panama City
 cities15000 entry (matched by name or alternate name within the country) is kept in ``capitals``,
 so the ranking can prefer a national capital over a same-named smaller town ("Panama City" is
 Panama's, not Florida's) and find capitals the city table spells otherwise (it has "Panama").
+Its continent codes say which towns are in the Old World, for sites named by a town
+(``tools.places.place_ranking._old_world_namesake``).
 There is no list of state or province capitals offline (the package drops GeoNames' feature codes).
 """
 from __future__ import annotations
@@ -41,6 +43,7 @@ class _Tables:
     by_name: dict[tuple[str, str], list[Town]]  # (normalised name, cc) -> towns
     by_alternate: dict[str, list[Town]]  # normalised alternate name -> towns
     capitals: dict[str, Town] = field(default_factory=dict)  # cc -> its national capital's town
+    continents: dict[str, str] = field(default_factory=dict)  # cc -> GeoNames continent code ("EU")
 
 
 _LOCK = threading.Lock()
@@ -67,15 +70,18 @@ def _alternate_key(alt: str) -> str:
     return " ".join(key.split()) if key.replace(" ", "").isalpha() else ""
 
 
-def _capital_names(normalize: Callable[[str], str], path: str) -> dict[str, str]:
-    """cc -> normalised name of its national capital, from the package's countries.json."""
+def _countries(path: str) -> list[dict]:
     try:
         with open(os.path.join(os.path.dirname(path), "countries.json"), encoding="utf-8") as handle:
             countries = json.load(handle)
     except (OSError, ValueError):
-        return {}
-    return {c["iso"]: normalize(c["capital"]) for c in countries.values()
-            if isinstance(c, dict) and c.get("iso") and isinstance(c.get("capital"), str) and c["capital"]}
+        return []
+    return [c for c in countries.values() if isinstance(c, dict) and isinstance(c.get("iso"), str) and c["iso"]]
+
+
+def _capital_names(normalize: Callable[[str], str], countries: list[dict]) -> dict[str, str]:
+    """cc -> normalised name of its national capital, from the package's countries.json."""
+    return {c["iso"]: normalize(c["capital"]) for c in countries if isinstance(c.get("capital"), str) and c["capital"]}
 
 
 def _build(normalize: Callable[[str], str]) -> _Tables:
@@ -86,7 +92,9 @@ def _build(normalize: Callable[[str], str]) -> _Tables:
         return _Tables({}, {})
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
-    capital_of = _capital_names(normalize, path)
+    countries = _countries(path)
+    capital_of = _capital_names(normalize, countries)
+    continents = {c["iso"]: c["continentcode"] for c in countries if isinstance(c.get("continentcode"), str)}
     capitals: dict[str, Town] = {}
     for item in data.values():
         try:
@@ -106,7 +114,7 @@ def _build(normalize: Callable[[str], str]) -> _Tables:
                 alt_key = _alternate_key(alt) if isinstance(alt, str) else ""
                 if alt_key and alt_key != key:
                     by_alternate[alt_key].append(town)
-    return _Tables(dict(by_name), dict(by_alternate), capitals)
+    return _Tables(dict(by_name), dict(by_alternate), capitals, continents)
 
 
 def tables(normalize: Callable[[str], str]) -> _Tables:
