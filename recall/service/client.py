@@ -22,7 +22,7 @@ import sys
 from .address import (Address, address_for, code_version, python_path_for_child, service_key, service_setting)
 
 SERVED = ("search", "ask")
-ANSWER_S = 2.0  # a service that has not answered a command by then is taken for hung
+ANSWER_S = 3.0  # a service that has not answered a command by then is taken for hung
 ALIVE_POLL_S = 1.0  # while a command runs there, how often the client checks the service lives
 
 
@@ -111,8 +111,10 @@ def _through_service(args: list[str]) -> int | None:
         return None
     if not answer.get("ok"):
         conn.close()
-        if answer.get("why") in ("version", "key"):
-            start_service(address, args)  # the old one is on its way out; the new one waits for it
+        if answer.get("why") == "version":
+            start_service(address, args, force=True)  # the old one is on its way out
+        elif answer.get("why") == "key":
+            start_service(address, args)
         return None
     return _wait_for_exit_code(conn, int(answer.get("pid") or 0), address, args)
 
@@ -222,16 +224,16 @@ def replace_service(address: Address, args: list[str]) -> None:
     pid = _lock_holder(address)
     if pid and pid > 0 and _is_our_service(pid):
         _signal(pid, "SIGKILL")
-    start_service(address, args)
+    start_service(address, args, force=True)  # it waits for the old one's lock
 
 
-def start_service(address: Address, args: list[str]) -> None:
-    """Start this index's service, detached, unless one is already there or starting."""
-    holder = _lock_holder(address)
-    if holder is not None and _alive(holder) and os.path.exists(address.socket):
-        return  # running (a busy or starting one): not a second
-    if holder is not None and holder > 0 and _alive(holder) and not os.path.exists(address.socket):
-        return  # still loading; it binds its socket when ready
+def start_service(address: Address, args: list[str], force: bool = False) -> None:
+    """Start this index's service, detached, unless one is already there or starting (``force``:
+    the one there is on its way out; the new one takes over its lock when it is gone)."""
+    if not force:
+        holder = _lock_holder(address)
+        if holder is not None and (holder < 0 or _alive(holder)):
+            return  # running, busy or still loading (it binds its socket when ready): not a second
     import subprocess
 
     from .address import PATH_OPTIONS, VALUE_OPTIONS, option_values
@@ -252,10 +254,10 @@ def start_service(address: Address, args: list[str]) -> None:
         os.close(log)
 
 
-def ask_service(args: list[str], op: str) -> dict | None:
+def ask_service(args: list[str], op: str, env: dict[str, str] | None = None) -> dict | None:
     """A ``status`` or ``stop`` answer from the service of the index these arguments name."""
-    key = service_key(args)
-    address = address_for(key, create=True) if key else None
+    key = service_key(args, env)
+    address = address_for(key, create=True, env=env) if key else None
     if address is None:
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

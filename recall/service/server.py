@@ -131,6 +131,7 @@ class Service:
 
     def serve(self) -> str:
         """Answer commands until idle, stopped or replaced; returns why it stopped."""
+        self.last_used = time.monotonic()  # idle from now, not from before the models loaded
         signal.signal(signal.SIGUSR1, self._interrupt)  # a client's Ctrl-C, forwarded
         signal.signal(signal.SIGTERM, self._terminate)
         threading.Thread(target=self._accept_loop, daemon=True, name="recall-serve-accept").start()
