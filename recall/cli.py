@@ -98,6 +98,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def _settings(db: Path | None, chroma_url: str | None, models_dir: Path | None):
     from tools.settings import load_settings
 
+    if _resident is not None:
+        return _resident.settings(load_settings, db=db, chroma_url=chroma_url, models_dir=models_dir)
     return load_settings(db=db, chroma_url=chroma_url, models_dir=models_dir)
 
 

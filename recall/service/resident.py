@@ -51,6 +51,18 @@ class Resident:
         self._stores: dict[str, tuple] = {}
         self._models: dict[str, tuple] = {}
         self._planners: dict[tuple, tuple] = {}
+        self._settings: dict[tuple, object] = {}
+
+    def settings(self, load, **overrides):
+        """``load(**overrides)``, made once per environment, working folder (relative paths) and
+        overrides: reading them takes pydantic-settings ~10 ms."""
+        key = (tuple(sorted(os.environ.items())), os.getcwd(), tuple(sorted((k, str(v)) for k, v in overrides.items())))
+        with self._lock:
+            if key not in self._settings:
+                if len(self._settings) > 32:
+                    self._settings.clear()
+                self._settings[key] = load(**overrides)
+            return self._settings[key]
 
     def open(self, settings):
         """(store, models) for ``settings``: the ones already open while the index is unchanged."""
