@@ -201,3 +201,47 @@ def test_idle_service_exits_and_removes_its_socket(served):
     assert b"stopped (idle)" in err
     assert not Path(found["socket"]).exists()
     shutil.rmtree(own["XDG_RUNTIME_DIR"], ignore_errors=True)
+
+
+def test_a_service_of_older_code_is_replaced_by_the_new_codes(served, tmp_path):
+    """A copy of the code, so that "a newer version" is a real edit of its files."""
+    db, env, _ = served
+    code = tmp_path / "code"
+    for package in ("recall", "tools", "agent", "prompts"):
+        shutil.copytree(ROOT / package, code / package, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_env = dict(env, PYTHONPATH=str(code))
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "recall", *args], cwd=code, env=copy_env, capture_output=True,
+                              timeout=300)
+
+    def status() -> dict:
+        import json
+
+        return json.loads(run("serve", "--status", "--json", "--db", str(db)).stdout)
+
+    def wait(not_pid=None) -> dict:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = status()
+            if found["running"] and found["pid"] != not_pid:
+                return found
+            time.sleep(0.2)
+        raise AssertionError("no service came up")
+
+    want = outputs(recall(dict(env, RECALL_SERVICE="off"), "search", QUERY, "--json", "--db", str(db)))
+    assert outputs(run("search", QUERY, "--json", "--db", str(db))) == want
+    old = wait()
+    from recall.service.address import service_key
+
+    assert old["key"] != service_key(["--db", str(db)], env)  # another code's service: another socket
+    later = time.time() + 5
+    os.utime(code / "recall" / "output.py", (later, later))  # the code changed under the service
+    assert outputs(run("search", QUERY, "--json", "--db", str(db))) == want
+    new = wait(not_pid=old["pid"])
+    assert new["version"] != old["version"]
+    wait_gone(old["pid"])
+    assert outputs(run("search", QUERY, "--json", "--db", str(db))) == want
+    assert status()["served"] == 1
+    os.kill(new["pid"], signal.SIGTERM)
+    wait_gone(new["pid"])
