@@ -98,12 +98,17 @@ def test_second_search_is_served_with_the_same_output_and_exit_codes(served):
     commands = [("search", QUERY, "--json", "--db", str(db)), ("search", QUERY, "-k", "3", "--db", str(db)),
                 ("search", QUERY, "--people-mode", "some", "--db", str(db)),  # a one-line error, exit 2
                 ("search", QUERY, "--bogus", "--db", str(db)),  # a usage error, exit 2
-                ("ask", "a dog in the water", "--no-llm", "--new", "--session", "s", "--db", str(db))]
+                ("ask", "a dog in the water", "--no-llm", "--new", "--session", "s", "--db", str(db)),
+                ("status", "--db", str(db)), ("status", "--json", "--db", str(db)),  # no model: never start one,
+                ("people", "--db", str(db)), ("events", "--json", "--db", str(db))]  # but a running one answers
     expected = [outputs(recall(off, *c, check=False)) for c in commands]
-    assert [e[0] for e in expected] == [0, 0, 2, 2, 0]
+    assert [e[0] for e in expected] == [0, 0, 2, 2, 0, 0, 0, 0, 0]
     assert expected[0][1].count(b"\n") >= 1 and b"error:" in expected[2][2]
 
     assert service_status(env, db) is None
+    assert outputs(recall(env, *commands[5])) == expected[5]
+    time.sleep(1)
+    assert service_status(env, db) is None  # `recall status` started none
     first = recall(env, *commands[0])  # no service yet: answered here, one starts for the next
     assert outputs(first) == expected[0]
     service = wait_for_service(env, db)

@@ -21,15 +21,17 @@ import sys
 
 from .address import (Address, address_for, code_version, python_path_for_child, service_key, service_setting)
 
-SERVED = ("search", "ask")
+SERVED = ("search", "ask")  # these start a service when none runs: they load models
+# These need no model: a running service answers them (its index is open), none is started.
+SERVED_IF_RUNNING = ("status", "events", "people")
 ANSWER_S = 3.0  # a service that has not answered a command by then is taken for hung
 ALIVE_POLL_S = 1.0  # while a command runs there, how often the client checks the service lives
 
 
 def main() -> None:
     args = sys.argv[1:]
-    if args and args[0] in SERVED and not _asks_for_help(args) and service_setting() == "auto":
-        rc = _through_service(args)
+    if _servable(args) and service_setting() == "auto":
+        rc = _through_service(args, start=args[0] in SERVED)
         if rc is not None:
             _exit(rc)
     from recall.cli import main as run_here
@@ -37,8 +39,19 @@ def main() -> None:
     run_here()
 
 
-def _asks_for_help(args: list[str]) -> bool:
-    return "--help" in args
+def _servable(args: list[str]) -> bool:
+    if not args or "--help" in args:
+        return False
+    if args[0] == "people":  # the list only: not name, merge, split, unassign, show
+        rest = args[1:]
+        while rest:
+            if rest[0] in ("--db", "--chroma-url") and len(rest) > 1:
+                rest = rest[2:]
+            elif rest[0] == "--json" or rest[0].startswith(("--db=", "--chroma-url=")):
+                rest = rest[1:]
+            else:
+                return False
+    return args[0] in SERVED or args[0] in SERVED_IF_RUNNING
 
 
 def _exit(rc: int) -> None:
@@ -71,9 +84,9 @@ def _encoding(stream) -> list[str] | None:
         return None
 
 
-def _through_service(args: list[str]) -> int | None:
+def _through_service(args: list[str], start: bool = True) -> int | None:
     """The command's exit code from the service, or None: run it here (a service is started or
-    replaced where needed)."""
+    replaced where needed, when ``start``)."""
     key = service_key(args)
     if key is None:
         return None
@@ -86,7 +99,8 @@ def _through_service(args: list[str]) -> int | None:
         conn.connect(address.socket)
     except OSError:  # no socket, or nobody behind it (a service that died)
         conn.close()
-        start_service(address, args)
+        if start:
+            start_service(address, args)
         return None
     request = {"op": "run", "version": code_version(), "key": key, "args": args, "argv0": sys.argv[0],
                "prog": program_name(), "cwd": os.getcwd(), "env": dict(os.environ),
@@ -99,27 +113,33 @@ def _through_service(args: list[str]) -> int | None:
         answer = _read_line(conn)
     except socket.timeout:
         conn.close()
-        replace_service(address, args)
+        if start:
+            replace_service(address, args)
         return None
     except (OSError, ValueError):
         conn.close()
-        start_service(address, args)
+        if start:
+            start_service(address, args)
         return None
     if answer is None:  # closed without a word: it died as we spoke
         conn.close()
-        start_service(address, args)
+        if start:
+            start_service(address, args)
         return None
     if not answer.get("ok"):
         conn.close()
         if answer.get("why") == "version":
-            start_service(address, args, force=True)  # the old one is on its way out
+            if start:  # the old one is on its way out
+                start_service(address, args, force=True)
         elif answer.get("why") == "key":
-            start_service(address, args)
+            if start:
+                start_service(address, args)
         return None
-    return _wait_for_exit_code(conn, int(answer.get("pid") or 0), address, args)
+    return _wait_for_exit_code(conn, int(answer.get("pid") or 0), address, args if start else None)
 
 
-def _wait_for_exit_code(conn: socket.socket, pid: int, address: Address, args: list[str]) -> int | None:
+def _wait_for_exit_code(conn: socket.socket, pid: int, address: Address, args: list[str] | None) -> int | None:
+    """The exit code, or None where the service died first (``args``: start another)."""
     conn.settimeout(ALIVE_POLL_S)
     interrupted = False
     while True:
@@ -128,7 +148,8 @@ def _wait_for_exit_code(conn: socket.socket, pid: int, address: Address, args: l
         except socket.timeout:
             if not _alive(pid):
                 conn.close()
-                start_service(address, args)
+                if args is not None:
+                    start_service(address, args)
                 return None
             continue
         except KeyboardInterrupt:  # the command is the service's: it stops the way it would here
@@ -142,7 +163,8 @@ def _wait_for_exit_code(conn: socket.socket, pid: int, address: Address, args: l
             answer = None
         conn.close()
         if answer is None or "rc" not in answer:  # it died during the command: answer here
-            start_service(address, args)
+            if args is not None:
+                start_service(address, args)
             return None
         return int(answer["rc"])
 
