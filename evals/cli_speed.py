@@ -12,7 +12,8 @@ ratio new/old are reported, with the load average, since the machine is shared.
 
 Cold runs have the resident service off (RECALL_SERVICE=off). Beside them, for this code only:
 ``search (warm)``, the same fresh `recall search` process answered by a running `recall serve`
-(started once, untimed; its count of commands served is checked), and ``search (first, auto)``,
+(started once, untimed; its count of commands served is checked; ``status``/``people (warm)``
+likewise: a running service answers them, they never start one), and ``search (first, auto)``,
 the default setting's first call with no service running: answered in-process while it starts a
 service in the background (each round stops the service first, then waits for the new one).
 
@@ -45,11 +46,12 @@ from evals.library import DEFAULT_FLICKR, build_library
 
 QUERY = "a dog runs through the water on a beach"
 COMMANDS = {"search": ["search", QUERY, "--json"], "status": ["status", "--json"], "people": ["people"]}
-TARGETS = {"search": 0.8, "status": 0.4, "people": 0.4, "search (warm)": 0.1, "search (first, auto)": 0.8}
+TARGETS = {"search": 0.8, "status": 0.4, "people": 0.4, "search (warm)": 0.1, "search (first, auto)": 0.8,
+           "status (warm)": 0.4, "people (warm)": 0.4}
 # The entry point of either code: the thin client where there is one (recall/service/client.py).
 RUNNER = ("import sys\ntry:\n    from recall.service.client import main\nexcept ImportError:\n"
           "    from recall.cli import main\nsys.argv = ['recall', *sys.argv[1:]]; main()")
-SERVED = ("search (warm)", "search (first, auto)")
+SERVED = ("search (warm)", "search (first, auto)", "status (warm)", "people (warm)")
 
 
 def snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
@@ -176,14 +178,17 @@ def main(argv: list[str] | None = None) -> dict:
                     raise SystemExit(f"search (first, auto) failed: {tail}")
                 times["new"]["search (first, auto)"].append(seconds)
                 service = wait_for_service(new_code, new_db, served_env)
-                for _ in range(2):  # warm: a fresh client process, the service answers
-                    seconds, rc, tail = run_once(new_code, search_args, served_env)
+                warm = [("search (warm)", search_args), ("search (warm)", search_args),
+                        ("status (warm)", [*COMMANDS["status"], "--db", str(new_db)]),
+                        ("people (warm)", [*COMMANDS["people"], "--db", str(new_db)])]
+                for label, cli_args in warm:  # a fresh client process each; the service answers
+                    seconds, rc, tail = run_once(new_code, cli_args, served_env)
                     if rc:
-                        raise SystemExit(f"search (warm) failed: {tail}")
-                    times["new"]["search (warm)"].append(seconds)
+                        raise SystemExit(f"{label} failed: {tail}")
+                    times["new"][label].append(seconds)
                 after_round = service_status(new_code, new_db, served_env)
                 served_counts.append(after_round.get("served"))
-                if after_round.get("pid") != service["pid"] or after_round.get("served") != 2:
+                if after_round.get("pid") != service["pid"] or after_round.get("served") != len(warm):
                     raise SystemExit(f"the warm searches were not the service's: {after_round}")
                 log(f"  round {round_ + 1}/{args.rounds}: " + ", ".join(
                     f"{c} " + " / ".join(f"{times[n][c][-1]:.2f}" for n in variants if times[n].get(c))
