@@ -182,7 +182,8 @@ class Service:
 
     def _terminate(self, signum, frame) -> None:
         self.stopping = "terminated"
-        self.work.put(None)
+        # Not put() here: the handler may run while this very thread holds the queue's lock.
+        threading.Thread(target=self.work.put, args=(None,), daemon=True).start()
         if self.in_command:
             raise KeyboardInterrupt
 
