@@ -523,8 +523,9 @@ def serve(idle: Annotated[Optional[float], typer.Option("--idle", min=1, help="e
           as_json: JsonOption = False) -> None:
     """Keep this index's models and records loaded, so `recall search` and `recall ask` answer at once.
 
-    They start it on their own when it is not running (RECALL_SERVICE=off: never); run it here to
-    watch it. It listens on an owner-only Unix socket, never on a network port.
+    They start it on their own when none runs (RECALL_SERVICE=off: never); run it here to watch it.
+
+    It listens on an owner-only Unix socket, never on a network port.
     """
     from .service import client
 
@@ -555,7 +556,7 @@ def _run_service(index_args: list[str], db, chroma_url, models_dir, idle, detach
 
     from .service.address import address_for, idle_seconds, service_key
     from .service.resident import Resident
-    from .service.server import AlreadyRunning, Service, truncate_log, wait_for_exit
+    from .service.server import LOCK_WAIT_S, AlreadyRunning, Service, truncate_log, wait_for_exit
 
     address = address_for(service_key(index_args), create=True)
     if address is None:
@@ -568,7 +569,7 @@ def _run_service(index_args: list[str], db, chroma_url, models_dir, idle, detach
 
     service = Service(address, _serve_command, idle_s=idle or idle_seconds(), log=log)
     try:
-        service.take_lock()
+        service.take_lock(wait_s=LOCK_WAIT_S if detached else 0)  # a replacement waits for the old one
     except AlreadyRunning as running:
         if detached:
             return  # started twice at once: the other one serves

@@ -93,10 +93,10 @@ class Service:
         self.lock_fd: int | None = None
 
     # ---- life ----------------------------------------------------------------------------------
-    def take_lock(self) -> None:
+    def take_lock(self, wait_s: float = LOCK_WAIT_S) -> None:
         """Hold the index's service lock for life: one service per index."""
         fd = os.open(self.address.lock, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + LOCK_WAIT_S
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
