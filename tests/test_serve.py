@@ -135,13 +135,14 @@ def test_socket_is_owner_only_and_nothing_listens_on_tcp(served):
               if os.readlink(f"/proc/{service['pid']}/fd/{fd}").startswith("socket:[")}
     assert inodes, "the service holds its socket"
     listening = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"):
+    for table in ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6", "/proc/net/raw",
+                  "/proc/net/raw6"):
         with open(table) as rows:
             listening |= {row.split()[9] for row in list(rows)[1:]}
     assert not inodes & listening, "the service has an IP socket"
     with open("/proc/net/unix") as rows:
         unix = {row.split()[6] for row in list(rows)[1:]}
-    assert inodes <= unix, "every socket of the service is a Unix socket"
+    assert inodes & unix, "its listening socket is a Unix socket"  # (a client's may close meanwhile)
 
 
 def test_killed_hung_or_stale_service_is_replaced_and_the_search_still_answers(served):
