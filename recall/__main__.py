@@ -1,3 +1,3 @@
-from .cli import main
+from .service.client import main
 
 main()

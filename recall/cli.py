@@ -30,6 +30,10 @@ ModelsOption = Annotated[Optional[Path], typer.Option("--models-dir", help="mode
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
+# What `recall serve` keeps loaded between commands (recall/service/resident.py); None outside it.
+_resident = None
+
+
 class UserError(Exception):
     """Something the user can fix; shown as one line."""
 
@@ -94,6 +98,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def _settings(db: Path | None, chroma_url: str | None, models_dir: Path | None):
     from tools.settings import load_settings
 
+    if _resident is not None:
+        return _resident.settings(load_settings, db=db, chroma_url=chroma_url, models_dir=models_dir)
     return load_settings(db=db, chroma_url=chroma_url, models_dir=models_dir)
 
 
@@ -106,10 +112,13 @@ def _context(db: Path | None, chroma_url: str | None, models_dir: Path | None,
     from tools.index.store import PhotoStore
 
     settings = _settings(db, chroma_url, models_dir)
-    store = PhotoStore(settings, mode=mode, create=create)
+    if mode == "search" and _resident is not None:  # in `recall serve`: models and index stay open
+        store, models = _resident.open(settings)
+    else:
+        store, models = PhotoStore(settings, mode=mode, create=create), Models(settings, queries_only=mode == "search")
     if store.notice:
         note(store.notice)
-    return settings, store, Models(settings, queries_only=mode == "search")
+    return settings, store, models
 
 
 # ---- index ---------------------------------------------------------------------------------------
@@ -281,7 +290,8 @@ def ask(text: Annotated[Optional[str], typer.Argument(help="what you remember, o
             raise UserError(f"the index at {store.location} is empty: run `recall index PATH` first")
         sessions = settings.sessions_path
         adopt_legacy_sessions(settings.legacy_sessions_path, sessions, store.all_ids)
-        planner, phraser, planner_note = choose_planner(settings, no_llm)
+        planner, phraser, planner_note = (_resident.planner(settings, no_llm) if _resident is not None
+                                          else choose_planner(settings, no_llm))
         quick: list = []
 
         def show_quick(first) -> None:  # the rules' results at once; the LLM's follow if they differ
@@ -500,6 +510,101 @@ def doctor(db: DbOption = None, chroma_url: UrlOption = None, models_dir: Models
             print_doctor(report)
         if report.unrepaired:
             raise typer.Exit(1)
+
+
+# ---- serve (the resident service: recall/service/) ------------------------------------------------
+@app.command()
+def serve(idle: Annotated[Optional[float], typer.Option("--idle", min=1, help="exit after this many seconds without a command (default 900; env RECALL_SERVICE_IDLE_S)")] = None,
+          show_status: Annotated[bool, typer.Option("--status", help="is this index's service running? (pid, commands served); exit 1 if not")] = False,
+          stop: Annotated[bool, typer.Option("--stop", help="stop this index's service")] = False,
+          detached: Annotated[bool, typer.Option("--detached", hidden=True)] = False,
+          after: Annotated[Optional[int], typer.Option("--after", hidden=True)] = None,
+          db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
+          as_json: JsonOption = False) -> None:
+    """Keep this index's models and records loaded, so `recall search` and `recall ask` answer at once.
+
+    They start it on their own when none runs (RECALL_SERVICE=off: never); run it here to watch it.
+
+    It listens on an owner-only Unix socket, never on a network port.
+    """
+    from .service import client
+
+    index_args = [word for name, value in (("--db", db), ("--chroma-url", chroma_url), ("--models-dir", models_dir))
+                  if value is not None for word in (name, str(value))]
+    with friendly_errors():
+        if show_status or stop:
+            answer = client.ask_service(index_args, "status" if show_status else "stop")
+            running = bool(answer and answer.get("ok"))
+            if as_json:
+                json_document({"running": running, **(answer or {})})
+            elif not running:
+                say("No service is running for this index.")
+            elif show_status:
+                say(f"Service pid {answer['pid']} on {answer['socket']}: {answer['served']} commands served, "
+                    f"idle for {answer['idle_for_s']:.0f} s of {answer['idle_s']:.0f} s.")
+            else:
+                say(f"Stopped the service (pid {answer['pid']}).")
+            if show_status and not running:
+                raise typer.Exit(1)
+            return
+        _run_service(index_args, db, chroma_url, models_dir, idle, detached, after)
+
+
+def _run_service(index_args: list[str], db, chroma_url, models_dir, idle, detached: bool, after) -> None:
+    global _resident, _click_app
+    import time
+
+    from .service.address import address_for, idle_seconds, service_key
+    from .service.resident import Resident
+    from .service.server import LOCK_WAIT_S, AlreadyRunning, Service, truncate_log, wait_for_exit
+
+    address = address_for(service_key(index_args), create=True)
+    if address is None:
+        raise UserError("no private folder for the service's socket ($XDG_RUNTIME_DIR, the data folder or /tmp)")
+    if after:
+        wait_for_exit(after)  # the command that started this one answers first
+
+    def log(text: str) -> None:
+        err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] " + markup(text), highlight=False)
+
+    service = Service(address, _serve_command, idle_s=idle or idle_seconds(), log=log)
+    try:
+        service.take_lock(wait_s=LOCK_WAIT_S if detached else 0)  # a replacement waits for the old one
+    except AlreadyRunning as running:
+        if detached:
+            return  # started twice at once: the other one serves
+        raise UserError(str(running)) from None
+    if detached:
+        truncate_log(address.log)
+    _resident = Resident()
+    try:  # load what a search needs before answering anyone
+        from tools.query.search import SearchQuery, Searcher
+
+        store, models = _resident.open(_settings(db, chroma_url, models_dir))
+        Searcher(store, models).search(SearchQuery(text="a photo", k=1))
+    except Exception as error:  # noqa: BLE001 - no index yet: commands say so themselves
+        log(f"nothing loaded ahead: {type(error).__name__}: {error}")
+    _click_app = typer.main.get_command(app)
+    service.listen()
+    log(f"stopped ({service.serve()})")
+
+
+_click_app = None  # the Click group Typer builds from `app` (~0.1 s): built once per service
+
+
+def _serve_command(args: list[str], prog_name: str) -> int:
+    """Run one CLI command inside the service; its exit code."""
+    global _click_app
+    if _click_app is None:
+        _click_app = typer.main.get_command(app)
+    try:
+        _click_app.main(args=args, prog_name=prog_name)
+    except SystemExit as done:
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+            return 1
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
 
 
 # ---- models --------------------------------------------------------------------------------------

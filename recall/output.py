@@ -18,8 +18,19 @@ from rich.text import Text
 from .safe_text import json_safe, markup, one_line, visible
 
 # Piped output is for reading later or grepping: do not fold it to an imagined 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200)
+def _out_options() -> dict:
+    return {"soft_wrap": True, "width": None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200}
+
+
+out = Console(**_out_options())
 err = Console(stderr=True, soft_wrap=True)
+
+
+def renew_consoles() -> None:
+    """Fit both consoles to the present stdout, stderr and environment, in place (modules hold
+    them by name): the resident service (recall/service) runs each command for another terminal."""
+    out.__init__(**_out_options())
+    err.__init__(stderr=True, soft_wrap=True)
 
 
 def cell(value: object) -> Text:

