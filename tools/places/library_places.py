@@ -8,15 +8,16 @@ happened. So an activity phrase resolves to the places of the events whose conte
    hiking", "where we had the wedding", "the beach we went to". Only these shapes: "where is my
    dog" and "we went home" name no activity, and the activity is never handed to the gazetteer
    (there is a town for almost every noun; none called "Skiing" must ever be the answer).
-2. Events match by words first: a photo of the event whose words (search_text: the person's
-   captions, model captions, tags) hold the activity's root ("ski" in "skier", "skis"), or the
-   event's own top tags. When no event matches by words, by meaning: the MiniLM vectors of the
-   person's captions against the activity, at ``MEANING_FLOOR``. evals/activity_meaning.py on
+2. A photo shows the activity by words when its words (search_text: the person's captions,
+   model captions, tags) hold the activity's root ("ski" in "skier", "skis"), or its event's top
+   tags do; by meaning when words miss ("skijoring"): the MiniLM vector of the person's caption
+   against the activity's, at ``MEANING_FLOOR``. evals/activity_meaning.py on
    Flickr8k-test (one caption per photo, 8 activities): a floor of 0.40 keeps photo precision
    0.77-1.0 (recall 0.12-0.65); 0.35 drops precision to 0.48-0.91. Events pool their photos, so
    a low photo recall still finds the event.
-3. An event counts when enough of it matches (``MIN_SHARE`` of its photos, or ``MIN_PHOTOS``),
-   and only events at least half as strong as the best: one stray "ski" caption at the beach
+3. An event counts when enough of it matches (by words ``MIN_SHARE`` of its photos, or
+   ``MIN_PHOTOS``; with meaning's help ``MEANING_SHARE``), and only events at least half as strong
+   as the best: one stray "ski" caption at the beach
    adds no second place to a ski trip.
 4. The matching events' places become one circle each (events within ``event_place_km`` of each
    other are one place): a PlaceFilter, with ``circles`` when there are several. A place, not the
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 MEANING_FLOOR = 0.40  # evals/activity_meaning.py: photo precision 0.77-1.0 at 0.40
 MIN_SHARE = 0.25  # of an event's photos that must show the activity...
 MIN_PHOTOS = 3  # ...or this many of them (a big trip with a few ski photos among many)
+MEANING_SHARE = 0.5  # of its photos when meaning has to help the words
 MEANING_CANDIDATES = 500
 _SUFFIXES = ("", "s", "es", "e", "er", "ers", "ed", "ing", "ings", "ier", "iers")
 # Words that are never the activity itself ("where we went to", "the one we went on").
@@ -171,10 +173,9 @@ class LibraryEvents:
         if not events:
             out.note = f"no events in your photos{' then' if date_range else ''} to find where you went {found.activity}"
             return out
-        hits, how = self._word_hits(found.activity, events), "words"
-        if not hits:
-            hits, how = self._meaning_hits(found.activity, events), "meaning"
-        matches = _strong_matches(hits, events, how)
+        words = self._word_hits(found.activity, events)
+        meaning = self._meaning_hits(found.activity, events)
+        matches = _strong_matches(words, meaning, events)
         out.events = matches
         if not matches:
             out.note = f"no event in your photos looks like {found.activity!r}: no place taken from it"
@@ -183,7 +184,8 @@ class LibraryEvents:
         out.note = _note(found, matches, out.place)
         return out
 
-    def _word_hits(self, activity: str, events: dict[str, EventSummary]) -> dict[str, int]:
+    def _word_hits(self, activity: str, events: dict[str, EventSummary]) -> dict[str, set[str]]:
+        """Event id -> its photos whose words (or whose event's top tags) name the activity."""
         roots = activity_roots(activity)
         hits: dict[str, set[str]] = defaultdict(set)
         for event in events.values():
@@ -196,9 +198,11 @@ class LibraryEvents:
         for record in self.store.get_photos(sorted(ids)).values():
             if record.event_id in events and _mentions(set(tokenize(record.search_text())), roots):
                 hits[record.event_id].add(record.id)
-        return {i: len(p) for i, p in hits.items()}
+        return dict(hits)
 
-    def _meaning_hits(self, activity: str, events: dict[str, EventSummary]) -> dict[str, int]:
+    def _meaning_hits(self, activity: str, events: dict[str, EventSummary]) -> dict[str, set[str]]:
+        """Event id -> its photos whose own captions mean the activity (MiniLM, >= MEANING_FLOOR),
+        all of them when the event's top tags do."""
         model = self.models.text() if self.models is not None else None
         if model is None:
             return {}
@@ -206,29 +210,42 @@ class LibraryEvents:
         collection = self.store.vectors("text", model.name, model.dim)
         near = [i for i, score in self.store.query_vectors(collection, query, MEANING_CANDIDATES)
                 if score >= MEANING_FLOOR]
-        hits: dict[str, int] = defaultdict(int)
+        hits: dict[str, set[str]] = defaultdict(set)
         for record in self.store.get_photos(near).values():
             if record.event_id in events:
-                hits[record.event_id] += 1
+                hits[record.event_id].add(record.id)
         tagged = [e for e in events.values() if e.tags]
         if tagged:
             sims = model.embed([", ".join(e.tags) for e in tagged]) @ query
             for event, sim in zip(tagged, sims):
                 if sim >= MEANING_FLOOR:
-                    hits[event.id] = event.count
+                    hits[event.id] |= set(event.photo_ids)
         return dict(hits)
 
 
-def _strong_matches(hits: dict[str, int], events: dict[str, EventSummary], how: str) -> list[EventMatch]:
-    shares = {i: n / max(events[i].count, 1) for i, n in hits.items()}
-    enough = {i: s for i, s in shares.items() if s >= MIN_SHARE or hits[i] >= MIN_PHOTOS}
-    if not enough:
+def _strong_matches(words: dict[str, set[str]], meaning: dict[str, set[str]],
+                    events: dict[str, EventSummary]) -> list[EventMatch]:
+    """The events that show the activity: by words, ``MIN_SHARE`` of their photos (or
+    ``MIN_PHOTOS``); by words and meaning together, ``MEANING_SHARE`` (meaning is less precise
+    per photo: "hiking" is 0.41 from "a cross-country skier has left a trail"). Then only those
+    at least half as strong as the best."""
+    strength: dict[str, tuple[float, int, str]] = {}
+    for event_id in set(words) | set(meaning):
+        count = max(events[event_id].count, 1)
+        worded = words.get(event_id, set())
+        either = worded | meaning.get(event_id, set())
+        if len(worded) / count >= MIN_SHARE or len(worded) >= MIN_PHOTOS:
+            strength[event_id] = (len(either) / count, len(either), "words")
+        elif len(either) / count >= MEANING_SHARE:
+            strength[event_id] = (len(either) / count, len(either), "meaning")
+    if not strength:
         return []
-    best = max(enough.values())
-    chosen = sorted((i for i, s in enough.items() if s >= best / 2), key=lambda i: events[i].start_ts)
+    best = max(share for share, _, _ in strength.values())
+    chosen = sorted((i for i, (share, _, _) in strength.items() if share >= best / 2), key=lambda i: events[i].start_ts)
     return [EventMatch(event_id=i, label=events[i].short_label or events[i].label, place=events[i].place,
                        country_code=events[i].country_code, lat=events[i].lat, lon=events[i].lon,
-                       start=events[i].start, count=events[i].count, hits=hits[i], how=how) for i in chosen]
+                       start=events[i].start, count=events[i].count, hits=strength[i][1], how=strength[i][2])
+            for i in chosen]
 
 
 def place_of(matches: list[EventMatch], radius_km: float) -> PlaceFilter | None:
