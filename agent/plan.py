@@ -308,26 +308,25 @@ def _find_home(text: str, anchors: dict[str, Any], spans: "_Spans",
 
 
 def _find_activity(text: str, events: Any, date_range: DateRange | None, spans: _Spans,
-                   notes: list[str]) -> tuple[str | None, geo.PlaceFilter | None]:
+                   notes: list[str]) -> tuple[str | None, geo.PlaceFilter | None, str]:
     """ "where we went skiing", "the beach we went to": the places of the library's events of
     that activity (tools/places/library_places.py), with a note saying which. No match: no
-    place, and the activity stays a word to look for in the photos."""
+    place, and the activity (third value) stays a word to look for in the photos; its words are
+    taken all the same, so no place rule makes a town of "Skiing"."""
     found = library_places.find_activity_phrase(text)
     if found is None or not spans.free(found.start, found.end):
-        return None, None
+        return None, None, ""
     result = None
     if events is not None:
         window = (date_range.start, date_range.end) if date_range else None
         result = events.activity_places(found, window)
+    spans.take(found.start, found.end)
     if result is not None and result.place is not None:
-        spans.take(found.start, found.end)
         notes.append(result.note)
-        return found.phrase, result.place
-    spans.take(found.start, found.activity_start)
-    spans.take(found.activity_end, found.end)
+        return found.phrase, result.place, ""
     notes.append(result.note if result is not None else
                  f"{found.phrase!r}: your events were not looked at, so {found.activity!r} is a word to look for")
-    return None, None
+    return None, None, found.activity
 
 
 def _find_exclusions(text: str, spans: _Spans) -> list[str]:
@@ -371,7 +370,7 @@ def rule_plan(text: str, now: datetime, known_names: list[str], known_places: It
     if date_phrase and date_range is None:
         unknown.append(f"date {date_phrase!r} not understood")
     people = _find_people(text, known_names, spans)
-    place_phrase, place = _find_activity(text, events, date_range, spans, unknown)
+    place_phrase, place, activity = _find_activity(text, events, date_range, spans, unknown)
     if place is None:
         place_phrase, place = _find_home(text, anchors or {}, spans, unknown)
     if place is None:
@@ -384,7 +383,7 @@ def rule_plan(text: str, now: datetime, known_names: list[str], known_places: It
             spans.take(match.start(), match.end())
     ids_by_name = {k.casefold(): v for k, v in (name_ids or {}).items()}
     person_ids = [ids_by_name[n.casefold()] for n in people if n.casefold() in ids_by_name]
-    return Plan(visual=clean_visual(spans.rest()), date_phrase=date_phrase, place_phrase=place_phrase,
+    return Plan(visual=clean_visual(f"{spans.rest()} {activity}"), date_phrase=date_phrase, place_phrase=place_phrase,
                 people=people, exclude=exclude, date_range=date_range, place=place, person_ids=person_ids,
                 unknown=unknown)
 

@@ -97,9 +97,11 @@ def test_the_phrase_family_and_what_it_is_not():
     for text in ("where is my dog", "we went home", "where we went to Paris", "the Louvre we went to",
                  "the one we went to", "a dog skiing", "we went skiing"):
         assert find_activity_phrase(text) is None, text
-    # No town is made from the activity, whatever its case.
+    # No town is made from the activity, whatever its case, even with no events to ask.
     for word in ("Skiing", "skiing", "Hiking", "Wedding"):
         assert geo.resolve_place(word, []) is None
+    plan = rule_plan("the place we went Skiing", NOW, [], [])
+    assert plan.place is None and plan.visual == "skiing" and "events were not looked at" in plan.unknown[0]
 
 
 def test_where_we_went_skiing_is_the_snow_events_places_not_the_beach(indexed):
