@@ -111,9 +111,17 @@ def test_where_we_went_skiing_is_the_snow_events_places_not_the_beach(indexed):
     assert plan.visual == "" and plan.place_phrase == "where we went skiing"
     results = searcher.search(plan_to_query(plan)).results
     assert found_events(results) == {"zermatt", "chamonix"} and len(results) == 6
+    # With words too, the circles are a filter inside the store ("$or" of boxes), then exact.
+    words = plan_for("a dog where we went skiing", searcher)
+    assert words.visual == "a dog" and words.place == plan.place
+    assert found_events(searcher.search(plan_to_query(words)).results) <= {"zermatt", "chamonix"}
+    assert "chamonix" in found_events(searcher.search(plan_to_query(words)).results)  # the skijoring dog
     # Chamonix came by meaning ("skijoring" has no ski word), Zermatt by words.
-    lookup = LibraryEvents(searcher.store, searcher.models).activity_places(find_activity_phrase("where we went skiing"))
-    assert [(m.place, m.how) for m in lookup.events] == [("Zermatt", "words"), (lookup.events[1].place, "meaning")]
+    lookup = LibraryEvents(searcher.store, searcher.models)
+    matched = lookup.activity_places(find_activity_phrase("where we went skiing")).events
+    assert [(m.place, m.how) for m in matched] == [("Zermatt", "words"), ("Chamonix-Mont-Blanc", "meaning")]
+    assert plan.unknown == ["where you went skiing: Zermatt, Feb 2023 (event of 5 photos); "
+                            "Chamonix-Mont-Blanc, Mar 2024 (event of 1 photo)"]
     # A date narrows the events: one place, said the way the person would say it.
     dated = plan_for("where we went skiing in 2023", searcher)
     assert dated.place.circles == [] and dated.place.lat is not None

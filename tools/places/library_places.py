@@ -42,7 +42,7 @@ from tools.places.place_models import PlaceFilter
 from tools.query.text_match import STOPWORDS, tokenize
 from tools.understand.event_labels import EventSummary
 from tools.understand.events import distance_km
-from tools.understand.moments import EventBook
+from tools.understand.moments import COLLECTION as EVENTS, EventBook
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _mentions(tokens: set[str], roots: set[str]) -> bool:
 
 class LibraryEvents:
     """The library's events, read only when an activity is asked about. ``models``: a
-    tools.models.registry.Models, for the text embedder when words find nothing."""
+    tools.models.registry.Models, for the meaning of captions (None: words only)."""
 
     def __init__(self, store: PhotoStore, models=None):
         self.store = store
@@ -163,15 +163,17 @@ class LibraryEvents:
                         date_range: tuple[datetime, datetime] | None = None) -> ActivityPlaces:
         out = ActivityPlaces(activity=found.activity, phrase=found.phrase)
         try:
+            self.store.client.get_collection(EVENTS)  # EventBook would create it: a search writes nothing
             events = {e.id: e for e in EventBook(self.store, self.store.settings).list()}
-        except Exception as error:  # noqa: BLE001 - an unreadable events collection is no events
+        except Exception as error:  # noqa: BLE001 - no or an unreadable events collection is no events
             log.info("events not readable: %s", error)
             events = {}
         if date_range is not None:
             lo, hi = date_range
             events = {i: e for i, e in events.items() if e.end >= lo and e.start <= hi}
         if not events:
-            out.note = f"no events in your photos{' then' if date_range else ''} to find where you went {found.activity}"
+            then = " then" if date_range else ""
+            out.note = f"no dated events in your photos{then}: {found.activity!r} is a word to look for, not a place"
             return out
         words = self._word_hits(found.activity, events)
         meaning = self._meaning_hits(found.activity, events)
