@@ -33,7 +33,7 @@ from agent.questions import Question, best_question, event_answer
 from agent.rerank import search_with_feedback
 from agent.state import DialogueState, Turn
 from tools.dates import date_phrases as dates
-from tools.places import geo, home
+from tools.places import geo, home, library_places
 from tools.understand.people import PeopleBook
 from tools.query.search import SearchResult, Searcher, SignalScore
 from tools.index.store import PhotoStore
@@ -128,7 +128,8 @@ class Agent:
             book = PeopleBook(self.store)
             name_ids = {c.name: c.id for c in book.clusters() if c.name}
             ctx = PlanContext(now=now, names=list(name_ids), places=self.store.get_meta("places", []),
-                              name_ids=name_ids, shown=len(shown_before), anchors=self._anchors(to_plan))
+                              name_ids=name_ids, shown=len(shown_before), anchors=self._anchors(to_plan),
+                              events=library_places.LibraryEvents(self.store, self.searcher.models))
             action, planner_used = planner(to_plan, ctx)
             if isinstance(action, Plan):
                 notices += action.unknown

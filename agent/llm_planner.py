@@ -256,7 +256,7 @@ def llm_plan(llm: Any, text: str, ctx: PlanContext, max_tokens: int = MAX_TOKENS
 
 
 def _rules_plan(text: str, ctx: PlanContext) -> Plan:
-    return rule_plan(text, ctx.now, ctx.names, ctx.places, name_ids=ctx.name_ids)
+    return rule_plan(text, ctx.now, ctx.names, ctx.places, name_ids=ctx.name_ids, events=ctx.events)
 
 
 def make_llm_planner(llm: Any):

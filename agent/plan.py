@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from agent.feedback import ordinals_to_numbers
 from agent.spoken import tidy_spoken
-from tools.places import geo, home
+from tools.places import geo, home, library_places
 from tools.dates.date_phrases import DateRange, find_date_span, resolve_date_phrase
 from tools.query.search import SearchQuery
 from tools.query.toolbox import ListPeople, PhotoDetails, SameEvent, SimilarTo
@@ -86,6 +86,7 @@ class PlanContext(BaseModel):
     name_ids: dict[str, str] = {}  # name -> person id
     shown: int = 0  # photos on screen: the numbers the person may refer to
     anchors: dict[str, Any] = {}  # "home" / "work" -> tools.places.home.Anchor, for "at home"
+    events: Any = None  # tools.places.library_places.LibraryEvents, for "where we went skiing"
 
 
 # What a planner decides: search with a plan, or call one of the other tools.
@@ -135,7 +136,7 @@ def rule_tool_call(text: str, shown: int, that: int | None = None) -> PhotoDetai
 def rule_action(text: str, ctx: PlanContext) -> Action:
     """What the rules make of a sentence: another tool's call when it asks for one, else a plan."""
     return rule_tool_call(text, ctx.shown) or rule_plan(text, ctx.now, ctx.names, ctx.places, name_ids=ctx.name_ids,
-                                                        anchors=ctx.anchors)
+                                                        anchors=ctx.anchors, events=ctx.events)
 
 
 def known_places_from(raw: Iterable[Any]) -> list[geo.Place]:
@@ -306,6 +307,28 @@ def _find_home(text: str, anchors: dict[str, Any], spans: "_Spans",
     return text[found.start:found.end], home.place_filter(anchor, found.near)
 
 
+def _find_activity(text: str, events: Any, date_range: DateRange | None, spans: _Spans,
+                   notes: list[str]) -> tuple[str | None, geo.PlaceFilter | None, str]:
+    """ "where we went skiing", "the beach we went to": the places of the library's events of
+    that activity (tools/places/library_places.py), with a note saying which. No match: no
+    place, and the activity (third value) stays a word to look for in the photos; its words are
+    taken all the same, so no place rule makes a town of "Skiing"."""
+    found = library_places.find_activity_phrase(text)
+    if found is None or not spans.free(found.start, found.end):
+        return None, None, ""
+    result = None
+    if events is not None:
+        window = (date_range.start, date_range.end) if date_range else None
+        result = events.activity_places(found, window)
+    spans.take(found.start, found.end)
+    if result is not None and result.place is not None:
+        notes.append(result.note)
+        return found.phrase, result.place, ""
+    notes.append(result.note if result is not None else
+                 f"{found.phrase!r}: your events were not looked at, so {found.activity!r} is a word to look for")
+    return None, None, found.activity
+
+
 def _find_exclusions(text: str, spans: _Spans) -> list[str]:
     out = []
     for match in re.finditer(rf"\b(?:not|no|without)\s+(?:any\s+|a\s+|an\s+|the\s+)?({_WORD})", text,
@@ -334,9 +357,11 @@ def clean_visual(text: str) -> str:
 
 
 def rule_plan(text: str, now: datetime, known_names: list[str], known_places: Iterable[Any] = (),
-              name_ids: dict[str, str] | None = None, anchors: dict[str, Any] | None = None) -> Plan:
+              name_ids: dict[str, str] | None = None, anchors: dict[str, Any] | None = None,
+              events: Any = None) -> Plan:
     """A plan from one sentence, by rules. ``name_ids`` (name -> person id, from PeopleBook) fills
-    ``person_ids``; without it names are kept as names only. Never raises on odd text."""
+    ``person_ids``; without it names are kept as names only. ``events`` (a
+    tools.places.library_places.LibraryEvents) answers "where we went skiing". Never raises on odd text."""
     text = tidy_spoken(" ".join((text or "").split())[:1000], now)
     known = known_places_from(known_places)
     spans = _Spans(text)
@@ -345,7 +370,9 @@ def rule_plan(text: str, now: datetime, known_names: list[str], known_places: It
     if date_phrase and date_range is None:
         unknown.append(f"date {date_phrase!r} not understood")
     people = _find_people(text, known_names, spans)
-    place_phrase, place = _find_home(text, anchors or {}, spans, unknown)
+    place_phrase, place, activity = _find_activity(text, events, date_range, spans, unknown)
+    if place is None:
+        place_phrase, place = _find_home(text, anchors or {}, spans, unknown)
     if place is None:
         place_phrase, place = _find_place(text, known, spans, unknown)
     exclude = _find_exclusions(text, spans)
@@ -356,7 +383,7 @@ def rule_plan(text: str, now: datetime, known_names: list[str], known_places: It
             spans.take(match.start(), match.end())
     ids_by_name = {k.casefold(): v for k, v in (name_ids or {}).items()}
     person_ids = [ids_by_name[n.casefold()] for n in people if n.casefold() in ids_by_name]
-    return Plan(visual=clean_visual(spans.rest()), date_phrase=date_phrase, place_phrase=place_phrase,
+    return Plan(visual=clean_visual(f"{spans.rest()} {activity}"), date_phrase=date_phrase, place_phrase=place_phrase,
                 people=people, exclude=exclude, date_range=date_range, place=place, person_ids=person_ids,
                 unknown=unknown)
 

@@ -50,3 +50,6 @@ class PlaceFilter(BaseModel):
     # The place name inside a site name ("Chartres" in "Chartres Cathedral"): the planner keeps
     # the rest ("Cathedral") as words to look for in the photos.
     within: str | None = None
+    # Several circles (lat, lon, radius_km), any of which a photo may be in: the places of the
+    # library's events of one activity (tools/places/library_places.py), kind "area", no centre.
+    circles: list[tuple[float, float, float]] = []

@@ -125,11 +125,10 @@ def _where(query: SearchQuery, cameras: list[str]) -> dict | None:
             clauses += [{"country_code": place.country_code}, {"region": place.region}]
         elif place.lat is not None and place.lon is not None:
             # A bounding box in the store; the exact circle is checked afterwards.
-            radius = place.radius_km or 25.0
-            dlat = radius / 111.0
-            dlon = radius / max(1e-6, 111.0 * math.cos(math.radians(place.lat)))
-            clauses += [{"lat": {"$gte": place.lat - dlat}}, {"lat": {"$lte": place.lat + dlat}},
-                        {"lon": {"$gte": place.lon - dlon}}, {"lon": {"$lte": place.lon + dlon}}]
+            clauses += _box(place.lat, place.lon, place.radius_km or 25.0)
+        elif place.circles:
+            boxes = [{"$and": _box(lat, lon, radius)} for lat, lon, radius in place.circles]
+            clauses.append(boxes[0] if len(boxes) == 1 else {"$or": boxes})
     if query.camera:
         wanted = query.camera.lower()
         matching = [c for c in cameras if wanted in c.lower()]
@@ -150,14 +149,25 @@ def _where(query: SearchQuery, cameras: list[str]) -> dict | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def _box(lat: float, lon: float, radius_km: float) -> list[dict]:
+    dlat = radius_km / 111.0
+    dlon = radius_km / max(1e-6, 111.0 * math.cos(math.radians(lat)))
+    return [{"lat": {"$gte": lat - dlat}}, {"lat": {"$lte": lat + dlat}},
+            {"lon": {"$gte": lon - dlon}}, {"lon": {"$lte": lon + dlon}}]
+
+
 def _in_circle(record: PhotoRecord, place: "geo.PlaceFilter | None") -> bool:
-    if place is None or place.kind not in ("city", "area") or place.lat is None or place.lon is None:
+    if place is None or place.kind not in ("city", "area"):
+        return True
+    circles = place.circles or ([(place.lat, place.lon, place.radius_km or 25.0)] if place.lat is not None
+                                and place.lon is not None else [])
+    if not circles:
         return True
     if record.lat is None or record.lon is None:
         return False
     from tools.places import geo
 
-    return geo.haversine_km(place.lat, place.lon, record.lat, record.lon) <= (place.radius_km or 25.0)
+    return any(geo.haversine_km(lat, lon, record.lat, record.lon) <= radius for lat, lon, radius in circles)
 
 
 class Searcher:
