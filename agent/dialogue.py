@@ -70,13 +70,15 @@ def rules_planner(text: str, ctx: PlanContext) -> tuple[Action, str]:
 
 class Agent:
     def __init__(self, store: PhotoStore, searcher: Searcher, planner: Planner | None = None,
-                 now: datetime | None = None, shown: int = 10, phraser: Phraser | None = None):
+                 now: datetime | None = None, shown: int = 10, phraser: Phraser | None = None,
+                 ask: bool = True):
         self.store = store
         self.searcher = searcher
         self.planner = planner or rules_planner
         self.now = now
         self.shown = shown
         self.phraser = phraser  # words a question in context (the LLM); None: the template
+        self.ask = ask  # False: never ask a clarifying question (feedback alone steers)
 
     def _anchors(self, text: str) -> dict:
         """Home and work, read from the library only when the words name one (a pass over it)."""
@@ -150,7 +152,7 @@ class Agent:
                 results = self._relax_empty(state, seen, notices)
         records = self.store.get_photos([r.id for r in results])
         question = None
-        if results and not answer:  # a tool's answer is the reply; a question would bury it
+        if results and not answer and self.ask:  # a tool's answer is the reply; a question would bury it
             top = [records[r.id] for r in results[:10] if r.id in records]
             said = " ".join([state.plan.visual, *state.plan.exclude, *state.plan.required_tags])
             question = best_question(top, [r.score for r in results[: len(top)]], said=said)
