@@ -37,17 +37,18 @@ def season_of(taken: datetime) -> tuple[str, int]:
 
 def remembered_when(taken: datetime, now: datetime, rng: random.Random) -> tuple[str, dict]:
     """Words for when, and what went into them (kind, remembered year/season, what is wrong)."""
-    season, year = season_of(taken)
-    wrong = []
+    season, season_year = season_of(taken)
+    year, wrong = taken.year, []
     if rng.random() < 0.15:
-        year += rng.choice([-1, 1])
+        shift = rng.choice([-1, 1])
+        year, season_year = year + shift, season_year + shift
         wrong.append("year")
     if rng.random() < 0.15:
         season = SEASONS[(SEASONS.index(season) + rng.choice([-1, 1])) % 4]
         wrong.append("season")
     form = rng.random()
     if form < 0.4:
-        words, kind = f"in the {season} of {year}", "season and year"
+        words, kind = f"in the {season} of {season_year}", "season and year"
     elif form < 0.7:
         ago = max(1, now.year - year)
         low = ago if rng.random() < 0.5 or ago == 1 else ago - 1
