@@ -126,3 +126,33 @@ def test_same_event_by_rules_and_in_the_llm_schema():
     from agent.plan import plan_to_query
 
     assert plan_to_query(Plan(visual="cake").with_event("ev-1", "Rome, Sat 2 Nov 2024")).event == "ev-1"
+
+
+def test_a_season_or_a_year_misremembered_still_finds_the_occasion_but_a_day_is_a_filter(make_settings, library):
+    build(library)
+    searcher = index(make_settings(**QUIET), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    # The Rome morning was on 2 Nov 2024: summer 2024 is a season off, 2023 a year off, "three or
+    # four years ago" (2022-2023 from NOW) a year off too. People misremember so; the photos stay.
+    for when in ("in the summer of 2024", "in 2023", "three or four years ago"):
+        state = DialogueState()
+        reply = agent.turn(state, f"a fountain in a sunny square, {when}")
+        assert state.plan.date_range is not None and state.plan.date_range.end < datetime(2024, 11, 1), when
+        assert {event_of(n) for n in names(reply)[:6]} == {"rome"}, (when, names(reply))
+    # A day is not a memory to widen: nothing from 2 Nov 2023.
+    day = agent.turn(DialogueState(), "a fountain in a sunny square on 2 November 2023")
+    assert not any(event_of(n) == "rome" for n in names(day))
+
+
+def test_under_a_place_the_photos_the_words_miss_follow_the_ones_they_find(make_settings, library):
+    photos = iter(FLICKR_PHOTOS)
+    start = datetime(2024, 11, 2, 9, 30)
+    for n, text in enumerate(["a fountain in a sunny square"] + ["two dogs asleep on warm stone steps"] * 4):
+        caption(dated_copy(next(photos), library / f"rome-{n}.jpg", start + timedelta(minutes=5 * n), ROME), text)
+    for n in range(3):  # the same words elsewhere: the place keeps them out
+        caption(dated_copy(next(photos), library / f"berlin-{n}.jpg", datetime(2025, 7, 12, 19, n), BERLIN),
+                "a fountain in a sunny square")
+    searcher = index(make_settings(**QUIET), library)
+    reply = Agent(searcher.store, searcher, now=NOW).turn(DialogueState(), "the fountain in Rome")
+    assert names(reply)[0] == "rome-0"
+    assert sorted(names(reply)[1:]) == [f"rome-{n}" for n in range(1, 5)]  # the rest of Rome, after it
