@@ -6,8 +6,9 @@ A turn (0) tidies spoken phrasing (``agent.spoken.tidy_spoken``: fillers, self-c
 question asked last, (3) turns whatever else the person said into an action (an LLM planner
 when one is loaded, else rules; dates and places are always resolved in code): a search plan,
 or a call of another tool (``similar_to`` likes that photo, ``same_event`` shows the rest of its
-occasion and keeps the search to that event from then on, ``photo_details`` and
-``list_people`` answer in the message), (4) merges a plan into the
+occasion and keeps the search to that event from then on, ``show_burst`` every frame of the
+burst a photo stands for ("not 3" about a burst's cover turns all its frames down),
+``photo_details`` and ``list_people`` answer in the message), (4) merges a plan into the
 dialogue's plan, (5) searches and re-ranks with the feedback so far, (6) asks the question that
 best splits the top candidates when no photo is clearly ahead, and (7) explains each result.
 The state is a plain pydantic object the caller saves between turns.
@@ -37,8 +38,8 @@ from tools.places import geo, home
 from tools.understand.people import PeopleBook
 from tools.query.search import SearchResult, Searcher, SignalScore
 from tools.index.store import PhotoStore
-from tools.query.toolbox import (ListPeople, PhotoDetails, PhotoFacts, SameEvent, SimilarTo, list_people,
-                                  photo_details, same_event)
+from tools.query.toolbox import (ListPeople, PhotoDetails, PhotoFacts, SameEvent, ShowBurst, SimilarTo,
+                                  burst_frames, list_people, photo_details, same_event)
 
 # A planner: (text, what it knows) -> (a plan or another tool's call, how it was decided).
 Planner = Callable[[str, PlanContext], tuple[Action, str]]
@@ -190,7 +191,9 @@ class Agent:
                     into.append(photo)
         liked = [i for i in liked if i not in rejected]
         state.like(liked)
-        state.reject(rejected + (list(shown) if fb.reject_all else []))
+        # A burst's cover stands for its frames: "not 3" turns them all down, or the next
+        # sharpest frame of the same moment would take its place.
+        state.reject(self._with_frames(rejected + (list(shown) if fb.reject_all else [])))
         referred = rejected + liked  # the liked last: "not 2, that one" is about that one
         state.refer(referred)
         if fb.date_shift:  # "that one but earlier": than that one; "earlier than that": than the list
@@ -210,6 +213,16 @@ class Agent:
                 state.plan = state.plan.model_copy(update={"place": found, "place_phrase": "same place"})
             else:
                 state.plan = state.plan.model_copy(update={"date_range": found, "date_phrase": "same day"})
+
+    def _with_frames(self, ids: list[str]) -> list[str]:
+        """``ids`` and the other frames of the bursts among them."""
+        records = self.store.get_photos(ids)
+        out = list(ids)
+        for photo_id in ids:
+            record = records.get(photo_id)
+            if record is not None and record.burst_id:
+                out += [r.id for r in burst_frames(self.searcher, photo_id)]
+        return list(dict.fromkeys(out))
 
     def _take_event_answer(self, state: DialogueState, text: str) -> bool:
         """An answer to "which occasion?" narrows the plan to that event; False if it is none."""
@@ -277,7 +290,20 @@ class Agent:
         ``same_event`` the occasion's photos to show (None: the usual search shows what it finds)."""
         if isinstance(call, SameEvent):
             return self._same_event(call, state, shown_before)
+        if isinstance(call, ShowBurst):
+            return self._show_burst(call, state, shown_before)
         return self._run_other_tool(call, state, shown_before), None
+
+    def _show_burst(self, call: ShowBurst, state: DialogueState,
+                    shown_before: list[str]) -> tuple[str, list[SearchResult] | None]:
+        if not 1 <= call.photo <= len(shown_before):
+            return f"There is no #{call.photo} on screen.", None
+        photo_id = shown_before[call.photo - 1]
+        state.refer([photo_id])
+        frames = burst_frames(self.searcher, photo_id)
+        if not frames:
+            return f"#{call.photo} is a single photo, not one of a burst.", None
+        return f"The {len(frames)} frames of #{call.photo}'s burst, in order:", frames
 
     def _same_event(self, call: SameEvent, state: DialogueState,
                     shown_before: list[str]) -> tuple[str, list[SearchResult] | None]:
