@@ -261,6 +261,8 @@ class Agent:
                 state.plan.place = place
             else:
                 notices.append(f"place {chosen!r} not understood")
+        elif question.attribute == "faces":
+            state.plan.faces = chosen
         elif question.attribute.startswith("person:"):
             state.plan.person_ids = list(dict.fromkeys(state.plan.person_ids + [question.attribute[7:]]))
         return True

@@ -61,6 +61,7 @@ class Plan(BaseModel):
     people: list[str] = []  # names as the person wrote them
     exclude: list[str] = []  # words after "not" / "no" / "without"
     required_tags: list[str] = []  # e.g. "night" from "it was at night"; boosted, not filtered
+    faces: str | None = None  # "nobody" / "one person" / "several people": an answer; a weight, not a filter
     # Filled by code from the phrases above:
     date_range: DateRange | None = None
     place: geo.PlaceFilter | None = None

@@ -4,6 +4,7 @@ Scoring of each candidate the search tool returned (its fused score ``f`` is in 
 
     score = (1 - FEEDBACK_WEIGHT) * f + FEEDBACK_WEIGHT * v      (only when a liked photo has a vector)
           + TAG_BOOST * (required tags the photo has; a weak pixel tag counts 0.5) - EXCLUDE_PENALTY * (excluded words in its tags)
+          - FACES_MISS_PENALTY * (its faces are not what the person answered: nobody / one / several)
           - SEEN_PENALTY * (shown in an earlier turn)
 
 ``v`` is the cosine of the photo's vector with the Rocchio-moved vector (``agent.feedback.rocchio``:
@@ -60,6 +61,13 @@ MAX_LIKED_NEIGHBOURS = 3
 SOFT_DATE_MIN_DAYS = 28
 DATE_SLACK_DAYS = 366
 DATE_MISS_PENALTY = 0.3
+# "Who was in it: nobody, one person or several?" answered: a photo with another count of faces
+# steps back, not out (a face turned away or far off is not found).
+FACES_MISS_PENALTY = 0.2
+
+
+def faces_bucket(faces: int) -> str:
+    return "nobody" if faces == 0 else "one person" if faces == 1 else "several people"
 
 
 def soft_dates(plan: Plan) -> bool:
@@ -163,6 +171,8 @@ def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k
         score -= EXCLUDE_PENALTY * sum(w.lower() in tags for w in plan.exclude)
         score -= SEEN_PENALTY * (result.id in seen)
         score -= date_miss(plan, record.taken_at if record else None)
+        if plan.faces and record is not None and ("faces-1" in record.analyzed or record.faces):
+            score -= FACES_MISS_PENALTY * (faces_bucket(record.faces) != plan.faces)
         scored.append((score, visual, result))
     scored.sort(key=lambda item: -item[0])
     out = []

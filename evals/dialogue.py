@@ -166,7 +166,11 @@ def answer_effect(agent, state, target_id: str | None, before: list[str]) -> dic
     asked about that are no longer in the top 10."""
     from agent.rerank import CANDIDATES, search_with_feedback
 
-    ranked = [r.id for r in search_with_feedback(agent.searcher, state.plan, state, k=CANDIDATES, seen=set())]
+    found = search_with_feedback(agent.searcher, state.plan, state, k=CANDIDATES, seen=set())
+    if not found and state.plan.visual:  # as Agent._relax_empty: the words matched nothing there
+        found = search_with_feedback(agent.searcher, state.plan.model_copy(update={"visual": ""}), state,
+                                     k=CANDIDATES, seen=set())
+    ranked = [r.id for r in found]
     removed = sum(1 for i in before if i != target_id and i not in ranked[:10])
     return {"kept": target_id in ranked, "removed": removed,
             "target_rank": ranked.index(target_id) + 1 if target_id in ranked else None}

@@ -37,10 +37,12 @@ CACHE = Path("/tmp/recall-phone-dialogue")
 
 
 def cache_key(backbone: str, args) -> str:
-    """The code and data an index depends on: tools/, prompts/, the library builders, the options."""
+    """The code and data an index depends on: what reads, understands and stores photos (tools/
+    less the query side), prompts/, the library builders, the options."""
     digest = hashlib.sha1(f"{backbone}:{args.phone_count}:{args.phone_seed}:{args.images.resolve()}".encode())
-    files = sorted([*(ROOT / "tools").rglob("*.py"), *(ROOT / "prompts").rglob("*"),
-                    ROOT / "evals" / "library.py", ROOT / "evals" / "dated_copies.py"])
+    code = [p for p in (ROOT / "tools").rglob("*.py") if "query" not in p.relative_to(ROOT / "tools").parts]
+    files = sorted([*code, *(ROOT / "prompts").rglob("*"), ROOT / "evals" / "library.py",
+                    ROOT / "evals" / "dated_copies.py"])
     for path in files:
         if path.is_file():
             digest.update(path.relative_to(ROOT).as_posix().encode())
