@@ -111,6 +111,8 @@ class Agent:
         # "the second one" answers "which occasion?" before it can be read as liking #2.
         if asked_tool is None and state.pending is not None and self._take_event_answer(state, text):
             to_plan, state.pending = "", None
+        elif asked_tool is None and state.pending is not None and self._take_no_answer(state, text, heard):
+            to_plan, state.pending = "", None  # "neither" answers the question; it rejects no photo
         elif asked_tool is None and (shown_before or re.search(r"#\s*\d", text)):
             feedback = parse_feedback(text, len(shown_before))
             if feedback.missing:
@@ -233,6 +235,26 @@ class Agent:
         label = question.options[question.option_ids.index(chosen)]
         state.answers[question.attribute] = label
         state.plan = state.plan.with_event(chosen, label)
+        return True
+
+    def _take_no_answer(self, state: DialogueState, text: str, heard: str = "") -> bool:
+        """"neither" / "none of those" (the options are ruled out: they step back) or "I don't know"
+        (nothing changes) as the answer to the question asked; either way it is not asked again.
+        False when the words are no such answer. ``heard``: the words before tidying, which takes
+        "I don't know" out as a filler."""
+        question = state.pending
+        said = " ".join(text.casefold().split()).rstrip(".!")
+        dont_know = _DONT_KNOW.fullmatch(said) or (not said and _DONT_KNOW.search(heard.casefold()))
+        if dont_know or (_NEITHER.fullmatch(said) and question.options == ["yes", "no"]):
+            state.answers[question.attribute] = "don't know"
+            return True
+        if not _NEITHER.fullmatch(said):
+            return False
+        state.answers[question.attribute] = "neither"
+        values = question.option_ids if question.attribute == "event" else question.options
+        if question.attribute in ("year", "country", "city", "faces", "event"):
+            state.plan.ruled_out = list(dict.fromkeys(
+                state.plan.ruled_out + [f"{question.attribute}={v}" for v in values]))
         return True
 
     def _take_answer(self, state: DialogueState, text: str, notices: list[str]) -> bool:
@@ -358,6 +380,14 @@ class Agent:
             return f"A few photos could be it. {question.text}"
         lead = "This looks like it" if len(state.turns) == 0 else "Here is my best guess now"
         return f"{lead}: #1 ({shown[0].explanation}). Say \"#N is close\" or \"not 1\" to steer me."
+
+
+# Answers to a question that pick none of its options.
+_NEITHER = re.compile(r"(?:no,?\s+)?(?:neither(?: of (?:them|those|these))?|none(?: of (?:them|those|these))?|"
+                      r"(?:it was\s+)?(?:somewhere|someone|some ?time) else|(?:it was\s+)?another (?:one|year|place|"
+                      r"town|city|country|day)|not (?:any|one) of (?:them|those|these))")
+_DONT_KNOW = re.compile(r"(?:i\s+)?(?:don'?t|do not|dont) (?:know|remember)|not sure|no idea|dunno|"
+                        r"(?:i\s+)?can'?t (?:say|tell|remember)|i'?m not sure|no clue")
 
 
 def _not_on_screen(numbers: list[int], shown: int) -> str:

@@ -62,6 +62,7 @@ class Plan(BaseModel):
     exclude: list[str] = []  # words after "not" / "no" / "without"
     required_tags: list[str] = []  # e.g. "night" from "it was at night"; boosted, not filtered
     faces: str | None = None  # "nobody" / "one person" / "several people": an answer; a weight, not a filter
+    ruled_out: list[str] = []  # "country=Italy", "year=2022", "event=ev-1": the options of a question answered "neither"
     # Filled by code from the phrases above:
     date_range: DateRange | None = None
     place: geo.PlaceFilter | None = None

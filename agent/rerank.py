@@ -5,6 +5,7 @@ Scoring of each candidate the search tool returned (its fused score ``f`` is in 
     score = (1 - FEEDBACK_WEIGHT) * f + FEEDBACK_WEIGHT * v      (only when a liked photo has a vector)
           + TAG_BOOST * (required tags the photo has; a weak pixel tag counts 0.5) - EXCLUDE_PENALTY * (excluded words in its tags)
           - FACES_MISS_PENALTY * (its faces are not what the person answered: nobody / one / several)
+          - RULED_OUT_PENALTY * (its year, country, city, faces or event is an option answered "neither")
           - SEEN_PENALTY * (shown in an earlier turn)
 
 ``v`` is the cosine of the photo's vector with the Rocchio-moved vector (``agent.feedback.rocchio``:
@@ -68,6 +69,21 @@ FACES_MISS_PENALTY = 0.2
 
 def faces_bucket(faces: int) -> str:
     return "nobody" if faces == 0 else "one person" if faces == 1 else "several people"
+
+
+# "Which year: 2022 or 2023?" "Neither.": photos of those years step back (a soft no: the person's
+# "neither" can be as wrong as their "2022").
+RULED_OUT_PENALTY = 0.3
+
+
+def _ruled_out(plan: Plan, record) -> int:
+    if not plan.ruled_out or record is None:
+        return 0
+    values = {"year": str(record.taken_at.year) if record.taken_at else None, "country": record.country,
+              "city": record.city, "event": record.event_id,
+              "faces": faces_bucket(record.faces) if "faces-1" in record.analyzed or record.faces else None}
+    return sum(1 for item in plan.ruled_out
+               if (v := values.get(item.split("=", 1)[0])) and v.casefold() == item.split("=", 1)[1].casefold())
 
 
 def soft_dates(plan: Plan) -> bool:
@@ -171,6 +187,7 @@ def search_with_feedback(searcher: Searcher, plan: Plan, state: DialogueState, k
         score -= EXCLUDE_PENALTY * sum(w.lower() in tags for w in plan.exclude)
         score -= SEEN_PENALTY * (result.id in seen)
         score -= date_miss(plan, record.taken_at if record else None)
+        score -= RULED_OUT_PENALTY * _ruled_out(plan, record)
         if plan.faces and record is not None and ("faces-1" in record.analyzed or record.faces):
             score -= FACES_MISS_PENALTY * (faces_bucket(record.faces) != plan.faces)
         scored.append((score, visual, result))

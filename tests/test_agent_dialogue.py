@@ -192,3 +192,23 @@ def test_no_question_about_a_person_after_a_boy_or_a_woman_was_named():
     for said in ("a boy on a swing", "two women on a bench", "a crowd at the beach"):
         question = best_question(records, scores, said=said)
         assert question is None or question.attribute != "tag:person", said
+
+
+def test_neither_or_dont_know_answers_the_question_and_rejects_no_photo(make_settings, library):
+    for i in range(6):
+        where = ITALY if i % 2 == 0 else FINLAND
+        photo = write_photo(library / f"p{i}.jpg", seed=i, gps=where, taken="2021:07:0%d 12:00:00" % (i + 1))
+        caption(photo, "a picnic in the park with friends")
+    searcher = index(make_settings(), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    for said, answered in (("neither", "neither"), ("none of those", "neither"), ("I don't know", "don't know"),
+                           ("not sure.", "don't know")):
+        state = DialogueState()
+        first = agent.turn(state, "that picnic in the park")
+        assert first.question is not None and first.question.attribute == "country"
+        second = agent.turn(state, said)
+        assert state.answers == {"country": answered}, said
+        assert state.rejected == [] and len(second.results) == 6  # "neither" is no "none of these photos"
+        assert second.question is None or second.question.attribute != "country"  # not asked again
+        assert state.plan.ruled_out == (["country=Italy", "country=Finland"] if answered == "neither" else [])
+        assert state.plan.visual == "picnic in the park" or "neither" not in state.plan.visual
