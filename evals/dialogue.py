@@ -46,6 +46,13 @@ table and writes evals/reports/dialogue.json.
 
     .venv/bin/python -m evals.dialogue --count 1000 --targets 100
     .venv/bin/python -m evals.dialogue --count 200 --targets 20 --planner both --llm-targets 10
+
+``--library phone`` runs the dialogue on the phone-like library instead (evals/phone_dialogue.py:
+dated, located copies in events, named people, bursts; the user also says roughly when and where,
+evals/phone_user.py; every target with questions and without; writes evals/reports/dialogue-phone.json):
+
+    .venv/bin/python -m evals.dialogue --library phone --backbone captions --targets 120
+    .venv/bin/python -m evals.dialogue --library phone --backbone pixels --phone-count 300 --targets 100
 """
 from __future__ import annotations
 
