@@ -169,9 +169,20 @@ def run_phone(backbone: str, args, out: dict) -> None:
     def answer_of(question, record):
         return metadata_answer(question.attribute, question.options, record)
 
-    for ask in (True, False):
-        name = f"phone-{backbone}/rules" + ("" if ask else ", no questions")
-        result = run_planner(name, rules_planner, store, searcher, targets, ids, library, looks, args, out["phases"],
+    runs = []
+    if args.planner in ("rules", "both"):
+        runs += [(f"phone-{backbone}/rules", rules_planner, True, targets),
+                 (f"phone-{backbone}/rules, no questions", rules_planner, False, targets)]
+    if args.planner in ("llm", "both"):
+        from evals.dialogue import llm_planner
+
+        planner, model, reason = llm_planner(settings, args.models_dir, args.llm_model, args.llm_threads)
+        if planner is None:
+            out["planners"][f"phone-{backbone}/llm"] = {"skipped": True, "reason": reason}
+        else:
+            runs.append((f"phone-{backbone}/llm ({model})", planner, True, targets[: args.llm_targets or len(targets)]))
+    for name, planner, ask, chosen in runs:
+        result = run_planner(name, planner, store, searcher, chosen, ids, library, looks, args, out["phases"],
                              agent_options={"now": NOW, "ask": ask}, openings=openings, answer_of=answer_of)
         for dialogue in result["dialogues"]:
             dialogue["memory"] = facts[dialogue["target"]]
