@@ -6,8 +6,9 @@ A turn (0) tidies spoken phrasing (``agent.spoken.tidy_spoken``: fillers, self-c
 question asked last, (3) turns whatever else the person said into an action (an LLM planner
 when one is loaded, else rules; dates and places are always resolved in code): a search plan,
 or a call of another tool (``similar_to`` likes that photo, ``same_event`` shows the rest of its
-occasion and keeps the search to that event from then on, ``photo_details`` and
-``list_people`` answer in the message), (4) merges a plan into the
+occasion and keeps the search to that event from then on, ``show_burst`` every frame of the
+burst a photo stands for ("not 3" about a burst's cover turns all its frames down),
+``photo_details`` and ``list_people`` answer in the message), (4) merges a plan into the
 dialogue's plan, (5) searches and re-ranks with the feedback so far, (6) asks the question that
 best splits the top candidates when no photo is clearly ahead, and (7) explains each result.
 The state is a plain pydantic object the caller saves between turns.
@@ -37,8 +38,8 @@ from tools.places import geo, home, library_places
 from tools.understand.people import PeopleBook
 from tools.query.search import SearchResult, Searcher, SignalScore
 from tools.index.store import PhotoStore
-from tools.query.toolbox import (ListPeople, PhotoDetails, PhotoFacts, SameEvent, SimilarTo, list_people,
-                                  photo_details, same_event)
+from tools.query.toolbox import (ListPeople, PhotoDetails, PhotoFacts, SameEvent, ShowBurst, SimilarTo,
+                                  burst_frames, list_people, photo_details, same_event)
 
 # A planner: (text, what it knows) -> (a plan or another tool's call, how it was decided).
 Planner = Callable[[str, PlanContext], tuple[Action, str]]
@@ -70,13 +71,15 @@ def rules_planner(text: str, ctx: PlanContext) -> tuple[Action, str]:
 
 class Agent:
     def __init__(self, store: PhotoStore, searcher: Searcher, planner: Planner | None = None,
-                 now: datetime | None = None, shown: int = 10, phraser: Phraser | None = None):
+                 now: datetime | None = None, shown: int = 10, phraser: Phraser | None = None,
+                 ask: bool = True):
         self.store = store
         self.searcher = searcher
         self.planner = planner or rules_planner
         self.now = now
         self.shown = shown
         self.phraser = phraser  # words a question in context (the LLM); None: the template
+        self.ask = ask  # False: never ask a clarifying question (feedback alone steers)
 
     def _anchors(self, text: str) -> dict:
         """Home and work, read from the library only when the words name one (a pass over it)."""
@@ -108,6 +111,8 @@ class Agent:
         # "the second one" answers "which occasion?" before it can be read as liking #2.
         if asked_tool is None and state.pending is not None and self._take_event_answer(state, text):
             to_plan, state.pending = "", None
+        elif asked_tool is None and state.pending is not None and self._take_no_answer(state, text, heard):
+            to_plan, state.pending = "", None  # "neither" answers the question; it rejects no photo
         elif asked_tool is None and (shown_before or re.search(r"#\s*\d", text)):
             feedback = parse_feedback(text, len(shown_before))
             if feedback.missing:
@@ -151,7 +156,7 @@ class Agent:
                 results = self._relax_empty(state, seen, notices)
         records = self.store.get_photos([r.id for r in results])
         question = None
-        if results and not answer:  # a tool's answer is the reply; a question would bury it
+        if results and not answer and self.ask:  # a tool's answer is the reply; a question would bury it
             top = [records[r.id] for r in results[:10] if r.id in records]
             said = " ".join([state.plan.visual, *state.plan.exclude, *state.plan.required_tags])
             question = best_question(top, [r.score for r in results[: len(top)]], said=said)
@@ -189,7 +194,9 @@ class Agent:
                     into.append(photo)
         liked = [i for i in liked if i not in rejected]
         state.like(liked)
-        state.reject(rejected + (list(shown) if fb.reject_all else []))
+        # A burst's cover stands for its frames: "not 3" turns them all down, or the next
+        # sharpest frame of the same moment would take its place.
+        state.reject(self._with_frames(rejected + (list(shown) if fb.reject_all else [])))
         referred = rejected + liked  # the liked last: "not 2, that one" is about that one
         state.refer(referred)
         if fb.date_shift:  # "that one but earlier": than that one; "earlier than that": than the list
@@ -210,6 +217,16 @@ class Agent:
             else:
                 state.plan = state.plan.model_copy(update={"date_range": found, "date_phrase": "same day"})
 
+    def _with_frames(self, ids: list[str]) -> list[str]:
+        """``ids`` and the other frames of the bursts among them."""
+        records = self.store.get_photos(ids)
+        out = list(ids)
+        for photo_id in ids:
+            record = records.get(photo_id)
+            if record is not None and record.burst_id:
+                out += [r.id for r in burst_frames(self.searcher, photo_id)]
+        return list(dict.fromkeys(out))
+
     def _take_event_answer(self, state: DialogueState, text: str) -> bool:
         """An answer to "which occasion?" narrows the plan to that event; False if it is none."""
         question = state.pending
@@ -219,6 +236,26 @@ class Agent:
         label = question.options[question.option_ids.index(chosen)]
         state.answers[question.attribute] = label
         state.plan = state.plan.with_event(chosen, label)
+        return True
+
+    def _take_no_answer(self, state: DialogueState, text: str, heard: str = "") -> bool:
+        """"neither" / "none of those" (the options are ruled out: they step back) or "I don't know"
+        (nothing changes) as the answer to the question asked; either way it is not asked again.
+        False when the words are no such answer. ``heard``: the words before tidying, which takes
+        "I don't know" out as a filler."""
+        question = state.pending
+        said = " ".join(text.casefold().split()).rstrip(".!")
+        dont_know = _DONT_KNOW.fullmatch(said) or (not said and _DONT_KNOW.search(heard.casefold()))
+        if dont_know or (_NEITHER.fullmatch(said) and question.options == ["yes", "no"]):
+            state.answers[question.attribute] = "don't know"
+            return True
+        if not _NEITHER.fullmatch(said):
+            return False
+        state.answers[question.attribute] = "neither"
+        values = question.option_ids if question.attribute == "event" else question.options
+        if question.attribute in ("year", "country", "city", "faces", "event"):
+            state.plan.ruled_out = list(dict.fromkeys(
+                state.plan.ruled_out + [f"{question.attribute}={v}" for v in values]))
         return True
 
     def _take_answer(self, state: DialogueState, text: str, notices: list[str]) -> bool:
@@ -247,6 +284,8 @@ class Agent:
                 state.plan.place = place
             else:
                 notices.append(f"place {chosen!r} not understood")
+        elif question.attribute == "faces":
+            state.plan.faces = chosen
         elif question.attribute.startswith("person:"):
             state.plan.person_ids = list(dict.fromkeys(state.plan.person_ids + [question.attribute[7:]]))
         return True
@@ -276,7 +315,20 @@ class Agent:
         ``same_event`` the occasion's photos to show (None: the usual search shows what it finds)."""
         if isinstance(call, SameEvent):
             return self._same_event(call, state, shown_before)
+        if isinstance(call, ShowBurst):
+            return self._show_burst(call, state, shown_before)
         return self._run_other_tool(call, state, shown_before), None
+
+    def _show_burst(self, call: ShowBurst, state: DialogueState,
+                    shown_before: list[str]) -> tuple[str, list[SearchResult] | None]:
+        if not 1 <= call.photo <= len(shown_before):
+            return f"There is no #{call.photo} on screen.", None
+        photo_id = shown_before[call.photo - 1]
+        state.refer([photo_id])
+        frames = burst_frames(self.searcher, photo_id)
+        if not frames:
+            return f"#{call.photo} is a single photo, not one of a burst.", None
+        return f"The {len(frames)} frames of #{call.photo}'s burst, in order:", frames
 
     def _same_event(self, call: SameEvent, state: DialogueState,
                     shown_before: list[str]) -> tuple[str, list[SearchResult] | None]:
@@ -329,6 +381,14 @@ class Agent:
             return f"A few photos could be it. {question.text}"
         lead = "This looks like it" if len(state.turns) == 0 else "Here is my best guess now"
         return f"{lead}: #1 ({shown[0].explanation}). Say \"#N is close\" or \"not 1\" to steer me."
+
+
+# Answers to a question that pick none of its options.
+_NEITHER = re.compile(r"(?:no,?\s+)?(?:neither(?: of (?:them|those|these))?|none(?: of (?:them|those|these))?|"
+                      r"(?:it was\s+)?(?:somewhere|someone|some ?time) else|(?:it was\s+)?another (?:one|year|place|"
+                      r"town|city|country|day)|not (?:any|one) of (?:them|those|these))")
+_DONT_KNOW = re.compile(r"(?:i\s+)?(?:don'?t|do not|dont) (?:know|remember)|not sure|no idea|dunno|"
+                        r"(?:i\s+)?can'?t (?:say|tell|remember)|i'?m not sure|no clue")
 
 
 def _not_on_screen(numbers: list[int], shown: int) -> str:

@@ -29,7 +29,7 @@ from agent.spoken import tidy_spoken
 from tools.places import geo, home, library_places
 from tools.dates.date_phrases import DateRange, find_date_span, resolve_date_phrase
 from tools.query.search import SearchQuery
-from tools.query.toolbox import ListPeople, PhotoDetails, SameEvent, SimilarTo
+from tools.query.toolbox import ListPeople, PhotoDetails, SameEvent, ShowBurst, SimilarTo
 
 MAX_PLACE_WORDS = 6
 FILLERS = ("the one with", "i remember", "a photo of", "a picture of", "photo of", "picture of", "pic of", "photos of", "pictures of",
@@ -61,6 +61,8 @@ class Plan(BaseModel):
     people: list[str] = []  # names as the person wrote them
     exclude: list[str] = []  # words after "not" / "no" / "without"
     required_tags: list[str] = []  # e.g. "night" from "it was at night"; boosted, not filtered
+    faces: str | None = None  # "nobody" / "one person" / "several people": an answer; a weight, not a filter
+    ruled_out: list[str] = []  # "country=Italy", "year=2022", "event=ev-1": the options of a question answered "neither"
     # Filled by code from the phrases above:
     date_range: DateRange | None = None
     place: geo.PlaceFilter | None = None
@@ -90,7 +92,7 @@ class PlanContext(BaseModel):
 
 
 # What a planner decides: search with a plan, or call one of the other tools.
-Action = Union[Plan, SimilarTo, PhotoDetails, ListPeople, SameEvent]
+Action = Union[Plan, SimilarTo, PhotoDetails, ListPeople, SameEvent, ShowBurst]
 
 _DETAILS = re.compile(r"\b(?:details?|tell me (?:more )?about|info(?:rmation)? (?:on|about)|more about|"
                       r"(?:when|where) was)\b.*?#?\s*(\d{1,3})\b", re.IGNORECASE)
@@ -109,6 +111,19 @@ _SAME_EVENT = re.compile(
 _PHOTO_NUMBER = re.compile(r"(?<!\w)#?\s*(\d{1,3})\b")
 
 
+# "show the burst", "all the frames of #2", "the other shots of that one": a burst's frames.
+_BURST = re.compile(r"\b(?:(?:show|see|open|expand)\s+(?:me\s+)?(?:all\s+)?(?:the\s+)?(?:other\s+)?"
+                    r"(?:frames|shots|burst)|all\s+(?:the\s+)?(?:other\s+)?frames|the\s+other\s+frames)\b",
+                    re.IGNORECASE)
+
+
+def _show_burst(text: str, shown: int, that: int | None) -> ShowBurst | None:
+    if not shown or not _BURST.search(text):
+        return None
+    numbers = [int(n) for n in _PHOTO_NUMBER.findall(text) if 1 <= int(n) <= shown]
+    return ShowBurst(photo=numbers[0] if numbers else that if that and 1 <= that <= shown else 1)
+
+
 def _same_event(text: str, shown: int, that: int | None) -> SameEvent | None:
     """"more from that day (as #2)": the photo named by number, else the one being talked about
     (``that``), else #1, the agent's own best guess."""
@@ -118,11 +133,12 @@ def _same_event(text: str, shown: int, that: int | None) -> SameEvent | None:
     return SameEvent(photo=numbers[0] if numbers else that if that and 1 <= that <= shown else 1)
 
 
-def rule_tool_call(text: str, shown: int, that: int | None = None) -> PhotoDetails | ListPeople | SameEvent | None:
-    """The other tools, by pattern: "details of #2", "who do you know?", "more from that day";
-    ``that``: the number of the photo "that day" means when none is said."""
+def rule_tool_call(text: str, shown: int,
+                   that: int | None = None) -> PhotoDetails | ListPeople | SameEvent | ShowBurst | None:
+    """The other tools, by pattern: "details of #2", "who do you know?", "more from that day",
+    "show the burst of #2"; ``that``: the number of the photo "that day" means when none is said."""
     text = ordinals_to_numbers(text or "", shown)
-    occasion = _same_event(text, shown, that)
+    occasion = _same_event(text, shown, that) or _show_burst(text, shown, that)
     if occasion is not None:
         return occasion
     match = _DETAILS.search(text)

@@ -128,8 +128,16 @@ def _phrase(attribute: str, options: list[str]) -> Question:
     return Question(text=text, attribute=attribute, options=options[:3])
 
 
+# Words that say a person is in the photo: after "a boy on a swing", "Was there a person in it?"
+# asks what was said.
+PERSON_WORDS = set("""person people man men woman women boy boys girl girls child children kid kids baby
+toddler guy lady player players skier surfer rider biker climber crowd family couple someone""".split())
+
+
 def _told(tag: str, said: set[str]) -> bool:
     """Whether the person already named the tag ("a dog running": no "Was there a dog?")."""
+    if tag.lower() in ("person", "people") and said & PERSON_WORDS:
+        return True
     return all(w in said or f"{w}s" in said or f"{w}es" in said for w in tag.lower().split())
 
 

@@ -46,6 +46,13 @@ table and writes evals/reports/dialogue.json.
 
     .venv/bin/python -m evals.dialogue --count 1000 --targets 100
     .venv/bin/python -m evals.dialogue --count 200 --targets 20 --planner both --llm-targets 10
+
+``--library phone`` runs the dialogue on the phone-like library instead (evals/phone_dialogue.py:
+dated, located copies in events, named people, bursts; the user also says roughly when and where,
+evals/phone_user.py; every target with questions and without; writes evals/reports/dialogue-phone.json):
+
+    .venv/bin/python -m evals.dialogue --library phone --backbone captions --targets 120
+    .venv/bin/python -m evals.dialogue --library phone --backbone pixels --phone-count 300 --targets 100
 """
 from __future__ import annotations
 
@@ -81,6 +88,11 @@ NOTE = ("captions backbone: each photo's sidecar holds ONE human caption (captio
         "asks only about tags sure enough (prompts/tag_precision.txt) and the user answers tag questions from "
         "the target's captions where evals/tags.py can confirm the label.")
 
+PHONE_NOTE = ("phone library (evals/library.py build_phone_library): dated, located copies of the Flickr8k-test "
+              "photos in synthetic events by caption topic, portraits of named people, camera samples and bursts. "
+              "captions: caption 0 in a sidecar, faces found, no CLIP; pixels: no sidecars, no CLIP, faces/objects/"
+              "scenes/colour/OCR. The user's opening adds a rough, sometimes wrong, when and where "
+              "(evals/phone_user.py); 'no questions' runs the same targets with Agent(ask=False).")
 
 # ---- the simulated user ------------------------------------------------------------------------
 def content_words(caption: str) -> str:
@@ -134,6 +146,10 @@ class Looks:
             self.vectors[name] = v / (float(np.linalg.norm(v)) or 1.0)
 
     def similarity(self, a: str, b: str) -> float:
+        """0 for a photo without captions (a portrait or camera sample of the phone library):
+        nothing like a Flickr scene, so the user rejects it."""
+        if a not in self.vectors or b not in self.vectors:
+            return 0.0
         return float(self.vectors[a] @ self.vectors[b])
 
 
@@ -150,8 +166,27 @@ def feedback_text(target: str, shown, looks: Looks, reject_below: float, max_rej
 
 
 # ---- one dialogue -------------------------------------------------------------------------------
+def answer_effect(agent, state, target_id: str | None, before: list[str]) -> dict:
+    """What an answer did: the agent's ranking after it, without the step-back of photos shown
+    already (which would push every earlier photo down whatever the answer said). ``kept``: the
+    target is still among the candidates; ``removed``: wrong photos of the list the question was
+    asked about that are no longer in the top 10."""
+    from agent.rerank import CANDIDATES, search_with_feedback
+
+    found = search_with_feedback(agent.searcher, state.plan, state, k=CANDIDATES, seen=set())
+    if not found and state.plan.visual:  # as Agent._relax_empty: the words matched nothing there
+        found = search_with_feedback(agent.searcher, state.plan.model_copy(update={"visual": ""}), state,
+                                     k=CANDIDATES, seen=set())
+    ranked = [r.id for r in found]
+    removed = sum(1 for i in before if i != target_id and i not in ranked[:10])
+    return {"kept": target_id in ranked, "removed": removed,
+            "target_rank": ranked.index(target_id) + 1 if target_id in ranked else None}
+
+
 def run_dialogue(agent, store, target_name: str, target_id: str | None, queries: list[str], looks: Looks,
-                 args, collect: dict) -> dict:
+                 args, collect: dict, opening: str | None = None, answer_of=None) -> dict:
+    """``opening``: the first message (default: the first query); ``answer_of(question, record)``:
+    an answer from metadata, or None to answer with :func:`answer`."""
     from agent.state import DialogueState
 
     state = DialogueState()
@@ -159,8 +194,9 @@ def run_dialogue(agent, store, target_name: str, target_id: str | None, queries:
     infos = [content_words(c) for c in queries[1:]]
     infos = [w for w in infos if w]
     due = False
-    text = queries[0]
+    text = opening or queries[0]
     log_turns = []
+    asked = None  # (question, the ids it was asked about) while its answer is being given
     for turn in range(MAX_TURNS + 1):
         started = time.perf_counter()
         quick_at: list[float] = []
@@ -176,6 +212,12 @@ def run_dialogue(agent, store, target_name: str, target_id: str | None, queries:
                           "plan_dates": plan.date_range.label if plan.date_range else None,
                           "question": reply.question.attribute if reply.question else None,
                           "rank": shown_names.index(target_name) + 1 if hit else None})
+        if asked is not None:  # this turn carried the answer to the last question
+            effect = answer_effect(agent, state, target_id, asked[1])
+            effect.update(attribute=asked[0].attribute, answer=text, hit=hit)
+            collect["answers"].append(effect)
+            log_turns[-1]["answer_effect"] = effect
+            asked = None
         if hit:
             return {"success_turn": turn, "turns": log_turns}
         if turn == MAX_TURNS:
@@ -184,7 +226,9 @@ def run_dialogue(agent, store, target_name: str, target_id: str | None, queries:
         due = due or nxt in INFO_TURNS
         if reply.question is not None:
             collect["questions"][reply.question.attribute] = collect["questions"].get(reply.question.attribute, 0) + 1
-            text = answer(reply.question, record, looks.captions.get(target_name))
+            said = answer_of(reply.question, record) if answer_of else None
+            text = said or answer(reply.question, record, looks.captions.get(target_name))
+            asked = (reply.question, [p.id for p in reply.results])
             continue  # (c) is deferred to the next turn
         if not reply.results:
             collect["empty_turns"] += 1
@@ -221,6 +265,8 @@ def summarise(outcomes: list[dict], collect: dict) -> dict:
                                      "p95": rounded(1000 * percentile(collect["first_results"], 95), 1)
                                      if lat else None},
         "questions_asked": collect["questions"],
+        "questions_total": sum(collect["questions"].values()),
+        "answers": answers_summary(collect.get("answers", [])),
         "turns_with_nothing_shown": collect["empty_turns"],
         "dialogues_with_place_filter": sum(1 for o in outcomes if any(t["plan_place"] for t in o["turns"])),
         "dialogues_with_date_filter": sum(1 for o in outcomes if any(t["plan_dates"] for t in o["turns"])),
@@ -232,19 +278,39 @@ def summarise(outcomes: list[dict], collect: dict) -> dict:
     }
 
 
-def run_planner(name: str, planner, store, searcher, targets, ids, library, looks, args, sink: dict) -> dict:
+def answers_summary(effects: list[dict]) -> dict:
+    """How often an answer removed wrong candidates while keeping the target, per attribute kind."""
+    def figures(items: list[dict]) -> dict:
+        n = len(items)
+        return {"answers": n,
+                "removed_wrong_kept_target_pct": round(100 * sum(1 for e in items if e["kept"] and e["removed"]) / n, 1)
+                if n else None,
+                "target_lost_pct": round(100 * sum(1 for e in items if not e["kept"]) / n, 1) if n else None,
+                "removed_mean": round(sum(e["removed"] for e in items) / n, 2) if n else None,
+                "found_at_once_pct": round(100 * sum(1 for e in items if e["hit"]) / n, 1) if n else None}
+
+    kinds: dict[str, list[dict]] = {}
+    for effect in effects:
+        kinds.setdefault(effect["attribute"].split(":")[0], []).append(effect)
+    return {"all": figures(effects), **{k: figures(v) for k, v in sorted(kinds.items())}}
+
+
+def run_planner(name: str, planner, store, searcher, targets, ids, library, looks, args, sink: dict,
+                agent_options: dict | None = None, openings: dict | None = None, answer_of=None) -> dict:
+    """``agent_options``: more Agent arguments (now, ask); ``openings``: target path -> first message."""
     from agent.dialogue import Agent
 
-    agent = Agent(store, searcher, planner=planner, shown=10)
+    agent = Agent(store, searcher, planner=planner, shown=10, **(agent_options or {}))
     collect = {"latencies": [], "first_results": [], "planners": {}, "questions": {}, "closest_similarity": [], "rejected_per_turn": [],
-               "empty_turns": 0}
+               "empty_turns": 0, "answers": []}
     outcomes = []
     progress = TextProgress(name, args.progress_every)
     progress.start("dialogues", len(targets))
     with Phase(f"{name}: dialogues", sink):
         for path in targets:
             name_ = Path(path).name
-            outcome = run_dialogue(agent, store, name_, ids.get(name_), library[path], looks, args, collect)
+            outcome = run_dialogue(agent, store, name_, ids.get(name_), library[path], looks, args, collect,
+                                   opening=(openings or {}).get(path), answer_of=answer_of)
             outcome["target"] = name_
             outcomes.append(outcome)
             progress.advance()
@@ -376,7 +442,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clip-model", default=defaults.clip_model, help="CLIP folder name under models/clip")
     parser.add_argument("--without-floors", action="store_true",
                         help="pixels backbone: also run the rules dialogues with every tag trusted (no tag floors)")
-    parser.add_argument("--report", type=Path, default=default_report("dialogue"))
+    parser.add_argument("--library", choices=["flickr", "phone"], default="flickr",
+                        help="phone: the phone-like library of evals/library.py (dated copies in events, "
+                             "faces, bursts; evals/phone_dialogue.py), backbones captions and pixels")
+    parser.add_argument("--phone-count", type=int, default=None,
+                        help="phone library: Flickr photos in it (default: all 1,000)")
+    parser.add_argument("--phone-seed", type=int, default=13, help="phone library: the seed that builds it")
+    parser.add_argument("--pixel-targets", type=int, default=None,
+                        help="phone library: targets on the pixels library (default: --targets)")
+    parser.add_argument("--report", type=Path, default=None, help="default: evals/reports/dialogue[-phone].json")
     parser.add_argument("--progress-every", type=float, default=15.0)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
@@ -391,6 +465,17 @@ def main(argv: list[str] | None = None) -> dict:
                             "max_reject": args.max_reject, "seed": args.seed, "sidecar_caption": SIDECAR_CAPTION},
                  "planners": {}, "index": {}, "phases": {}}
     started = time.perf_counter()
+    if args.report is None:
+        args.report = default_report("dialogue-phone" if args.library == "phone" else "dialogue")
+    if args.library == "phone":
+        from evals.phone_dialogue import NOW, run_phone
+
+        out.update(note=PHONE_NOTE, now=NOW.isoformat(), simulated_user=__import__("evals.phone_user").phone_user.__doc__)
+        out["params"].update(phone_count=args.phone_count, phone_seed=args.phone_seed)
+        for backbone in ("captions", "pixels"):
+            if args.backbone in (backbone, "all"):
+                run_phone(backbone, args, out)
+        return finish_report(out, started, args.report, print_summary)
     with temp_dir("recall-dialogue-", keep=args.keep) as tmp:
         if args.backbone in ("captions", "all"):
             settings = load_settings(db=tmp / "db-captions", models_dir=args.models_dir,
@@ -439,7 +524,20 @@ def print_summary(out: dict) -> None:
         print(f"{name}: {s['successes']}/{s['targets']} found; questions asked {s['questions_asked'] or 'none'}; "
               f"planner paths {s['planner_paths']}; closest shown similarity median "
               f"{s['closest_shown_similarity_median']}; rejections per feedback turn {s['rejections_per_feedback_turn_mean']}")
-    indexed = "; ".join(f"{b} in {i['seconds']}s (clip: {i['clip']}"
+    for name, result in out["planners"].items():
+        answers = result.get("summary", {}).get("answers", {}).get("all")
+        if answers and answers["answers"]:
+            print(f"{name}: {answers['answers']} answers: removed wrong candidates and kept the target "
+                  f"{answers['removed_wrong_kept_target_pct']}%, lost the target {answers['target_lost_pct']}%, "
+                  f"found it at once {answers['found_at_once_pct']}%")
+        if result.get("summary", {}).get("by_memory"):
+            print(f"{name}: by memory " + "; ".join(f"{k} {v['targets']}: {v['hits_by_turn_2_pct']}/{v['hits_by_turn_5_pct']}"
+                                                   for k, v in result["summary"]["by_memory"].items()))
+    for name, figures in out.get("moments", {}).items():
+        print(f"{name} events: purity {figures['purity']}, completeness {figures['completeness']} "
+              f"({figures['found_events']} found / {figures['true_events']} true); bursts precision "
+              f"{figures['burst_precision']}, recall {figures['burst_recall']}")
+    indexed = "; ".join(f"{b} in {i.get('seconds', i.get('index_seconds'))}s (clip: {i.get('clip')}"
                         + (f"; understanding {i['understanding_seconds']}s, {i['labels']} labels, "
                            f"{i['objects']} objects, text in {i['texts']}" if "understanding_seconds" in i else "")
                         + ")" for b, i in out["index"].items())

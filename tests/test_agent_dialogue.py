@@ -145,3 +145,70 @@ def test_a_place_that_matches_nothing_is_dropped_with_a_notice(make_settings, li
     reply = Agent(searcher.store, searcher, now=NOW).turn(state, "women in green at a parade in Berlin")
     assert [Path(p.path).name for p in reply.results] == ["parade.jpg"]
     assert any("nothing matched in Berlin" in n for n in reply.notices) and state.plan.place is None
+
+
+def test_who_was_in_it_answered_puts_photos_with_that_many_faces_first(make_settings, library):
+    from evals.library import FACES, load_captions
+    from evals.dated_copies import dated_copy
+
+    portraits = sorted((FACES / "images").glob("img*.jpg"))[:3]
+    captions = load_captions(FLICKR)
+    # Flickr photos of a dog alone on grass: no one in them, as every caption says.
+    alone = [n for n, texts in captions.items()
+             if all("dog" in t.lower() and "grass" in t.lower() for t in texts[:2])
+             and not any(w in t.lower().split() for t in texts for w in ("man", "woman", "boy", "girl", "person",
+                                                                          "people", "child", "owner"))][:3]
+    taken = datetime(2024, 6, 1, 15, 0)
+    for n, photo in enumerate([*portraits, *(FLICKR / "images" / a for a in alone)]):
+        copy = dated_copy(photo, library / f"{'face' if n < 3 else 'dog'}-{n}.jpg", taken.replace(minute=n))
+        caption(copy, "an afternoon in the garden")
+    quiet = dict(analyze_objects=False, analyze_captions=False, analyze_colour=False, analyze_scenes=False,
+                 analyze_ocr=False)
+    settings = make_settings(**quiet)
+    searcher = index(settings, library)
+    from tools.models.registry import Models
+    from tools.understand.analysis import Analyzer
+
+    Analyzer(settings, searcher.store, Models(settings)).run()
+    faces = {Path(r.path).stem: r.faces for r in searcher.store.iter_photos()}
+    assert all(faces[f"face-{n}"] == 1 for n in range(3)) and all(faces[f"dog-{n}"] == 0 for n in range(3, 6))
+    for said, wanted in (("nobody", "dog"), ("just one person", "face")):
+        agent, state = Agent(searcher.store, searcher, now=NOW), DialogueState()
+        first = agent.turn(state, "an afternoon in the garden")
+        assert first.question is not None and first.question.attribute == "faces", first.question
+        assert {"nobody", "one person"} <= set(first.question.options)
+        second = agent.turn(state, said)
+        assert state.plan.faces == said.removeprefix("just ")
+        assert [Path(p.path).stem.split("-")[0] for p in second.results[:3]] == [wanted] * 3
+
+
+def test_no_question_about_a_person_after_a_boy_or_a_woman_was_named():
+    from agent.questions import best_question
+    from tools.index.records import PhotoRecord
+
+    records = [PhotoRecord(id=f"p{i}", path=f"p{i}.jpg", size=1, mtime_ns=0, tags=["person"] if i % 2 else []) for i in range(4)]
+    scores = [0.8, 0.79, 0.78, 0.77]
+    assert best_question(records, scores, said="a swing in the park").attribute == "tag:person"
+    for said in ("a boy on a swing", "two women on a bench", "a crowd at the beach"):
+        question = best_question(records, scores, said=said)
+        assert question is None or question.attribute != "tag:person", said
+
+
+def test_neither_or_dont_know_answers_the_question_and_rejects_no_photo(make_settings, library):
+    for i in range(6):
+        where = ITALY if i % 2 == 0 else FINLAND
+        photo = write_photo(library / f"p{i}.jpg", seed=i, gps=where, taken="2021:07:0%d 12:00:00" % (i + 1))
+        caption(photo, "a picnic in the park with friends")
+    searcher = index(make_settings(), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    for said, answered in (("neither", "neither"), ("none of those", "neither"), ("I don't know", "don't know"),
+                           ("not sure.", "don't know")):
+        state = DialogueState()
+        first = agent.turn(state, "that picnic in the park")
+        assert first.question is not None and first.question.attribute == "country"
+        second = agent.turn(state, said)
+        assert state.answers == {"country": answered}, said
+        assert state.rejected == [] and len(second.results) == 6  # "neither" is no "none of these photos"
+        assert second.question is None or second.question.attribute != "country"  # not asked again
+        assert state.plan.ruled_out == (["country=Italy", "country=Finland"] if answered == "neither" else [])
+        assert state.plan.visual == "picnic in the park" or "neither" not in state.plan.visual

@@ -18,7 +18,7 @@ from evals.dated_copies import dated_copy
 from tests.test_agent_search import caption, index
 from tests.test_llm_planner import FakeLLM, extraction
 from tests.test_moments import BERLIN, FLICKR_PHOTOS, ROME
-from tools.query.toolbox import PhotoDetails, SameEvent, parse_tool_call, tool_call_schema
+from tools.query.toolbox import PhotoDetails, SameEvent, ShowBurst, parse_tool_call, tool_call_schema
 
 NOW = datetime(2026, 11, 22, 12, 0)
 EVENTS = {
@@ -126,3 +126,64 @@ def test_same_event_by_rules_and_in_the_llm_schema():
     from agent.plan import plan_to_query
 
     assert plan_to_query(Plan(visual="cake").with_event("ev-1", "Rome, Sat 2 Nov 2024")).event == "ev-1"
+
+
+def test_a_season_or_a_year_misremembered_still_finds_the_occasion_but_a_day_is_a_filter(make_settings, library):
+    build(library)
+    searcher = index(make_settings(**QUIET), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    # The Rome morning was on 2 Nov 2024: summer 2024 is a season off, 2023 a year off, "three or
+    # four years ago" (2022-2023 from NOW) a year off too. People misremember so; the photos stay.
+    for when in ("in the summer of 2024", "in 2023", "three or four years ago"):
+        state = DialogueState()
+        reply = agent.turn(state, f"a fountain in a sunny square, {when}")
+        assert state.plan.date_range is not None and state.plan.date_range.end < datetime(2024, 11, 1), when
+        assert {event_of(n) for n in names(reply)[:6]} == {"rome"}, (when, names(reply))
+    # A day is not a memory to widen: nothing from 2 Nov 2023.
+    day = agent.turn(DialogueState(), "a fountain in a sunny square on 2 November 2023")
+    assert not any(event_of(n) == "rome" for n in names(day))
+
+
+def test_under_a_place_the_photos_the_words_miss_follow_the_ones_they_find(make_settings, library):
+    photos = iter(FLICKR_PHOTOS)
+    start = datetime(2024, 11, 2, 9, 30)
+    for n, text in enumerate(["a fountain in a sunny square"] + ["two dogs asleep on warm stone steps"] * 4):
+        caption(dated_copy(next(photos), library / f"rome-{n}.jpg", start + timedelta(minutes=5 * n), ROME), text)
+    for n in range(3):  # the same words elsewhere: the place keeps them out
+        caption(dated_copy(next(photos), library / f"berlin-{n}.jpg", datetime(2025, 7, 12, 19, n), BERLIN),
+                "a fountain in a sunny square")
+    searcher = index(make_settings(**QUIET), library)
+    reply = Agent(searcher.store, searcher, now=NOW).turn(DialogueState(), "the fountain in Rome")
+    assert names(reply)[0] == "rome-0"
+    assert sorted(names(reply)[1:]) == [f"rome-{n}" for n in range(1, 5)]  # the rest of Rome, after it
+
+
+def test_show_the_burst_and_feedback_on_its_cover_is_about_all_its_frames(make_settings, library):
+    from tests.test_moments import make_burst
+
+    frames = make_burst(library, datetime(2024, 6, 1, 12, 0, 0))  # five frames, burst-2 the sharp one
+    for name in frames:
+        caption(library / name, "a bell tower over the rooftops")
+    caption(library / "other.jpg", "a bell tower over the rooftops at noon")
+    searcher = index(make_settings(**QUIET), library)
+    agent = Agent(searcher.store, searcher, now=NOW)
+    state = DialogueState()
+    first = agent.turn(state, "a bell tower over the rooftops")
+    assert sorted(names(first)) == ["burst-2", "other"]  # the burst once, by its sharpest frame
+    cover = names(first).index("burst-2") + 1
+    assert rule_tool_call(f"show me all the frames of #{cover}", 2) == ShowBurst(photo=cover)
+    burst = agent.turn(state, f"show the burst of #{cover}")
+    assert names(burst) == [f"burst-{n}" for n in range(5)]  # every frame, in the order taken
+    assert burst.message.startswith(f"The 5 frames of #{cover}'s burst") and burst.question is None
+    single = agent.turn(DialogueState(), "a bell tower")
+    other = names(single).index("other") + 1
+    state = DialogueState()
+    agent.turn(state, "a bell tower")
+    assert agent.turn(state, f"show the other frames of #{other}").message == f"#{other} is a single photo, not one of a burst."
+    # "not" the cover: the burst's other frames do not step in for it.
+    state = DialogueState()
+    shown = agent.turn(state, "a bell tower over the rooftops")
+    after = agent.turn(state, f"not {names(shown).index('burst-2') + 1}")
+    assert not any(n.startswith("burst") for n in names(after)), names(after)
+    assert sorted(state.rejected) == sorted(searcher.store.get_photos(
+        [r.id for r in searcher.store.iter_photos() if r.burst_id]).keys())

@@ -52,6 +52,13 @@ class PhotoDetails(BaseModel):
     photo: int = Field(ge=1, le=MAX_SHOWN_NUMBER, description="the number it was shown under")
 
 
+class ShowBurst(BaseModel):
+    """Every frame of the burst a shown photo stands for (rules only: not in the LLM's schema)."""
+
+    tool: Literal["show_burst"] = "show_burst"
+    photo: int = Field(ge=1, le=MAX_SHOWN_NUMBER, description="the number it was shown under")
+
+
 class SameEvent(BaseModel):
     """Other photos from the occasion (day, trip) of one shown."""
 
@@ -165,6 +172,17 @@ def same_event(searcher: Searcher, photo_id: str, k: int = 50) -> list[SearchRes
     found = searcher.search(SearchQuery(event=record.event_id, k=min(k + 1, 10_000))).results
     same = [r for r in found if r.id != photo_id and not (record.burst_id and r.burst_id == record.burst_id)]
     return sorted(same, key=lambda r: (r.taken_at or "", r.path))[:k]
+
+
+def burst_frames(searcher: Searcher, photo_id: str) -> list[SearchResult]:
+    """Every frame of the burst ``photo_id`` belongs to ("show the burst"), in time order, the
+    photo itself among them; empty when it is in no burst."""
+    record = searcher.store.get_photos([photo_id]).get(photo_id)
+    if record is None or not record.burst_id or not record.event_id:
+        return []
+    found = searcher.search(SearchQuery(event=record.event_id, k=10_000, all_frames=True)).results
+    frames = [r for r in found if r.burst_id == record.burst_id]
+    return sorted(frames, key=lambda r: (r.taken_at or "", r.path))
 
 
 def photo_details(store: PhotoStore, photo_id: str) -> PhotoFacts | None:
