@@ -34,15 +34,24 @@ class VectorFile:
         self.matrix = matrix
         self.stamp = stamp
         self.row = {id_: i for i, id_ in enumerate(ids)}
-        self._unit: np.ndarray | None = None
+        self._inverse_norm: np.ndarray | None = None
 
     @property
-    def unit(self) -> np.ndarray:
-        """Rows scaled to length 1 (cosine space), computed once."""
-        if self._unit is None:
-            norms = np.linalg.norm(self.matrix, axis=1, keepdims=True) if len(self.matrix) else np.ones((0, 1))
-            self._unit = (np.asarray(self.matrix, dtype=np.float32) / np.maximum(norms, 1e-12)).astype(np.float32)
-        return self._unit
+    def inverse_norm(self) -> np.ndarray:
+        """1 / each row's length, computed once (in slices: no second copy of the matrix)."""
+        if self._inverse_norm is None:
+            out = np.empty(len(self.matrix), np.float32)
+            for start in range(0, len(self.matrix), 16384):
+                part = np.asarray(self.matrix[start:start + 16384], dtype=np.float32)
+                out[start:start + len(part)] = 1.0 / np.maximum(np.sqrt(np.einsum("ij,ij->i", part, part)), 1e-12)
+            self._inverse_norm = out
+        return self._inverse_norm
+
+    def similarity(self, query: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Cosine similarity of a unit ``query`` to every row (or to ``rows``), exact, float32."""
+        if rows is None:
+            return (self.matrix @ query) * self.inverse_norm
+        return (self.matrix[rows] @ query) * self.inverse_norm[rows]
 
 
 def load(folder: Path, name: str, stamp: int | None) -> VectorFile | None:

@@ -82,3 +82,92 @@ def document_matches(where_document: dict | None, document: str | None) -> bool:
         if not ok:
             return False
     return True
+
+
+# ---- the same filters on NumPy columns (tools/index/columns.py) ----------------------------------
+class _Unsupported(Exception):
+    """A filter the columns cannot answer exactly: the caller uses ``matches`` instead."""
+
+
+def mask(where: dict | None, columns) -> "np.ndarray | None":
+    """Rows of ``columns`` that pass ``where``, as a boolean array, with ``matches``'s semantics;
+    None when the columns cannot answer it exactly (a field they do not hold, a boolean value)."""
+    import numpy as np
+
+    n = len(columns)
+    if not where:
+        return np.ones(n, bool)
+    try:
+        return _mask(where, columns, n)
+    except _Unsupported:
+        return None
+
+
+def _mask(where: dict, columns, n: int):
+    import numpy as np
+
+    out = np.ones(n, bool)
+    for key, condition in where.items():
+        if key == "$and":
+            for c in condition:
+                out &= _mask(c, columns, n)
+        elif key == "$or":
+            anyone = np.zeros(n, bool)
+            for c in condition:
+                anyone |= _mask(c, columns, n)
+            out &= anyone
+        elif isinstance(condition, dict):
+            for op, wanted in condition.items():
+                out &= _field_mask(columns, key, op, wanted, n)
+        else:
+            out &= _field_mask(columns, key, "$eq", condition, n)
+    return out
+
+
+def _field_mask(columns, key: str, op: str, wanted, n: int):
+    import numpy as np
+
+    field = columns.fields.get(key)
+    if field is None:
+        if not columns.covers(key):
+            raise _Unsupported(key)
+        # a field no record has: missing everywhere
+        return np.ones(n, bool) if op in ("$ne", "$nin") else np.zeros(n, bool)
+    if field.other.any():
+        raise _Unsupported(key)
+
+    def equal(value) -> np.ndarray:
+        if isinstance(value, bool):
+            raise _Unsupported(key)  # Python's True == 1: leave it to matches
+        if isinstance(value, str):
+            return field.code == field.code_of(value)
+        if isinstance(value, (int, float)):
+            return field.number == float(value)
+        raise _Unsupported(key)
+
+    if op in ("$eq", "$ne"):
+        hit = equal(wanted)
+        return hit if op == "$eq" else ~hit  # a missing field passes $ne
+    if op in ("$in", "$nin"):
+        hit = np.zeros(n, bool)
+        for value in wanted:
+            hit |= equal(value)
+        return hit if op == "$in" else ~hit
+    if op in ("$contains", "$not_contains"):
+        hit = np.zeros(n, bool)
+        if isinstance(wanted, str):
+            hit[field.list_rows[field.list_codes == field.code_of(wanted)]] = True
+        elif not isinstance(wanted, (int, float)) or isinstance(wanted, bool):
+            raise _Unsupported(key)
+        # a number is never an item of these lists (lists of numbers are not held here);
+        # $not_contains is false for a missing field, true for one that is not a list
+        return hit if op == "$contains" else field.present & ~hit
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        if isinstance(wanted, bool) or not isinstance(wanted, (int, float)):
+            raise _Unsupported(key)
+        with np.errstate(invalid="ignore"):
+            value = field.number
+            # NaN (missing, a string, a list) compares false, as matches does
+            return {"$gt": value > wanted, "$gte": value >= wanted, "$lt": value < wanted,
+                    "$lte": value <= wanted}[op]
+    raise FilterError(f"unknown filter operator {op}")
