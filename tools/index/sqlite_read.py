@@ -162,8 +162,12 @@ class ReadOnlyCollection:
         return self.client.columns(self)
 
     def _selected(self, ids, where, where_document) -> "np.ndarray":
-        """Rows (in storage order) that pass the filters: NumPy masks on the filter columns, the
-        document filter on the full-text index's candidates; ``matches`` where masks cannot say."""
+        return self._select(ids, where, where_document)[0]
+
+    def _select(self, ids, where, where_document) -> "tuple[np.ndarray, dict[int, str | None]]":
+        """Rows (in storage order) that pass the filters, and the documents read on the way (by
+        row): NumPy masks on the filter columns, the document filter on the full-text index's
+        candidates; ``matches`` where the masks cannot say."""
         columns = self.columns()
         selected = where_mask(where, columns)
         if selected is None:
@@ -176,26 +180,34 @@ class ReadOnlyCollection:
             wanted[columns.rows_of([ids] if isinstance(ids, str) else ids)] = True
             selected &= wanted
         rows = np.flatnonzero(selected)
+        read: dict[int, str | None] = {}
         if where_document:
             candidates = self._document_candidates(where_document)
             if candidates is not None:
-                rows = np.intersect1d(rows, columns.rows_of_rowids(candidates), assume_unique=True)
-            docs = self._fetch(rows, ("documents",))["documents"]
-            rows = rows[np.fromiter((document_matches(where_document, d) for d in docs), bool, len(rows))]
-        return rows
+                at, ok = columns_file._rows(columns.rowids, list(candidates))
+                by_row = {int(r): candidates[rowid] for r, rowid, good in zip(at.tolist(), candidates, ok.tolist()) if good}
+                rows = rows[np.fromiter((r in by_row for r in rows.tolist()), bool, len(rows))]
+                docs = [by_row[r] for r in rows.tolist()]
+            else:
+                docs = self._fetch(rows, ("documents",))["documents"]
+            keep = np.fromiter((document_matches(where_document, d) for d in docs), bool, len(rows))
+            read = {r: d for r, d, good in zip(rows.tolist(), docs, keep.tolist()) if good}
+            rows = rows[keep]
+        return rows, read
 
     def _document_candidates(self, where_document: dict):
-        """sqlite rowids whose document may pass: a superset, from Chroma's trigram full-text index
-        (LIKE there ignores ASCII case; the exact, case-sensitive test follows), or None (no index,
-        or a filter that is not a conjunction of ``$contains``)."""
+        """{sqlite rowid: document} of the records whose document may pass: a superset, from
+        Chroma's trigram full-text index (LIKE there ignores ASCII case; the exact, case-sensitive
+        test follows), or None (no index, or a filter that is not a conjunction of ``$contains``)."""
         terms = _required_terms(where_document)
         if not terms:
             return None
         term = max(terms, key=len)
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         try:
-            return [r[0] for r in self.client.sql.execute(
-                "SELECT rowid FROM embedding_fulltext_search WHERE string_value LIKE ? ESCAPE '\\'", (pattern,))]
+            return dict(self.client.sql.execute(
+                "SELECT rowid, string_value FROM embedding_fulltext_search WHERE string_value LIKE ? ESCAPE '\\'",
+                (pattern,)))
         except sqlite3.Error:
             return None
 
@@ -226,7 +238,7 @@ class ReadOnlyCollection:
     def get(self, ids=None, where: dict | None = None, limit: int | None = None, offset: int | None = None,
             where_document: dict | None = None, include=("metadatas", "documents")) -> dict:
         columns = self.columns()
-        rows = self._selected(ids, where, where_document)
+        rows, read = self._select(ids, where, where_document)
         if "embeddings" in include:
             vectors = self.client.vectors(self)
             at = self.client.vector_rows(self, columns, vectors)[rows]
@@ -237,7 +249,10 @@ class ReadOnlyCollection:
         id_list = columns.id_list
         out: dict = {"ids": [id_list[i] for i in rows], "embeddings": None, "metadatas": None,
                      "documents": None, "include": list(include)}
-        out.update(self._fetch(rows, include))
+        if read and "metadatas" not in include:
+            out["documents"] = [read[r] for r in rows.tolist()] if "documents" in include else None
+        else:
+            out.update(self._fetch(rows, include))
         if "embeddings" in include:
             at = at[start:stop]
             out["embeddings"] = np.asarray(vectors.matrix[at], dtype=np.float32) if len(at) else \

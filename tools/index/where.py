@@ -2,8 +2,8 @@
 
 The read-only index (tools/index/sqlite_read.py) answers the same filters the store sends to
 Chroma, so every caller keeps one filter language. Semantics follow Chroma's: a comparison on a
-field the record lacks is false; ``$contains`` on a list field is membership; ``$ne`` and
-``$nin`` are true for a missing field (Chroma matches them the same way).
+field the record lacks is false; ``$contains`` on a list field is membership; ``$ne``, ``$nin``
+and ``$not_contains`` are true for a missing field (as Chroma's own: tests/test_scale.py).
 """
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ class FilterError(ValueError):
 
 
 def _compare(op: str, value: Any, wanted: Any, present: bool) -> bool:
-    if op in ("$ne", "$nin"):
+    if op in ("$ne", "$nin", "$not_contains"):
         if not present:
             return True
+        if op == "$not_contains":
+            return wanted not in value if isinstance(value, (list, tuple)) else True
         return value != wanted if op == "$ne" else value not in wanted
     if not present or value is None:
         return False
@@ -27,8 +29,6 @@ def _compare(op: str, value: Any, wanted: Any, present: bool) -> bool:
         return value in wanted
     if op == "$contains":
         return wanted in value if isinstance(value, (list, tuple)) else False
-    if op == "$not_contains":
-        return wanted not in value if isinstance(value, (list, tuple)) else True
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False  # Chroma orders numbers only
     if op == "$gt":
@@ -132,7 +132,7 @@ def _field_mask(columns, key: str, op: str, wanted, n: int):
         if not columns.covers(key):
             raise _Unsupported(key)
         # a field no record has: missing everywhere
-        return np.ones(n, bool) if op in ("$ne", "$nin") else np.zeros(n, bool)
+        return np.ones(n, bool) if op in ("$ne", "$nin", "$not_contains") else np.zeros(n, bool)
     if field.other.any():
         raise _Unsupported(key)
 
@@ -159,9 +159,8 @@ def _field_mask(columns, key: str, op: str, wanted, n: int):
             hit[field.list_rows[field.list_codes == field.code_of(wanted)]] = True
         elif not isinstance(wanted, (int, float)) or isinstance(wanted, bool):
             raise _Unsupported(key)
-        # a number is never an item of these lists (lists of numbers are not held here);
-        # $not_contains is false for a missing field, true for one that is not a list
-        return hit if op == "$contains" else field.present & ~hit
+        # a number is never an item of these lists (lists of numbers are not held here)
+        return hit if op == "$contains" else ~hit
     if op in ("$gt", "$gte", "$lt", "$lte"):
         if isinstance(wanted, bool) or not isinstance(wanted, (int, float)):
             raise _Unsupported(key)
