@@ -33,8 +33,9 @@ np = lazy_module("numpy")
 
 MIN_ROWS = 50_000
 NPROBE = 48
-TRAIN_PER_CELL = 32  # k-means sample: rows per cell
-TRAIN_ROUNDS = 12
+TRAIN_PER_CELL = 32  # k-means sample: rows per cell (at most TRAIN_MAX rows)
+TRAIN_MAX = 65536
+TRAIN_ROUNDS = 10
 RETRAIN_GROWTH = 2.0  # centres are trained again once the collection is 2x (or 1/2) the trained size
 FORMAT = 1
 
@@ -92,20 +93,30 @@ def load(folder: Path, name: str, stamp: int, rows: int) -> Cells | None:
     return cells if cells.rows == rows else None
 
 
-def build(vectors, previous: Cells | None = None) -> Cells:
+def build(vectors, previous: Cells | None = None, kept=None) -> Cells:
     """Cells for a vector file (``vector_files.VectorFile``), with ``previous``'s centres when the
-    collection is within RETRAIN_GROWTH of the size they were trained on."""
+    collection is within RETRAIN_GROWTH of the size they were trained on. ``kept``: for each row,
+    its row in the matrix ``previous`` was built on when its vector is unchanged (else -1); those
+    rows keep their cell, so a write of a few photos assigns a few rows."""
     rows, dim = vectors.matrix.shape
     centres, trained = None, rows
     if previous is not None and previous.centres.shape[1] == dim and \
             previous.trained_rows / RETRAIN_GROWTH <= rows <= previous.trained_rows * RETRAIN_GROWTH:
         centres, trained = previous.centres, previous.trained_rows
+    else:
+        kept = None
     if centres is None:
         centres = _train(vectors, cells_for(rows))
-    cell = np.empty(rows, np.int32)
-    for start in range(0, rows, 8192):
-        part = np.asarray(vectors.matrix[start:start + 8192], dtype=np.float32)
-        cell[start:start + len(part)] = np.argmax(part @ centres.T, axis=1)  # row length does not change it
+    cell = np.full(rows, -1, np.int32)
+    if kept is not None and len(kept) == rows:
+        old_cell = np.empty(previous.rows, np.int32)
+        old_cell[previous.order] = np.repeat(np.arange(len(previous.centres), dtype=np.int32), np.diff(previous.offsets))
+        same = np.flatnonzero(kept >= 0)
+        cell[same] = old_cell[kept[same]]
+    todo = np.flatnonzero(cell < 0)
+    for start in range(0, len(todo), 8192):
+        part = np.asarray(vectors.matrix[todo[start:start + 8192]], dtype=np.float32)
+        cell[todo[start:start + 8192]] = np.argmax(part @ centres.T, axis=1)  # row length does not change it
     order = np.argsort(cell, kind="stable").astype(np.int64)
     offsets = np.zeros(len(centres) + 1, np.int64)
     np.cumsum(np.bincount(cell, minlength=len(centres)), out=offsets[1:])
@@ -144,11 +155,14 @@ def latest(folder: Path, name: str) -> Cells | None:
     return None
 
 
-def refresh(folder: Path, name: str, vectors) -> Cells:
-    """The cells for a vector file at its stamp: loaded if saved, else built and saved."""
+def refresh(folder: Path, name: str, vectors, previous_stamp: int | None = None, kept=None) -> Cells:
+    """The cells for a vector file at its stamp: loaded if saved, else built and saved.
+    ``kept`` (see ``build``) maps rows to the matrix at ``previous_stamp``."""
     found = load(folder, name, vectors.stamp, len(vectors.ids))
     if found is None:
-        found = build(vectors, latest(folder, name))
+        previous = latest(folder, name)
+        usable = previous is not None and previous.stamp == previous_stamp
+        found = build(vectors, previous, kept if usable else None)
         save(folder, name, found)
     return found
 
@@ -157,7 +171,7 @@ def _train(vectors, count: int) -> np.ndarray:
     """Spherical k-means (cosine) on a sample of unit rows."""
     rows = len(vectors.ids)
     rng = np.random.default_rng(0)
-    sample_rows = np.sort(rng.choice(rows, size=min(rows, TRAIN_PER_CELL * count), replace=False))
+    sample_rows = np.sort(rng.choice(rows, size=min(rows, TRAIN_PER_CELL * count, TRAIN_MAX), replace=False))
     sample = np.asarray(vectors.matrix[sample_rows], dtype=np.float32) * vectors.inverse_norm[sample_rows, None]
     centres = sample[rng.choice(len(sample), size=count, replace=False)].copy()
     for _ in range(TRAIN_ROUNDS):

@@ -217,7 +217,9 @@ def _search_columns(settings: Settings, collection):
             return found
     built = collection.client.build_columns(collection, previous=columns_file.latest(folders[1], collection.name)
                                             or columns_file.latest(folders[0], collection.name))
-    if built.stamp == collection.stamp():
+    # Not kept while an index run writes: they would be stale within seconds (one snapshot of
+    # the sqlite, so consistent for this search).
+    if built.stamp == collection.stamp() and not held_elsewhere(settings.lock_path):
         try:
             columns_file.save(folders[1], collection.name, built)
         except OSError:
@@ -264,14 +266,18 @@ def export_vectors(store: "PhotoStore") -> None:
             if not searched:
                 continue
             vectors = vector_files.load(folder, name, before)
+            previous_stamp, kept = None, None
             if vectors is None:
-                matrix = _current_matrix(store, sql, segments[name], name, columns, vector_files.load(folder, name, None))
-                if matrix is None or stamp(name) != before:
+                previous = vector_files.load(folder, name, None)
+                made = _current_matrix(store, sql, segments[name], name, columns, previous)
+                if made is None or stamp(name) != before:
                     continue
+                matrix, kept = made
+                previous_stamp = previous.stamp if previous is not None else None
                 vector_files.save(folder, name, before, columns.id_list, matrix)
                 vectors = vector_files.load(folder, name, before)
             if vectors is not None and len(vectors.ids) >= ann_file.MIN_ROWS:
-                ann_file.refresh(folder, name, vectors)
+                ann_file.refresh(folder, name, vectors, previous_stamp, kept)
     finally:
         sql.close()
 
@@ -279,10 +285,12 @@ def export_vectors(store: "PhotoStore") -> None:
 def _current_matrix(store: "PhotoStore", sql, segment: str, name: str, columns, previous):
     """The collection's vectors in the columns' (storage) order: the rows written since the
     previous matrix read from Chroma, the rest taken from it (Chroma numbers every record's last
-    write, as columns_file.build uses), so a write of a few photos reads a few vectors."""
+    write, as columns_file.build uses), so a write of a few photos reads a few vectors. With,
+    for each row, its row in ``previous`` when taken from it (else -1); None when rows went
+    missing meanwhile."""
     ids = columns.id_list
     if not ids:
-        return np.zeros((0, 0), np.float32)
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
     take_old = np.full(len(ids), -1, np.int64)
     if previous is not None and len(previous.ids):
         seq = dict((e, columns_file._seq(q)) for e, q in sql.execute(
@@ -307,7 +315,7 @@ def _current_matrix(store: "PhotoStore", sql, segment: str, name: str, columns, 
         return None  # deleted meanwhile: the caller sees the stamp moved
     for i in missing.tolist():
         matrix[i] = fresh[ids[i]]
-    return matrix
+    return matrix, take_old
 
 
 def _copy_to_read(settings: Settings) -> Path:
