@@ -217,9 +217,11 @@ def _search_columns(settings: Settings, collection):
             return found
     built = collection.client.build_columns(collection, previous=columns_file.latest(folders[1], collection.name)
                                             or columns_file.latest(folders[0], collection.name))
-    # Not kept while an index run writes: they would be stale within seconds (one snapshot of
-    # the sqlite, so consistent for this search).
-    if built.stamp == collection.stamp() and not held_elsewhere(settings.lock_path):
+    # Kept for the collections the writer saves too (the small ones are read in a moment), and
+    # not while an index run writes: they would be stale within seconds (one snapshot of the
+    # sqlite, so consistent for this search).
+    exported = collection.name == "photos" or collection.name.startswith(VECTOR_PREFIXES)
+    if exported and built.stamp == collection.stamp() and not held_elsewhere(settings.lock_path):
         try:
             columns_file.save(folders[1], collection.name, built)
         except OSError:
