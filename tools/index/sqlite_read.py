@@ -153,10 +153,9 @@ class ReadOnlyCollection:
         return self._cache[1], self._cache[2], self._cache[3]
 
     def count(self) -> int:
-        if self._segment is None:
-            return 0
-        return int(self.client.sql.execute("SELECT count(*) FROM embeddings WHERE segment_id = ?",
-                                           (self._segment,)).fetchone()[0])
+        # the columns at the current stamp have one row per record; sqlite's count(*) walks the
+        # segment's index (~20 ms at 100k, on every query)
+        return len(self.columns()) if self._segment is not None else 0
 
     def columns(self) -> "columns_file.Columns":
         return self.client.columns(self)
