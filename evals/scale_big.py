@@ -96,7 +96,6 @@ def run_big(n: int, queries: int, seed: int) -> dict:
     from tools.index import ann
     from tools.index.sqlite_read import ReadOnlyCollection
     from tools.index.vector_files import VectorFile
-    from tools.index.where import matches  # noqa: F401 - the semantics the masks follow
 
     began = time.perf_counter()
     columns, matrix, taken, owner, person, lat, lon = generate(n, seed)

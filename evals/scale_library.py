@@ -176,7 +176,6 @@ def build_index(folder, n: int, seed: int = 7, batch: int = 2000, log=print) -> 
     from pathlib import Path
 
     from tools.index.store import PhotoStore
-    from tools.settings import load_settings
 
     folder = Path(folder)
     marker = folder / "built.json"

@@ -7,7 +7,9 @@ ids), in ``recall-vectors/`` inside the index folder, when its writer lock is le
 is the ``max_seq_id`` Chroma's sqlite keeps for the collection's metadata segment: every write to
 the collection raises it, so a file whose stamp differs from the index's is stale and is not
 used. A reader that finds a stale or missing file builds its own in the cache folder (from a
-private copy of the index), never in the index.
+private copy of the index), never in the index. The writer's next file takes the rows that did
+not change from the previous one (store.export_vectors); beside it go the filter columns
+(tools/index/columns.py) and, from 50k rows, the k-means cells (tools/index/ann.py).
 """
 from __future__ import annotations
 

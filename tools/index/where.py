@@ -89,7 +89,7 @@ class _Unsupported(Exception):
     """A filter the columns cannot answer exactly: the caller uses ``matches`` instead."""
 
 
-def mask(where: dict | None, columns) -> "np.ndarray | None":
+def mask(where: dict | None, columns) -> "numpy.ndarray | None":
     """Rows of ``columns`` that pass ``where``, as a boolean array, with ``matches``'s semantics;
     None when the columns cannot answer it exactly (a field they do not hold, a boolean value)."""
     import numpy as np
