@@ -7,7 +7,10 @@ and ``$not_contains`` are true for a missing field (as Chroma's own: tests/test_
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy
 
 
 class FilterError(ValueError):
