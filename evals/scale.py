@@ -316,6 +316,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="12k photos, 8 query rounds: a smoke run")
     parser.add_argument("--big", action="store_true", help="also 1M rows: the read path on in-memory data")
+    parser.add_argument("--big-no-cells", action="store_true",
+                        help="with --big: skip building the 1M cells (tens of minutes on 2 busy cores)")
     parser.add_argument("--photos", type=int, default=None, help="library size (default 100,000; --quick 12,000)")
     parser.add_argument("--queries", type=int, default=None, help="query rounds (default 40; --quick 8)")
     parser.add_argument("--seed", type=int, default=7)
@@ -330,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.big:
         from evals.scale_big import run_big
 
-        out["big"] = [run_big(1_000_000, max(10, queries // 2), args.seed)]
+        out["big"] = [run_big(1_000_000, max(10, queries // 2), args.seed, with_cells=not args.big_no_cells)]
     return finish_report(out, started, args.report, print_summary)
 
 
