@@ -8,8 +8,12 @@ keeps up to date on every write) through a ``mode=ro`` connection, and the vecto
 matrix files in tools/index/vector_files.py. It answers the calls the store makes of a Chroma
 collection (``count``, ``get``, ``query``) with Chroma's result shapes; a write raises.
 
-Nearest-neighbour queries are exact (all rows that pass the filter, one matrix product), which
-for a filtered query is also what Chroma's HNSW cannot promise.
+Filters are NumPy masks on the filter columns the writer saves beside the matrices
+(tools/index/columns.py; ``where.matches`` answers what masks cannot), document filters start
+from Chroma's own trigram full-text index, and only the records asked for are read from sqlite.
+Filtered nearest-neighbour queries are exact (the rows that pass, one product), which Chroma's
+HNSW does not promise (recall 0.98 for a year at 100k: README, "At scale"); an unfiltered one on
+a large collection ranks the rows of its nearest k-means cells exactly (tools/index/ann.py).
 """
 from __future__ import annotations
 
@@ -20,8 +24,9 @@ from urllib.parse import quote
 
 from tools.lazy import lazy_module
 
+from tools.index import columns as columns_file
 from tools.index import vector_files
-from tools.index.where import document_matches, matches
+from tools.index.where import document_matches, mask as where_mask, matches
 
 # numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
 np = lazy_module("numpy")
@@ -57,6 +62,46 @@ def _value(row: tuple):
     if boolean is not None:
         return bool(boolean)
     return None
+
+
+def _required_terms(where_document: dict) -> list[str]:
+    """Substrings every passing document holds ($contains, alone or in $and), or [] when unsure."""
+    terms: list[str] = []
+    for key, condition in where_document.items():
+        if key == "$contains" and isinstance(condition, str):
+            terms.append(condition)
+        elif key == "$and" and isinstance(condition, list):
+            for part in condition:
+                terms += _required_terms(part) if isinstance(part, dict) else []
+    return terms
+
+
+def _read_rows(sql: sqlite3.Connection, rowids: list[int], with_metadata: bool):
+    """{rowid: metadata} and {rowid: document} for these rows, as _records() reads them."""
+    metas: dict[int, dict] = {}
+    docs: dict[int, str] = {}
+    for start in range(0, len(rowids), 900):
+        chunk = rowids[start:start + 900]
+        marks = ",".join("?" * len(chunk))
+        key_clause = "" if with_metadata else "AND key = 'chroma:document' "
+        for rowid, key, *value in sql.execute(
+                "SELECT id, key, string_value, int_value, float_value, bool_value FROM embedding_metadata "
+                f"WHERE id IN ({marks}) {key_clause}", chunk):
+            if key == DOCUMENT_KEY:
+                docs[rowid] = value[0]
+            else:
+                metas.setdefault(rowid, {})[key] = _value(tuple(value))
+        if not with_metadata:
+            continue
+        for rowid, key, *value in sql.execute(
+                "SELECT id, key, string_value, int_value, float_value, bool_value FROM embedding_metadata_array "
+                f"WHERE id IN ({marks}) ORDER BY rowid", chunk):
+            meta = metas.setdefault(rowid, {})
+            current = meta.get(key)
+            if not isinstance(current, list):
+                current = meta[key] = []
+            current.append(_value(tuple(value)))
+    return metas, docs
 
 
 class ReadOnlyCollection:
@@ -112,61 +157,147 @@ class ReadOnlyCollection:
         return self._cache[1], self._cache[2], self._cache[3]
 
     def count(self) -> int:
-        if self._segment is None:
-            return 0
-        return int(self.client.sql.execute("SELECT count(*) FROM embeddings WHERE segment_id = ?",
-                                           (self._segment,)).fetchone()[0])
+        # the columns at the current stamp have one row per record; sqlite's count(*) walks the
+        # segment's index (~20 ms at 100k, on every query)
+        return len(self.columns()) if self._segment is not None else 0
 
-    def _selected(self, ids, where, where_document) -> list[int]:
-        all_ids, metas, docs = self._records()
+    def columns(self) -> "columns_file.Columns":
+        return self.client.columns(self)
+
+    def _selected(self, ids, where, where_document) -> "np.ndarray":
+        return self._select(ids, where, where_document)[0]
+
+    def _select(self, ids, where, where_document) -> "tuple[np.ndarray, dict[int, str | None]]":
+        """Rows (in storage order) that pass the filters, and the documents read on the way (by
+        row): NumPy masks on the filter columns, the document filter on the full-text index's
+        candidates; ``matches`` where the masks cannot say."""
+        columns = self.columns()
+        selected = where_mask(where, columns)
+        if selected is None:
+            all_ids, metas, _ = self._records()
+            passing = [id_ for id_, meta in zip(all_ids, metas) if matches(where, meta)]
+            selected = np.zeros(len(columns), bool)
+            selected[columns.rows_of(passing)] = True
         if ids is not None:
-            wanted = set([ids] if isinstance(ids, str) else ids)
-            rows = [i for i, id_ in enumerate(all_ids) if id_ in wanted]
-        else:
-            rows = range(len(all_ids))
-        return [i for i in rows if matches(where, metas[i]) and document_matches(where_document, docs[i])]
+            wanted = np.zeros(len(columns), bool)
+            wanted[columns.rows_of([ids] if isinstance(ids, str) else ids)] = True
+            selected &= wanted
+        rows = np.flatnonzero(selected)
+        read: dict[int, str | None] = {}
+        if where_document:
+            candidates = self._document_candidates(where_document)
+            if candidates is not None:
+                at, ok = columns_file._rows(columns.rowids, list(candidates))
+                by_row = {int(r): candidates[rowid] for r, rowid, good in zip(at.tolist(), candidates, ok.tolist()) if good}
+                rows = rows[np.fromiter((r in by_row for r in rows.tolist()), bool, len(rows))]
+                docs = [by_row[r] for r in rows.tolist()]
+            else:
+                docs = self._fetch(rows, ("documents",))["documents"]
+            keep = np.fromiter((document_matches(where_document, d) for d in docs), bool, len(rows))
+            read = {r: d for r, d, good in zip(rows.tolist(), docs, keep.tolist()) if good}
+            rows = rows[keep]
+        return rows, read
+
+    def _document_candidates(self, where_document: dict):
+        """{sqlite rowid: document} of the records whose document may pass: a superset, from
+        Chroma's trigram full-text index (LIKE there ignores ASCII case; the exact, case-sensitive
+        test follows), or None (no index, or a filter that is not a conjunction of ``$contains``)."""
+        terms = _required_terms(where_document)
+        if not terms:
+            return None
+        term = max(terms, key=len)
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        try:
+            return dict(self.client.sql.execute(
+                "SELECT rowid, string_value FROM embedding_fulltext_search WHERE string_value LIKE ? ESCAPE '\\'",
+                (pattern,)))
+        except sqlite3.Error:
+            return None
+
+    def _fetch(self, rows, include) -> dict:
+        """metadatas / documents of these rows: from the full cache when it is loaded (or most rows
+        are asked for), else read for just these rows."""
+        columns = self.columns()
+        out: dict = {}
+        if "metadatas" not in include and "documents" not in include:
+            return out
+        cached = self._cache is not None and self._cache[0] == columns.stamp
+        if cached or len(rows) > max(2000, len(columns) // 4):
+            all_ids, metas, docs = self._records()
+            if len(all_ids) == len(columns):
+                if "metadatas" in include:
+                    out["metadatas"] = [metas[i] for i in rows]
+                if "documents" in include:
+                    out["documents"] = [docs[i] for i in rows]
+                return out
+        rowids = columns.rowids[np.asarray(rows, dtype=np.int64)].tolist()
+        metas, docs = _read_rows(self.client.sql, rowids, "metadatas" in include)
+        if "metadatas" in include:
+            out["metadatas"] = [metas.get(r) for r in rowids]
+        if "documents" in include:
+            out["documents"] = [docs.get(r) for r in rowids]
+        return out
 
     def get(self, ids=None, where: dict | None = None, limit: int | None = None, offset: int | None = None,
             where_document: dict | None = None, include=("metadatas", "documents")) -> dict:
-        all_ids, metas, docs = self._records()
-        rows = self._selected(ids, where, where_document)
+        columns = self.columns()
+        rows, read = self._select(ids, where, where_document)
         if "embeddings" in include:
             vectors = self.client.vectors(self)
-            rows = [i for i in rows if all_ids[i] in vectors.row]  # a saved matrix older than the index
+            at = self.client.vector_rows(self, columns, vectors)[rows]
+            rows, at = rows[at >= 0], at[at >= 0]  # a saved matrix older than the index
         start = offset or 0
-        rows = rows[start:start + limit] if limit is not None else rows[start:]
-        out: dict = {"ids": [all_ids[i] for i in rows], "embeddings": None, "metadatas": None,
+        stop = start + limit if limit is not None else None
+        rows = rows[start:stop]
+        id_list = columns.id_list
+        out: dict = {"ids": [id_list[i] for i in rows], "embeddings": None, "metadatas": None,
                      "documents": None, "include": list(include)}
-        if "metadatas" in include:
-            out["metadatas"] = [metas[i] for i in rows]
-        if "documents" in include:
-            out["documents"] = [docs[i] for i in rows]
+        if read and "metadatas" not in include:
+            out["documents"] = [read[r] for r in rows.tolist()] if "documents" in include else None
+        else:
+            out.update(self._fetch(rows, include))
         if "embeddings" in include:
-            out["embeddings"] = np.stack([vectors.matrix[vectors.row[all_ids[i]]] for i in rows]).astype(np.float32) \
-                if rows else np.zeros((0, vectors.matrix.shape[1] if vectors.matrix.ndim == 2 else 0), np.float32)
+            at = at[start:stop]
+            out["embeddings"] = np.asarray(vectors.matrix[at], dtype=np.float32) if len(at) else \
+                np.zeros((0, vectors.matrix.shape[1] if vectors.matrix.ndim == 2 else 0), np.float32)
         return out
 
     def query(self, query_embeddings, n_results: int = 10, where: dict | None = None,
               where_document: dict | None = None, include=("distances",)) -> dict:
-        """Exact cosine distances (1 - cosine similarity), nearest first, as Chroma's cosine space."""
-        all_ids, _, _ = self._records()
+        """Exact cosine distances (1 - cosine similarity), nearest first, as Chroma's cosine space;
+        an unfiltered query on a large collection asks the approximate index (tools/index/ann.py)
+        for a shortlist, then ranks it exactly."""
+        columns = self.columns()
         vectors = self.client.vectors(self)
-        rows = [vectors.row[all_ids[i]] for i in self._selected(None, where, where_document)
-                if all_ids[i] in vectors.row]
+        mapping = self.client.vector_rows(self, columns, vectors)
+        everything = not where and not where_document
+        if everything:
+            chosen = mapping[mapping >= 0]
+        else:
+            chosen = mapping[self._selected(None, where, where_document)]
+            chosen = chosen[chosen >= 0]
+        whole = everything and len(chosen) == len(vectors.ids)
+        shortlist = self.client.ann(self, vectors) if whole else None
         out: dict = {"ids": [], "distances": []}
         for embedding in query_embeddings:
             query = np.asarray(embedding, dtype=np.float32)
             query = query / max(float(np.linalg.norm(query)), 1e-12)
-            if not rows:
+            if not len(chosen):
                 out["ids"].append([])
                 out["distances"].append([])
                 continue
-            chosen = np.asarray(rows)
-            similarity = vectors.unit[chosen] @ query
-            n = min(n_results, len(chosen))
-            top = np.argpartition(-similarity, n - 1)[:n] if n < len(chosen) else np.arange(len(chosen))
+            candidates = chosen
+            if shortlist is not None and n_results < len(chosen):
+                candidates = shortlist.search(query, n_results)
+            if whole and candidates is chosen:
+                similarity = vectors.similarity(query)  # no copy of the matrix
+                candidates = np.arange(len(vectors.ids))
+            else:
+                similarity = vectors.similarity(query, candidates)
+            n = min(n_results, len(candidates))
+            top = np.argpartition(-similarity, n - 1)[:n] if n < len(candidates) else np.arange(len(candidates))
             top = top[np.argsort(-similarity[top], kind="stable")]
-            out["ids"].append([vectors.ids[chosen[i]] for i in top])
+            out["ids"].append([vectors.ids[candidates[i]] for i in top])
             out["distances"].append([float(1.0 - similarity[i]) for i in top])
         return out
 
@@ -178,9 +309,14 @@ class ReadOnlyCollection:
 
 
 class ReadOnlyClient:
-    """Chroma's client calls the store makes, answered from the sqlite file read-only."""
+    """Chroma's client calls the store makes, answered from the sqlite file read-only.
 
-    def __init__(self, db: Path, immutable: bool, vectors_for: Callable[[ReadOnlyCollection], "vector_files.VectorFile"]):
+    ``vectors_for`` gives a collection's vector matrix at its stamp; ``columns_for`` its filter
+    columns (default: built from the sqlite); ``ann_for`` its approximate index, or None."""
+
+    def __init__(self, db: Path, immutable: bool, vectors_for: Callable[[ReadOnlyCollection], "vector_files.VectorFile"],
+                 columns_for: Callable[[ReadOnlyCollection], "columns_file.Columns"] | None = None,
+                 ann_for: Callable[[ReadOnlyCollection, "vector_files.VectorFile"], object] | None = None):
         self.db = Path(db)
         try:
             self.sql = connect(self.db / "chroma.sqlite3", immutable=immutable)
@@ -195,8 +331,13 @@ class ReadOnlyClient:
             raise UnreadableIndex(str(error)) from None
         self._segments = dict(rows)
         self._vectors_for = vectors_for
+        self._columns_for = columns_for or (lambda c: self.build_columns(c))
+        self._ann_for = ann_for
         self._collections: dict[str, ReadOnlyCollection] = {}
         self._vectors: dict[str, vector_files.VectorFile] = {}
+        self._columns: dict[str, columns_file.Columns] = {}
+        self._rows: dict[str, tuple[int, int, np.ndarray]] = {}
+        self._ann: dict[str, tuple[int, object]] = {}
 
     def stamp(self, segment: str) -> int:
         row = self.sql.execute("SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (segment,)).fetchone()
@@ -220,6 +361,39 @@ class ReadOnlyClient:
         if found is None or found.stamp != stamp:
             found = self._vectors[collection.name] = self._vectors_for(collection)
         return found
+
+    def columns(self, collection: ReadOnlyCollection) -> columns_file.Columns:
+        stamp = collection.stamp()
+        found = self._columns.get(collection.name)
+        if found is None or found.stamp != stamp:
+            found = self._columns[collection.name] = self._columns_for(collection)
+        return found
+
+    def build_columns(self, collection: ReadOnlyCollection, previous=None) -> columns_file.Columns:
+        return columns_file.build(self.sql, collection._segment, collection.stamp(),
+                                  columns_file.keys_for(collection.name), previous=previous)
+
+    def vector_rows(self, collection: ReadOnlyCollection, columns: columns_file.Columns,
+                    vectors: vector_files.VectorFile) -> np.ndarray:
+        """The vector matrix row of each column row (-1: no vector saved for it)."""
+        found = self._rows.get(collection.name)
+        if found is None or found[:2] != (columns.stamp, vectors.stamp) or len(found[2]) != len(columns):
+            ids = columns.id_list
+            if ids == vectors.ids:  # the writer saves both in storage order
+                rows = np.arange(len(ids), dtype=np.int64)
+            else:
+                rows = np.fromiter((vectors.row.get(i, -1) for i in ids), np.int64, len(ids))
+            found = self._rows[collection.name] = (columns.stamp, vectors.stamp, rows)
+        return found[2]
+
+    def ann(self, collection: ReadOnlyCollection, vectors: vector_files.VectorFile):
+        """The collection's approximate index at the matrix's stamp, or None (small, stale, absent)."""
+        if self._ann_for is None or vectors.stamp != collection.stamp():
+            return None
+        found = self._ann.get(collection.name)
+        if found is None or found[0] != vectors.stamp:
+            found = self._ann[collection.name] = (vectors.stamp, self._ann_for(collection, vectors))
+        return found[1]
 
     def heartbeat(self) -> int:
         return 1

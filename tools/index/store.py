@@ -26,6 +26,8 @@ from urllib.parse import urlparse
 
 from tools.lazy import lazy_module
 
+from tools.index import ann as ann_file
+from tools.index import columns as columns_file
 from tools.index import folder as index_files
 from tools.index import vector_files
 from tools.index.folder import DiskFull
@@ -142,7 +144,9 @@ def _open_to_search(settings: Settings):
                          "(or --db / RECALL_DB names another)")
     try:
         return ReadOnlyClient(db, immutable=index_files.on_read_only_filesystem(db),
-                              vectors_for=lambda collection: _search_vectors(settings, collection)), None
+                              vectors_for=lambda collection: _search_vectors(settings, collection),
+                              columns_for=lambda collection: _search_columns(settings, collection),
+                              ann_for=lambda collection, vectors: _search_ann(settings, collection, vectors)), None
     except UnreadableIndex:
         return _chroma_on_copy(settings), None
 
@@ -197,6 +201,41 @@ def _search_vectors(settings: Settings, collection):
     return vector_files.VectorFile(ids, matrix, stamp)
 
 
+def _reader_folders(settings: Settings) -> tuple[Path, Path]:
+    """Where search files are: the writer's, beside the index; this reader's own, in the cache."""
+    return Path(settings.db) / vector_files.FOLDER, Path(settings.cache_dir) / "vectors" / settings.index_key
+
+
+def _search_columns(settings: Settings, collection):
+    """A collection's filter columns at its stamp: the writer's, else this reader's, else built
+    from the sqlite (read-only) and kept in the cache folder."""
+    stamp = collection.stamp()
+    folders = _reader_folders(settings)
+    for folder in folders:
+        found = columns_file.load(folder, collection.name, stamp)
+        if found is not None:
+            return found
+    built = collection.client.build_columns(collection, previous=columns_file.latest(folders[1], collection.name)
+                                            or columns_file.latest(folders[0], collection.name))
+    # Kept for the collections the writer saves too (the small ones are read in a moment), and
+    # not while an index run writes: they would be stale within seconds (one snapshot of the
+    # sqlite, so consistent for this search).
+    exported = collection.name == "photos" or collection.name.startswith(VECTOR_PREFIXES)
+    if exported and built.stamp == collection.stamp() and not held_elsewhere(settings.lock_path):
+        try:
+            columns_file.save(folders[1], collection.name, built)
+        except OSError:
+            pass  # a full cache disk: this search uses them in memory
+    return built
+
+
+def _search_ann(settings: Settings, collection, vectors):
+    """The writer's approximate index for an unfiltered query, when it is at the matrix's stamp."""
+    if len(vectors.ids) < ann_file.MIN_ROWS:
+        return None
+    return ann_file.load(_reader_folders(settings)[0], collection.name, vectors.stamp, len(vectors.ids))
+
+
 def export_vectors(store: "PhotoStore") -> None:
     """After a write: save each vector collection whose stamp moved as a matrix beside the index,
     so that searches read vectors without opening Chroma (tools/index/vector_files.py)."""
@@ -215,21 +254,70 @@ def export_vectors(store: "PhotoStore") -> None:
             return int.from_bytes(value, "big") if isinstance(value, bytes) else int(value or 0)
 
         for name in sorted(segments):
-            if not name.startswith(VECTOR_PREFIXES):
+            searched = name.startswith(VECTOR_PREFIXES)
+            if not searched and name != "photos":
                 continue
             before = stamp(name)
-            if vector_files.load(folder, name, before) is not None:
+            columns = columns_file.load(folder, name, before)
+            if columns is None:
+                columns = columns_file.build(sql, segments[name], before, columns_file.keys_for(name),
+                                             previous=columns_file.latest(folder, name))
+                if stamp(name) != before:
+                    continue  # written meanwhile (another thread): the next export catches up
+                columns_file.save(folder, name, columns)
+            if not searched:
                 continue
-            collection = store.client.get_collection(name)
-            ids, rows = [], []
-            for page in store._pages(collection, ["embeddings"]):
-                ids += page["ids"]
-                rows += [np.asarray(v, dtype=np.float32) for v in page["embeddings"]]
-            if stamp(name) != before:
-                continue  # written meanwhile (another thread): the next export catches up
-            vector_files.save(folder, name, before, ids, np.stack(rows) if rows else np.zeros((0, 0), np.float32))
+            vectors = vector_files.load(folder, name, before)
+            previous_stamp, kept = None, None
+            if vectors is None:
+                previous = vector_files.load(folder, name, None)
+                made = _current_matrix(store, sql, segments[name], name, columns, previous)
+                if made is None or stamp(name) != before:
+                    continue
+                matrix, kept = made
+                previous_stamp = previous.stamp if previous is not None else None
+                vector_files.save(folder, name, before, columns.id_list, matrix)
+                vectors = vector_files.load(folder, name, before)
+            if vectors is not None and len(vectors.ids) >= ann_file.MIN_ROWS:
+                ann_file.refresh(folder, name, vectors, previous_stamp, kept)
     finally:
         sql.close()
+
+
+def _current_matrix(store: "PhotoStore", sql, segment: str, name: str, columns, previous):
+    """The collection's vectors in the columns' (storage) order: the rows written since the
+    previous matrix read from Chroma, the rest taken from it (Chroma numbers every record's last
+    write, as columns_file.build uses), so a write of a few photos reads a few vectors. With,
+    for each row, its row in ``previous`` when taken from it (else -1); None when rows went
+    missing meanwhile."""
+    ids = columns.id_list
+    if not ids:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    take_old = np.full(len(ids), -1, np.int64)
+    if previous is not None and len(previous.ids):
+        seq = dict((e, columns_file._seq(q)) for e, q in sql.execute(
+            "SELECT embedding_id, seq_id FROM embeddings WHERE segment_id = ?", (segment,)))
+        for i, id_ in enumerate(ids):
+            at = previous.row.get(id_)
+            if at is not None and seq.get(id_, previous.stamp + 1) <= previous.stamp:
+                take_old[i] = at
+    missing = np.flatnonzero(take_old < 0)
+    collection = store.client.get_collection(name)
+    fresh: dict[str, np.ndarray] = {}
+    wanted = [ids[i] for i in missing]
+    for start in range(0, len(wanted), PAGE):
+        page = collection.get(ids=wanted[start:start + PAGE], include=["embeddings"])
+        fresh.update((i, np.asarray(v, dtype=np.float32)) for i, v in zip(page["ids"], page["embeddings"]))
+    dim = previous.matrix.shape[1] if previous is not None and len(previous.ids) else len(next(iter(fresh.values())))
+    matrix = np.empty((len(ids), dim), np.float32)
+    kept = np.flatnonzero(take_old >= 0)
+    if len(kept):
+        matrix[kept] = previous.matrix[take_old[kept]]
+    if len(fresh) < len(missing):
+        return None  # deleted meanwhile: the caller sees the stamp moved
+    for i in missing.tolist():
+        matrix[i] = fresh[ids[i]]
+    return matrix, take_old
 
 
 def _copy_to_read(settings: Settings) -> Path:
