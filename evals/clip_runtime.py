@@ -37,7 +37,7 @@ FLICKR = Path(__file__).resolve().parents[2] / "shared" / "data" / "flickr8k-tes
 RANDOM_CLIP = "vit-b32-random"
 TINY_CLIP = "tiny-shapes-clip"
 RULE_COSINE = 0.995
-CLIP_RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-fp32")
+CLIP_RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8", "openvino")  # and openvino-fp32 on request
 TEXT_RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8", "openvino")
 
 
@@ -310,6 +310,10 @@ def pick(out: dict) -> dict:
             "fastest_passing": best, "verdicts": verdicts}
 
 
+def _cos(value) -> str:
+    return "-" if value is None else f"{value:.5f}"
+
+
 def print_summary(out: dict) -> None:
     if "vit_b32_random" in out:
         big, tiny = out["vit_b32_random"], out["tiny_clip"]
@@ -317,8 +321,9 @@ def print_summary(out: dict) -> None:
         for name in big["images_per_second"]:
             s = big["images_per_second"][name]
             rows.append([name, s["batch_16"]["median_images_per_second"], s["batch_16"].get("x_torch_fp32"),
-                         s["batch_32"]["median_images_per_second"], big["cosine_to_torch_fp32"][name]["min"],
-                         big["cosine_to_torch_fp32"][name]["median"], tiny["cosine_to_torch_fp32"].get(name, {}).get("min"),
+                         s["batch_32"]["median_images_per_second"], _cos(big["cosine_to_torch_fp32"][name]["min"]),
+                         _cos(big["cosine_to_torch_fp32"][name]["median"]),
+                         _cos(tiny["cosine_to_torch_fp32"].get(name, {}).get("min")),
                          tiny["zero_shot"].get(name, {}).get("joint"),
                          out.get("indexing", {}).get(name, {}).get("median_photos_per_second"),
                          out.get("indexing", {}).get(name, {}).get("median_encoder_busy_share")])
@@ -329,8 +334,8 @@ def print_summary(out: dict) -> None:
         m = out["minilm"]
         print()
         print(table(["MiniLM", "texts/s", "x torch fp32", "x onnx fp32", "cos min", "cos median", "R@1", "R@5"],
-                    [[n, v["median"], v["x_torch_fp32"], v["x_onnx_fp32"], m["cosine_to_torch_fp32"][n]["min"],
-                      m["cosine_to_torch_fp32"][n]["median"], m["retrieval"][n]["recall_at_1"],
+                    [[n, v["median"], v["x_torch_fp32"], v["x_onnx_fp32"], _cos(m["cosine_to_torch_fp32"][n]["min"]),
+                      _cos(m["cosine_to_torch_fp32"][n]["median"]), m["retrieval"][n]["recall_at_1"],
                       m["retrieval"][n]["recall_at_5"]] for n, v in m["texts_per_second"].items()]))
 
 
