@@ -207,9 +207,9 @@ class _OpenVinoSession:
     """OnnxTextEmbedder's session.run, served by OpenVINO from the same ONNX file."""
 
     def __init__(self, graph: Path, threads: int):
-        import openvino
+        from tools.models.clip_runtime import import_openvino
 
-        core = openvino.Core()
+        core = import_openvino().Core()
         model = core.compile_model(core.read_model(str(graph)), "CPU",
                                    {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"})
         self.request, self.output = model.create_infer_request(), model.output(0)

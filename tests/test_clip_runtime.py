@@ -155,3 +155,31 @@ def test_recall_index_says_why_it_runs_on_torch_and_shows_no_traceback(tiny_clip
     assert "Traceback" not in done.stderr + done.stdout
     assert "CLIP runs on torch fp32" in done.stderr and "openvino" in done.stderr, done.stderr[-2000:]
     assert "3 new" in done.stdout or "3 photos" in done.stdout, done.stdout[-2000:]
+
+
+def test_the_default_runtime_reaches_no_network(models_dir, tmp_path):
+    # openvino's import reports usage to Google Analytics unless its telemetry package is kept out.
+    script = r"""
+import sys
+def hook(event, args):  # the telemetry sends from a forked child: record in a file, not a list
+    if event in ("socket.getaddrinfo", "socket.connect"):
+        with open(sys.argv[3], "a") as log:
+            log.write(f"{event} {args[0]!r}\n")
+        raise OSError("refused by the test")
+sys.addaudithook(hook)
+from pathlib import Path
+import numpy as np
+from tools.models.clip import ClipModel
+models = Path(sys.argv[1])
+clip = ClipModel(models / "clip" / sys.argv[2], 2, runtime="auto", models_dir=models)
+clip.embed_pixels(np.zeros((2, 3, clip.preprocess.size, clip.preprocess.size), np.float32))
+import time; time.sleep(1)  # the telemetry sender runs in a thread of its own
+print(clip.runtime)
+"""
+    log = tmp_path / "network.log"
+    done = subprocess.run([sys.executable, "-c", script, str(models_dir), TINY_CLIP_NAME, str(log)], capture_output=True,
+                          text=True, timeout=240, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                                                 "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [DEFAULT_RUNTIME], done.stdout
+    assert not log.exists(), log.read_text()

@@ -6,9 +6,9 @@ embeddings within cosine 0.999 of fp32 (``python -m evals.clip_runtime``, README
 
 The graph is exported once per model from the torch weights (``torch.onnx``) into
 ``models_dir/clip-onnx/`` (owner-only), named by a fingerprint of the weight files, so a changed
-model is exported again; OpenVINO reads that ONNX file with its own C++ reader. (Not through
-``openvino.convert_model``: that path reports usage to Intel unless opted out; reading a file
-sends nothing.) The text tower stays on torch: it embeds a query, or the tag prompts once.
+model is exported again; OpenVINO reads that ONNX file with its own reader. OpenVINO's usage
+reporting (openvino-telemetry, on by default) is kept from loading: see ``import_openvino``.
+The text tower stays on torch: it embeds a query, or the tag prompts once.
 
 Any runtime other than torch that is missing or fails, at load or on a batch, falls back to
 torch fp32 with a one-line notice; ``torch`` is always there and is exactly the old path.
@@ -20,6 +20,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -129,11 +130,23 @@ def onnx_encoder(graph: Path, threads: int) -> Encoder:
     return lambda pixels: session.run(None, {"pixel_values": pixels})[0]
 
 
-def openvino_encoder(graph: Path, threads: int, fp32: bool = False) -> Encoder:
-    """OpenVINO on the CPU; its default precision there is bf16 where the CPU has bf16 units."""
+def import_openvino():
+    """``openvino``, with its usage reporting off.
+
+    ``import openvino`` imports its model converter, which sends an "import" event to Google
+    Analytics through the openvino-telemetry package unless the user opted out (tests/test_privacy.py
+    caught it). When that package cannot be imported, openvino uses its own no-op stub instead.
+    """
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)
     import openvino
 
-    core = openvino.Core()
+    return openvino
+
+
+def openvino_encoder(graph: Path, threads: int, fp32: bool = False) -> Encoder:
+    """OpenVINO on the CPU; its default precision there is bf16 where the CPU has bf16 units."""
+    core = import_openvino().Core()
     config = {"INFERENCE_NUM_THREADS": max(1, threads), "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
     if fp32:
         config["INFERENCE_PRECISION_HINT"] = "f32"
