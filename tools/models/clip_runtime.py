@@ -1,8 +1,8 @@
 """Where CLIP's image tower runs: torch fp32, torch bf16, ONNX Runtime (fp32 / int8) or OpenVINO.
 
-Why: indexing is CLIP's image tower and little else. On two cores torch fp32 ran ViT-B/32 at
-~37 images/s; OpenVINO (bf16 where the CPU has it) ran the same graph ~4x faster with
-embeddings within cosine 0.999 of fp32 (``python -m evals.clip_runtime``, README "Speed").
+Why: indexing is CLIP's image tower and little else. On two cores OpenVINO (bf16 where the CPU
+has it) ran ViT-B/32 3.5-4.2x faster than torch fp32, with embeddings within cosine 0.9997 of
+fp32; ONNX Runtime int8 2.9-3.1x (``python -m evals.clip_runtime``, README "Measured").
 
 The graph is exported once per model from the torch weights (``torch.onnx``) into
 ``models_dir/clip-onnx/`` (owner-only), named by a fingerprint of the weight files, so a changed
