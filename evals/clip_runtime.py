@@ -3,7 +3,7 @@
     python -m evals.clip_runtime [--photos 256] [--rounds 7] [--index-photos 320]
 
 For each runtime of tools/models/clip_runtime.py (torch fp32, torch bf16 autocast, ONNX Runtime
-fp32 and int8, OpenVINO default precision and fp32):
+fp32 and int8, OpenVINO at its default precision; ``--runtimes ... openvino-fp32`` adds its fp32):
   - images/s of the image tower alone, batches of 16 and 32, the torch thread count of the product
     (2), rounds interleaved in a rotating order so a load spike hits every runtime alike;
   - cosine to torch fp32 (min, 1st percentile, median) over real Flickr8k photos, on ViT-B/32's
