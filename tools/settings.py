@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     clip_model: str = "clip-vit-base-patch32"
     clip_hub_repo: str = "openai/clip-vit-base-patch32"
     clip_batch_size: int = 16
+    # Where CLIP's image tower runs (tools/models/clip_runtime.py): auto is OpenVINO (bf16 where the
+    # CPU has it; 3.5-4.2x torch fp32 on 2 cores, cosine >= 0.9997 to fp32), falling back to torch
+    # with a notice; torch is fp32 torch; the others are there to compare (python -m evals.clip_runtime).
+    clip_runtime: Literal["auto", "torch", "openvino", "openvino-fp32", "onnx", "onnx-int8", "torch-bf16"] = "auto"
     zero_shot_tags: bool = True  # CLIP scores each photo against prompts/tags.txt
     decode_threads: int = 2
 

@@ -91,23 +91,43 @@ def prefetch(executor: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable
 
 
 def process_in_batches(threads: int, work: Callable[[T], R], items: Iterable[T], batch_size: int,
-                       commit: Callable[[list[R]], None]) -> None:
+                       commit: Callable[[list[R]], None], encode: Callable[[list[R]], object] | None = None) -> None:
     """Run ``work`` on decoder threads, handing results to ``commit`` in order, a batch at a time.
 
-    The main thread commits (and runs the batch models) while the threads prepare the next items;
-    on Ctrl-C, queued work is cancelled rather than finished.
+    The main thread commits while the threads prepare the next items. With ``encode``, each batch
+    goes through it on a thread of its own first, one batch ahead of the commits, and ``commit``
+    gets what it returned: the batch model (CLIP) then never waits for the store's writes, which
+    took ~15% of the wall time next to a 4x faster encoder. On Ctrl-C, queued work is cancelled
+    rather than finished; commits stay on the calling thread, a whole batch at a time.
     """
     pool = ThreadPoolExecutor(threads)
+    stage = ThreadPoolExecutor(1, thread_name_prefix="encode") if encode else None
     try:
-        batch: list[R] = []
-        for result in prefetch(pool, work, items, ahead=batch_size * 3):
-            batch.append(result)
-            if len(batch) >= batch_size:
+        def batches() -> Iterator[list[R]]:
+            batch: list[R] = []
+            for result in prefetch(pool, work, items, ahead=batch_size * 3):
+                batch.append(result)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        if stage is None:
+            for batch in batches():
                 commit(batch)
-                batch = []
-        if batch:
-            commit(batch)
+            return
+        pending: Future | None = None
+        for batch in batches():
+            encoded = stage.submit(encode, batch)
+            if pending is not None:
+                commit(pending.result())
+            pending = encoded
+        if pending is not None:
+            commit(pending.result())
     finally:
+        if stage is not None:
+            stage.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -285,15 +305,24 @@ class Indexer:
                                    max_pixels=self.settings.max_image_pixels,
                                    with_metadata=job.record is None)
 
-        process_in_batches(self.settings.decode_threads, read, jobs, batch_size,
-                           lambda batch: self._commit(batch, clip, report))
+        def encode(batch: list[tuple[_Job, PhotoRead]]):
+            pixels = [read.pixels for _, read in batch if not read.problem and read.pixels is not None]
+            return batch, clip.embed_pixels(np.stack(pixels)) if pixels else None
 
-    def _commit(self, batch: list[tuple[_Job, PhotoRead]], clip, report: IndexReport) -> None:
+        if clip is None:
+            process_in_batches(self.settings.decode_threads, read, jobs, batch_size,
+                               lambda batch: self._commit(batch, None, None, report))
+        else:
+            process_in_batches(self.settings.decode_threads, read, jobs, batch_size,
+                               lambda encoded: self._commit(*encoded, clip, report), encode=encode)
+
+    def _commit(self, batch: list[tuple[_Job, PhotoRead]], vectors, clip, report: IndexReport) -> None:
         self.store.check_space()  # before the batch: a full disk stops the run, losing nothing stored
         with self.store.commit_lock:
-            self._commit_batch(batch, clip, report)
+            self._commit_batch(batch, vectors, clip, report)
 
-    def _commit_batch(self, batch: list[tuple[_Job, PhotoRead]], clip, report: IndexReport) -> None:
+    def _commit_batch(self, batch: list[tuple[_Job, PhotoRead]], vectors, clip, report: IndexReport) -> None:
+        """``vectors``: CLIP's embeddings of the batch's photos that have pixels, in order."""
         good: list[tuple[_Job, PhotoRecord, PhotoRead]] = []
         for job, read in batch:
             if read.problem:
@@ -310,7 +339,6 @@ class Indexer:
         if clip is not None:
             with_pixels = [(r, read.pixels) for _, r, read in good if read.pixels is not None]
             if with_pixels:
-                vectors = clip.embed_pixels(np.stack([p for _, p in with_pixels]))
                 collection = self.store.vectors("clip", self.settings.clip_model, clip.dim)
                 self.store.upsert_vectors(collection, [r for r, _ in with_pixels], vectors)
                 report.clip_embedded += len(with_pixels)

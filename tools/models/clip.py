@@ -78,9 +78,13 @@ def _as_tensor(output):
 
 
 class ClipModel:
-    """One loaded CLIP; embeddings come back L2-normalised as float32 numpy arrays."""
+    """One loaded CLIP; embeddings come back L2-normalised as float32 numpy arrays.
 
-    def __init__(self, path: Path, threads: int = 2):
+    ``runtime`` picks where the image tower runs (tools/models/clip_runtime.py): ``torch`` is
+    fp32 torch; ``auto`` the measured default, falling back to torch with a notice (``notice``).
+    """
+
+    def __init__(self, path: Path, threads: int = 2, runtime: str = "torch", models_dir: Path | None = None):
         problem = clip_folder_problem(path)
         if problem:
             raise ModelMissing(problem)
@@ -99,18 +103,31 @@ class ClipModel:
         self.images_embedded = 0
         self.texts_embedded = 0
         self.busy_seconds = 0.0  # time spent in forward passes, for the speed benchmark
+        from tools.models.clip_runtime import load_encoder
+
+        self.runtime, self._encode, self.notice = load_encoder(runtime, self.model, path, models_dir,
+                                                               self.preprocess.size, threads)
 
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """A batch of preprocessed images (N, 3, S, S) -> (N, dim)."""
-        import torch
-
+        pixels = np.ascontiguousarray(pixels, dtype=np.float32)
         start = time.perf_counter()
-        with self._lock, torch.inference_mode():
-            features = _as_tensor(self.model.get_image_features(pixel_values=torch.from_numpy(pixels)))
-            features = torch.nn.functional.normalize(features, dim=-1)
+        with self._lock:
+            try:
+                features = self._encode(pixels)
+            except Exception as error:  # noqa: BLE001 - a runtime failing mid-run: torch carries on
+                if self.runtime == "torch":
+                    raise
+                from tools.models.clip_runtime import fallback_notice, log, torch_encoder
+
+                self.notice = fallback_notice(self.runtime, error)
+                log.warning("%s", self.notice)
+                self.runtime, self._encode = "torch", torch_encoder(self.model)
+                features = self._encode(pixels)
+        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
         self.images_embedded += len(pixels)
         self.busy_seconds += time.perf_counter() - start
-        return features.numpy().astype(np.float32)
+        return features.astype(np.float32)
 
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
         return self.embed_pixels(np.stack([self.preprocess(image) for image in images]))

@@ -174,7 +174,9 @@ class Models:
             try:
                 _quiet_transformers()
                 path = self.settings.model_path("clip", self.settings.clip_model)
-                self._clip = _load_once("clip", path, lambda: ClipModel(path, self.settings.torch_threads))
+                runtime = self.settings.clip_runtime
+                self._clip = _load_once(f"clip-{runtime}", path, lambda: ClipModel(
+                    path, self.settings.torch_threads, runtime=runtime, models_dir=self.settings.models_dir))
             except ModelMissing as missing:
                 self.problems["clip"] = str(missing)
             except Exception as error:  # noqa: BLE001 - a broken model folder must not stop search
