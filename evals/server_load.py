@@ -17,10 +17,12 @@ import contextlib
 import json
 import multiprocessing
 import os
+import queue
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,9 +65,11 @@ def local_chroma_server(folder: Path, start_timeout_s: float = 60.0) -> Iterator
             server.wait()
 
 
-def _client(number: int, url: str, models_dir: str | None, queries: list[str], k: int,
+def _client(number: int, settings: dict, env: dict | None, queries: list[str], k: int,
             ready, go, stop, results) -> None:
     """One searching client: the product's search path, timed query by query."""
+    if env is not None:  # a process of its own: the RECALL_* settings the indexer has
+        os.environ.update(env)
     from tools.index.store import PhotoStore
     from tools.models.registry import Models
     from tools.query.search import SearchQuery, Searcher
@@ -75,8 +79,8 @@ def _client(number: int, url: str, models_dir: str | None, queries: list[str], k
     errors: list[str] = []
     empty: list[str] = []
     try:
-        settings = load_settings(chroma_url=url, **({"models_dir": Path(models_dir)} if models_dir else {}))
-        searcher = Searcher(PhotoStore(settings, mode="search"), Models(settings, queries_only=True))
+        loaded = load_settings(**settings)
+        searcher = Searcher(PhotoStore(loaded, mode="search"), Models(loaded, queries_only=True))
         searcher.search(SearchQuery(text=queries[0], k=k))  # loads the models: not timed
     except Exception as error:  # noqa: BLE001 - reported, not raised: the run goes on
         errors.append(f"setup: {type(error).__name__}: {error}"[:300])
@@ -102,9 +106,16 @@ def _client(number: int, url: str, models_dir: str | None, queries: list[str], k
 
 
 def run_load(url: str, library: Path, seed_paths: list[Path], queries: list[str], clients: int,
-             models_dir: Path | None, quick: bool, k: int = 20, env: dict | None = None) -> dict:
-    """Seed the index, start the clients, index the library under their load; the figures."""
+             models_dir: Path | None, quick: bool, k: int = 20, env: dict | None = None,
+             clip_model: str | None = None, threads: bool = False) -> dict:
+    """Seed the index, start the clients, index the library under their load; the figures.
+
+    ``threads``: the clients are threads of this process, each with its own connection (they
+    start in seconds, where processes each load torch), not processes.
+    """
     env = dict(os.environ if env is None else env)
+    if clip_model:
+        env["RECALL_CLIP_MODEL"] = clip_model
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
 
     def recall_index(*paths: Path, quick_run: bool) -> tuple[dict, float]:
@@ -118,11 +129,15 @@ def run_load(url: str, library: Path, seed_paths: list[Path], queries: list[str]
         return json.loads(done.stdout), time.perf_counter() - started
 
     recall_index(*seed_paths, quick_run=True)
-    context = multiprocessing.get_context("spawn")  # each client a fresh process, as separate users are
-    ready, go, stop, results = context.Semaphore(0), context.Event(), context.Event(), context.Queue()
-    workers = [context.Process(target=_client, args=(n, url, str(models_dir) if models_dir else None, queries,
-                                                    k, ready, go, stop, results), daemon=True)
-               for n in range(clients)]
+    settings = {"chroma_url": url, **({"models_dir": models_dir} if models_dir else {}),
+                **({"clip_model": clip_model} if clip_model else {})}
+    # each client a fresh process, as separate users are (or a thread)
+    context = threading if threads else multiprocessing.get_context("spawn")
+    ready, go, stop = context.Semaphore(0), context.Event(), context.Event()
+    results = queue.Queue() if threads else context.Queue()
+    start = threading.Thread if threads else context.Process
+    workers = [start(target=_client, args=(n, settings, None if threads else env, queries, k, ready, go, stop,
+                                           results), daemon=True) for n in range(clients)]
     for worker in workers:
         worker.start()
     for _ in workers:
@@ -148,7 +163,7 @@ def run_load(url: str, library: Path, seed_paths: list[Path], queries: list[str]
                            "max_ms": rounded(max(lat) * 1000 if lat else None, 1)})
     every = [x for row in got for x in row["latencies"]]
     return {
-        "clients": clients, "k": k, "queries": len(queries),
+        "clients": clients, "clients_are": "threads" if threads else "processes", "k": k, "queries": len(queries),
         "per_client": per_client,
         "all": {"searches": len(every), "errors": sum(c["errors"] for c in per_client),
                 "p50_ms": rounded(median(every) and median(every) * 1000, 1),
@@ -187,6 +202,8 @@ def main() -> None:
     parser.add_argument("--flickr", type=Path, default=DEFAULT_FLICKR)
     parser.add_argument("--models-dir", type=Path, help="models folder (CLIP turns the visual signal on)")
     parser.add_argument("--quick", action="store_true", help="the indexer skips the understanding pass")
+    parser.add_argument("--clip-model", help="CLIP folder name under the models folder")
+    parser.add_argument("--threads", action="store_true", help="clients as threads of one process, not processes")
     parser.add_argument("--out", type=Path, default=REPORTS / "server_load.json")
     args = parser.parse_args()
 
@@ -199,7 +216,7 @@ def main() -> None:
         with (contextlib.nullcontext(args.chroma_url) if args.chroma_url
               else local_chroma_server(work / "server")) as url:
             figures = run_load(url, work / "library", paths[:args.seed], queries, args.clients,
-                               args.models_dir, args.quick)
+                               args.models_dir, args.quick, clip_model=args.clip_model, threads=args.threads)
     figures["machine"] = machine_facts()
     print_report(figures)
     args.out.parent.mkdir(parents=True, exist_ok=True)
