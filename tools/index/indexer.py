@@ -276,7 +276,9 @@ class Indexer:
     # ---- model work --------------------------------------------------------------------------
     def _process(self, jobs: list[_Job], report: IndexReport) -> None:
         clip = self.models.clip() if jobs and self.models.clip_available() else None
-        report.clip = "on" if clip else self.models.problems.get("clip", "no CLIP weights")
+        # With nothing to embed CLIP is not loaded, but visual search is on all the same.
+        on = clip is not None or (not jobs and self.models.clip_available())
+        report.clip = "on" if on else self.models.problems.get("clip", "no CLIP weights")
         if not jobs:
             return
         self.progress.start("Indexing photos", len(jobs))
