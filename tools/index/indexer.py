@@ -136,11 +136,14 @@ def _under(path: str, roots: list[str]) -> bool:
 
 
 class Indexer:
-    def __init__(self, settings: Settings, store: PhotoStore, models: Models, progress: Progress | None = None):
+    def __init__(self, settings: Settings, store: PhotoStore, models: Models, progress: Progress | None = None,
+                 cluster=None):
+        """``cluster``: a tools.index.ray_work.RayCluster that does the photos' model work (--ray)."""
         self.settings = settings
         self.store = store
         self.models = models
         self.progress = progress or _NoProgress()
+        self.cluster = cluster
         self._gone: list[PhotoRecord] = []  # photos removed by this run, as they were: their events change
         Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
 
@@ -293,7 +296,9 @@ class Indexer:
     # ---- model work --------------------------------------------------------------------------
     def _process(self, jobs: list[_Job], report: IndexReport) -> None:
         clip = self.models.clip() if jobs and self.models.clip_available() else None
-        report.clip = "on" if clip else self.models.problems.get("clip", "no CLIP weights")
+        # With nothing to embed CLIP is not loaded, but visual search is on all the same.
+        on = clip is not None or (not jobs and self.models.clip_available())
+        report.clip = "on" if on else self.models.problems.get("clip", "no CLIP weights")
         if not jobs:
             return
         self.progress.start("Indexing photos", len(jobs))
@@ -304,6 +309,16 @@ class Indexer:
             return job, read_photo(job.entry, job.photo_id, preprocess if job.need_clip else None,
                                    max_pixels=self.settings.max_image_pixels,
                                    with_metadata=job.record is None)
+
+        if self.cluster is not None:
+            problem = self.cluster.load_clip() if clip is not None else None
+            if problem:
+                from tools.index.ray_work import RayError
+
+                raise RayError(f"CLIP is here but not on a Ray worker: {problem}")
+            for batch in self.cluster.read_and_embed(jobs, batch_size):
+                self._commit(batch, _worker_vectors(batch) if clip is not None else None, clip, report)
+            return
 
         def encode(batch: list[tuple[_Job, PhotoRead]]):
             pixels = [read.pixels for _, read in batch if not read.problem and read.pixels is not None]
@@ -337,7 +352,7 @@ class Indexer:
 
         backfilled: list[PhotoRecord] = []
         if clip is not None:
-            with_pixels = [(r, read.pixels) for _, r, read in good if read.pixels is not None]
+            with_pixels = [(r, read) for _, r, read in good if read.pixels is not None or read.vector is not None]
             if with_pixels:
                 collection = self.store.vectors("clip", self.settings.clip_model, clip.dim)
                 self.store.upsert_vectors(collection, [r for r, _ in with_pixels], vectors)
@@ -381,6 +396,12 @@ class Indexer:
                 record.country = place.country or None
                 record.country_code = place.country_code or None
                 record.place = place.label or None
+
+
+def _worker_vectors(batch: list[tuple["_Job", PhotoRead]]) -> "np.ndarray | None":
+    """The CLIP vectors Ray workers made for a batch, in the order _commit_batch takes them."""
+    vectors = [read.vector for _, read in batch if not read.problem and read.vector is not None]
+    return np.stack(vectors) if vectors else None
 
 
 def _clip_dim(settings: Settings) -> int:

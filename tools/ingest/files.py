@@ -114,6 +114,7 @@ class PhotoRead:
     record: PhotoRecord | None = None
     pixels: np.ndarray | None = None  # preprocessed for CLIP, when asked for
     problem: str | None = None
+    vector: np.ndarray | None = None  # its CLIP vector, when a Ray worker embedded it (recall index --ray)
 
 
 class ImageTooLarge(Exception):

@@ -76,12 +76,50 @@ class _Result:
     failures: dict[str, str] = field(default_factory=dict)
 
 
+def analyze_photo(record: PhotoRecord, adapters: dict) -> _Result:
+    """One photo through the signals it still needs: decoded once, each model's failure its own."""
+    result = _Result(record)
+    keys = [k for k in adapters if needs(record, k)]
+    try:
+        with Image.open(record.path) as image:
+            image.draft("RGB", (DECODE_MAX_SIDE, DECODE_MAX_SIDE))  # detection needs no more
+            image = ImageOps.exif_transpose(image).convert("RGB")
+    except Exception as error:  # noqa: BLE001 - a file changed or vanished since pass one
+        for key in keys:
+            result.failures[key] = f"cannot read the photo: {error}"
+        return result
+    for key in keys:
+        started = time.perf_counter()
+        try:
+            if key == "faces":
+                # Boxes in full-photo coordinates, whatever size the draft decode gave.
+                full_size = (record.width, record.height) if record.width else None
+                result.faces = adapters[key].analyze(image, original_size=full_size)
+            elif key == "objects":
+                result.objects = adapters[key].detect(image)
+            elif key == "caption":
+                result.caption = adapters[key].describe(image)
+            elif key == "colour":
+                result.colour = adapters[key].colour_labels(image)
+            elif key == "scenes":
+                result.scenes = adapters[key].classify(image)
+            elif key == "ocr":
+                result.text = adapters[key].read(image)
+        except Exception as error:  # noqa: BLE001 - one photo's failure is that photo's alone
+            result.failures[key] = f"{key} failed: {str(error).splitlines()[0][:200] if str(error) else type(error).__name__}"
+        result.seconds[key] = time.perf_counter() - started
+    return result
+
+
 class Analyzer:
-    def __init__(self, settings: Settings, store: PhotoStore, models: Models, progress: Progress | None = None):
+    def __init__(self, settings: Settings, store: PhotoStore, models: Models, progress: Progress | None = None,
+                 cluster=None):
+        """``cluster``: a tools.index.ray_work.RayCluster whose workers run the models (--ray)."""
         self.settings = settings
         self.store = store
         self.models = models
         self.progress = progress or _NoProgress()
+        self.cluster = cluster
         self.people = PeopleBook(store)
 
     def run(self, only: set[str] | None = None, limit: int | None = None) -> AnalysisReport:
@@ -134,6 +172,14 @@ class Analyzer:
     def _process(self, todo: list[PhotoRecord], enabled: list[str], report: AnalysisReport) -> None:
         self.progress.start("Understanding photos (faces, objects, scenes, text, colour, captions)", len(todo))
         self.store.set_meta("people_checked", None)
+        if self.cluster is not None:
+            # The models live in the workers; here only which signals run matters.
+            problems = self.cluster.load_analyzers(enabled)
+            report.off.update({key: why for key, why in problems.items() if why})
+            adapters = {key: None for key, why in problems.items() if not why}
+            for batch in self.cluster.understand(todo, BATCH, list(adapters)):
+                self._commit(batch, adapters, report)
+            return
         adapters = {key: self.models.load(key) for key in enabled}
         for key in list(adapters):
             if adapters[key] is None:
@@ -141,43 +187,10 @@ class Analyzer:
                 del adapters[key]
 
         def analyze(record: PhotoRecord) -> _Result:
-            return self._analyze_one(record, adapters)
+            return analyze_photo(record, adapters)
 
         process_in_batches(self.settings.decode_threads, analyze, todo, BATCH,
                            lambda batch: self._commit(batch, adapters, report))
-
-    def _analyze_one(self, record: PhotoRecord, adapters: dict) -> _Result:
-        result = _Result(record)
-        keys = [k for k in adapters if needs(record, k)]
-        try:
-            with Image.open(record.path) as image:
-                image.draft("RGB", (DECODE_MAX_SIDE, DECODE_MAX_SIDE))  # detection needs no more
-                image = ImageOps.exif_transpose(image).convert("RGB")
-        except Exception as error:  # noqa: BLE001 - a file changed or vanished since pass one
-            for key in keys:
-                result.failures[key] = f"cannot read the photo: {error}"
-            return result
-        for key in keys:
-            started = time.perf_counter()
-            try:
-                if key == "faces":
-                    # Boxes in full-photo coordinates, whatever size the draft decode gave.
-                    full_size = (record.width, record.height) if record.width else None
-                    result.faces = adapters[key].analyze(image, original_size=full_size)
-                elif key == "objects":
-                    result.objects = adapters[key].detect(image)
-                elif key == "caption":
-                    result.caption = adapters[key].describe(image)
-                elif key == "colour":
-                    result.colour = adapters[key].colour_labels(image)
-                elif key == "scenes":
-                    result.scenes = adapters[key].classify(image)
-                elif key == "ocr":
-                    result.text = adapters[key].read(image)
-            except Exception as error:  # noqa: BLE001 - one photo's failure is that photo's alone
-                result.failures[key] = f"{key} failed: {str(error).splitlines()[0][:200] if str(error) else type(error).__name__}"
-            result.seconds[key] = time.perf_counter() - started
-        return result
 
     def _commit(self, batch: list[_Result], adapters: dict, report: AnalysisReport) -> None:
         self.store.check_space()
