@@ -69,6 +69,7 @@ if __package__ in (None, ""):  # `python evals/dialogue.py`
 from evals.common import (busy_machine_warning, default_report, finish_report, log, machine_facts, median,
                           percentile, Phase, rounded, table, temp_dir, TextProgress)
 from evals.library import DEFAULT_FLICKR, build_library, load_captions
+from evals.phone_user import record_value
 
 CACHE_MODELS = Path("~/.cache/photo-recall/models").expanduser()  # where a GGUF is also looked for
 MAX_TURNS = 5  # turns after the opening one
@@ -116,14 +117,7 @@ def answer(question, record, captions: list[str] | None = None) -> str:
         ids = question.option_ids
         known = record is not None and record.event_id in ids
         return question.options[ids.index(record.event_id)] if known else "neither"
-    value = None
-    if record is not None:
-        if attribute == "year":
-            value = str(record.taken_at.year) if record.taken_at else None
-        elif attribute in ("country", "city"):
-            value = getattr(record, attribute, None)
-        elif attribute == "faces":
-            value = "nobody" if record.faces == 0 else "one person" if record.faces == 1 else "several people"
+    value = record_value(attribute, record)
     if value and value.casefold() in options:
         return value
     return "neither"

@@ -91,19 +91,25 @@ def opening(caption: str, taken: datetime, town: str | None, region: str | None,
     return ", ".join(parts), facts
 
 
+def record_value(attribute: str, record) -> str | None:
+    """What the record says of a year/country/city/faces question, in the options' words."""
+    if record is None:
+        return None
+    if attribute == "year":
+        return str(record.taken_at.year) if record.taken_at else None
+    if attribute in ("country", "city"):
+        return getattr(record, attribute, None)
+    if attribute == "faces":
+        return "nobody" if record.faces == 0 else "one person" if record.faces == 1 else "several people"
+    return None
+
+
 def metadata_answer(attribute: str, options: list[str], record) -> str | None:
     """The truthful answer to a year/country/city/faces question from the record; None for
     attributes this does not answer (tags, people, events: evals.dialogue.answer)."""
     if attribute not in ("year", "country", "city", "faces"):
         return None
-    value = None
-    if record is not None:
-        if attribute == "year":
-            value = str(record.taken_at.year) if record.taken_at else None
-        elif attribute in ("country", "city"):
-            value = getattr(record, attribute, None)
-        elif attribute == "faces":
-            value = "nobody" if record.faces == 0 else "one person" if record.faces == 1 else "several people"
+    value = record_value(attribute, record)
     if not value:
         return "I don't know"
     return next((o for o in options if o.casefold() == value.casefold()), "neither")
