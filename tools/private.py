@@ -3,7 +3,8 @@
 Whatever the umask, what photo-recall creates is readable by its owner only: folders 0700,
 files 0600. ``restrict_umask`` makes that so for everything the process (Chroma included)
 creates from then on; ``private_dir`` creates a folder that way and tightens one an older
-version left open; ``write_private`` writes a file atomically with mode 0600.
+version left open; ``write_private`` writes a file atomically with mode 0600, and
+``write_private_with`` does the same for a file another library writes (a model export).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import contextlib
 import os
 import stat
 from pathlib import Path
+from typing import Callable
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -72,3 +74,18 @@ def write_private(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def write_private_with(target: Path, write: Callable[[Path], None]) -> Path:
+    """Let ``write`` make ``target`` under a staging name, then give it mode 0600 and its name: a
+    killed export leaves no half file for the next run to load."""
+    private_dir(target.parent)
+    staging = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
+    try:
+        write(staging)
+        os.chmod(staging, FILE_MODE)
+        os.replace(staging, target)
+    finally:
+        with contextlib.suppress(OSError):
+            staging.unlink()
+    return target

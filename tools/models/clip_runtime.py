@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import importlib.util
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from tools.private import private_dir
+from tools.private import write_private_with
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +48,6 @@ def export_file(models_dir: Path, model_path: Path) -> Path:
             digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     digest.update(str(Path(model_path).resolve()).encode("utf-8", "surrogateescape"))
     return Path(models_dir) / "clip-onnx" / f"{Path(model_path).name}-{digest.hexdigest()}.onnx"
-
-
-def _atomic(target: Path, write: Callable[[Path], None]) -> Path:
-    """Write ``target`` through a staging name (a killed export leaves no half file), 0600."""
-    private_dir(target.parent)
-    staging = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
-    try:
-        write(staging)
-        os.chmod(staging, 0o600)
-        os.replace(staging, target)
-    finally:
-        with contextlib.suppress(OSError):
-            staging.unlink()
-    return target
 
 
 def export_image_tower(clip_model, size: int, target: Path) -> Path:
@@ -87,7 +72,7 @@ def export_image_tower(clip_model, size: int, target: Path) -> Path:
                               dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},
                               opset_version=17, dynamo=False)
 
-    return _atomic(target, write)
+    return write_private_with(target, write)
 
 
 def quantized_file(graph: Path) -> Path:
@@ -100,7 +85,7 @@ def quantized_file(graph: Path) -> Path:
         level = root.level
         root.setLevel(logging.ERROR)  # its advice to run pre-processing first is not the user's business
         try:
-            _atomic(target, lambda staging: quantize_dynamic(str(graph), str(staging), weight_type=QuantType.QInt8,
+            write_private_with(target, lambda staging: quantize_dynamic(str(graph), str(staging), weight_type=QuantType.QInt8,
                                                              per_channel=True))
         finally:
             root.setLevel(level)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from tools.private import private_dir
+from tools.private import write_private_with
 
 MAX_TOKENS = 256  # as TextEmbedder (the torch adapter) truncates
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -68,21 +67,15 @@ def export(model_path: Path, target: Path) -> Path:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state
 
-    private_dir(target.parent)
-    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    def export(staging: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's notes on opsets are not the user's business
             torch.onnx.export(LastHidden(model), tuple(tokens[k] for k in INPUTS), str(staging),
                               input_names=list(INPUTS), output_names=["last_hidden_state"],
                               dynamic_axes={k: {0: "batch", 1: "tokens"} for k in (*INPUTS, "last_hidden_state")},
                               opset_version=17, dynamo=False)
-        os.chmod(staging, 0o600)
-        os.replace(staging, target)
-    finally:
-        with contextlib.suppress(OSError):
-            staging.unlink()
-    return target
+
+    return write_private_with(target, export)
 
 
 class OnnxTextEmbedder:
