@@ -164,6 +164,21 @@ class ReadOnlyCollection:
     def columns(self) -> "columns_file.Columns":
         return self.client.columns(self)
 
+    def rows_where(self, where: dict | None) -> "np.ndarray | None":
+        """A mask of the rows (in ``columns()`` order) that pass ``where``; None when there is none."""
+        if not where:
+            return None
+        selected = np.zeros(len(self.columns()), bool)
+        selected[self._selected(None, where, None)] = True
+        return selected
+
+    def derived(self, key: str, build: Callable[[list[str], list[str | None], int], object]):
+        """``build(ids, documents, stamp)`` over every record (in ``columns()`` order), made once per
+        index state and kept in this reader's memory (never written into the index folder)."""
+        columns = self.columns()
+        return self.client.derived(self, key, columns.stamp, lambda: build(
+            columns.id_list, self._fetch(np.arange(len(columns)), ("documents",))["documents"], columns.stamp))
+
     def _selected(self, ids, where, where_document) -> "np.ndarray":
         return self._select(ids, where, where_document)[0]
 
@@ -338,6 +353,7 @@ class ReadOnlyClient:
         self._columns: dict[str, columns_file.Columns] = {}
         self._rows: dict[str, tuple[int, int, np.ndarray]] = {}
         self._ann: dict[str, tuple[int, object]] = {}
+        self._derived: dict[tuple[str, str], tuple[int, object]] = {}
 
     def stamp(self, segment: str) -> int:
         row = self.sql.execute("SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (segment,)).fetchone()
@@ -393,6 +409,14 @@ class ReadOnlyClient:
         found = self._ann.get(collection.name)
         if found is None or found[0] != vectors.stamp:
             found = self._ann[collection.name] = (vectors.stamp, self._ann_for(collection, vectors))
+        return found[1]
+
+    def derived(self, collection: ReadOnlyCollection, key: str, stamp: int, build: Callable[[], object]):
+        """A structure built from a collection at ``stamp`` (the words postings), built again when
+        the stamp moves."""
+        found = self._derived.get((collection.name, key))
+        if found is None or found[0] != stamp:
+            found = self._derived[(collection.name, key)] = (stamp, build())
         return found[1]
 
     def heartbeat(self) -> int:

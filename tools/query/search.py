@@ -30,6 +30,7 @@ from tools.models.registry import Models
 from tools.understand.people import people_filter
 from tools.index.records import PhotoRecord, wall_clock_ts
 from tools.index.store import PhotoStore
+from tools.query import word_postings
 from tools.query.text_match import bm25_scores, query_terms
 
 if TYPE_CHECKING:
@@ -215,6 +216,13 @@ class Searcher:
 
     def _words(self, text: str, where: dict | None) -> list[tuple[str, float]]:
         terms = query_terms(text)
+        if not terms:
+            return []
+        postings = word_postings.for_collection(self.store.photos)
+        if postings is not None:  # the read path: postings built once per index state
+            return postings.ranked(terms, self.store.photos.rows_where(where),
+                                   max(self.store.count(), 1), CANDIDATES)
+        # Chroma (the write path, a Chroma server): the store's full-text index, term by term
         docs: dict[str, str] = {}
         doc_freq: dict[str, int] = {}
         for term in terms:
