@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -104,13 +105,25 @@ def test_postings_rank_as_the_old_algorithm(stores, where):
     assert fast._words("zebra", None) and "w00015" not in dict(fast._words("zebra", None))
 
 
+def _word_files(folder) -> list[str]:
+    return sorted(p.name for p in Path(folder).rglob("*.words.npz"))
+
+
 def test_postings_rebuilt_after_an_index_run(stores):
     settings, writer = stores
     reader = PhotoStore(settings, mode="search")
     searcher = Searcher(reader, None)
     assert searcher._words("aardvark", None) == []
+    before = _word_files(settings.cache_dir)
+    assert len(before) == 1 and not _word_files(settings.db)  # the reader's cache, never the index
     with writer.writing("words test: more"):
         writer.upsert_photos([_record(90000, "an aardvark at the zoo"), _record(4, "concatenate cat")])
     got = searcher._words("aardvark cat", None)
     assert "w90000" in dict(got) and "w00004" in dict(got)
     assert got == reference_words(reader, "aardvark cat", None)
+    after = _word_files(settings.cache_dir)
+    assert len(after) == 1 and after != before and not _word_files(settings.db)  # the stale file went
+    # a new reader loads the saved postings (no documents read) and ranks the same
+    fresh = PhotoStore(settings, mode="search")
+    fresh.photos.documents = None  # reading the documents again would fail here
+    assert Searcher(fresh, None)._words("aardvark cat", None) == got

@@ -172,14 +172,14 @@ class ReadOnlyCollection:
         selected[self._selected(None, where, None)] = True
         return selected
 
-    def derived(self, key: str, build: Callable[[list[str], list[str | None], int], object]):
-        """``build(ids, documents, stamp)`` over every record (in ``columns()`` order), made once per
-        index state and kept in this reader's memory (never written into the index folder)."""
+    def derived(self, key: str, make: Callable[["ReadOnlyCollection", "columns_file.Columns"], object]):
+        """``make(self, columns)``: a structure over every record at the current columns' stamp (the
+        words postings), made once per index state and kept in this reader's memory; ``make`` may
+        keep it in ``client.derived_folder`` (this reader's cache, never the index folder)."""
         columns = self.columns()
-        return self.client.derived(self, key, columns.stamp,
-                                   lambda: build(columns.id_list, self._documents(columns), columns.stamp))
+        return self.client.derived(self, key, columns.stamp, lambda: make(self, columns))
 
-    def _documents(self, columns: "columns_file.Columns") -> list[str | None]:
+    def documents(self, columns: "columns_file.Columns") -> list[str | None]:
         """Every record's document, in ``columns`` order: one query for the documents alone (the
         full record cache reads every metadata field too, ~10x slower)."""
         if self._cache is not None and self._cache[0] == columns.stamp and len(self._cache[1]) == len(columns):
@@ -345,12 +345,15 @@ class ReadOnlyClient:
     """Chroma's client calls the store makes, answered from the sqlite file read-only.
 
     ``vectors_for`` gives a collection's vector matrix at its stamp; ``columns_for`` its filter
-    columns (default: built from the sqlite); ``ann_for`` its approximate index, or None."""
+    columns (default: built from the sqlite); ``ann_for`` its approximate index, or None;
+    ``derived_folder`` where structures built from the documents may be kept (the words postings)."""
 
     def __init__(self, db: Path, immutable: bool, vectors_for: Callable[[ReadOnlyCollection], "vector_files.VectorFile"],
                  columns_for: Callable[[ReadOnlyCollection], "columns_file.Columns"] | None = None,
-                 ann_for: Callable[[ReadOnlyCollection, "vector_files.VectorFile"], object] | None = None):
+                 ann_for: Callable[[ReadOnlyCollection, "vector_files.VectorFile"], object] | None = None,
+                 derived_folder: Path | None = None):
         self.db = Path(db)
+        self.derived_folder = Path(derived_folder) if derived_folder is not None else None
         try:
             self.sql = connect(self.db / "chroma.sqlite3", immutable=immutable)
             rows = self.sql.execute(

@@ -146,7 +146,8 @@ def _open_to_search(settings: Settings):
         return ReadOnlyClient(db, immutable=index_files.on_read_only_filesystem(db),
                               vectors_for=lambda collection: _search_vectors(settings, collection),
                               columns_for=lambda collection: _search_columns(settings, collection),
-                              ann_for=lambda collection, vectors: _search_ann(settings, collection, vectors)), None
+                              ann_for=lambda collection, vectors: _search_ann(settings, collection, vectors),
+                              derived_folder=_reader_folders(settings)[1]), None
     except UnreadableIndex:
         return _chroma_on_copy(settings), None
 
