@@ -175,7 +175,7 @@ class ReadOnlyCollection:
     def derived(self, key: str, make: Callable[["ReadOnlyCollection", "columns_file.Columns"], object]):
         """``make(self, columns)``: a structure over every record at the current columns' stamp (the
         words postings), made once per index state and kept in this reader's memory; ``make`` may
-        keep it in ``client.derived_folder`` (this reader's cache, never the index folder)."""
+        keep it in ``client.derived_folder()`` (this reader's cache, never the index folder)."""
         columns = self.columns()
         return self.client.derived(self, key, columns.stamp, lambda: make(self, columns))
 
@@ -346,14 +346,15 @@ class ReadOnlyClient:
 
     ``vectors_for`` gives a collection's vector matrix at its stamp; ``columns_for`` its filter
     columns (default: built from the sqlite); ``ann_for`` its approximate index, or None;
-    ``derived_folder`` where structures built from the documents may be kept (the words postings)."""
+    ``derived_folder()`` where structures built from the documents may be kept now (the words
+    postings), or None (nowhere: an index run is writing)."""
 
     def __init__(self, db: Path, immutable: bool, vectors_for: Callable[[ReadOnlyCollection], "vector_files.VectorFile"],
                  columns_for: Callable[[ReadOnlyCollection], "columns_file.Columns"] | None = None,
                  ann_for: Callable[[ReadOnlyCollection, "vector_files.VectorFile"], object] | None = None,
-                 derived_folder: Path | None = None):
+                 derived_folder: Callable[[], Path | None] | None = None):
         self.db = Path(db)
-        self.derived_folder = Path(derived_folder) if derived_folder is not None else None
+        self.derived_folder = derived_folder or (lambda: None)
         try:
             self.sql = connect(self.db / "chroma.sqlite3", immutable=immutable)
             rows = self.sql.execute(

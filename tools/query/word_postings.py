@@ -169,7 +169,7 @@ def load(folder: Path, name: str, ids: list[str], stamp: int) -> WordPostings | 
 
 
 def _load_or_build(collection, columns) -> WordPostings:
-    folder = getattr(collection.client, "derived_folder", None)
+    folder = collection.client.derived_folder()
     if folder is not None:
         found = load(folder, collection.name, columns.id_list, columns.stamp)
         if found is not None:
