@@ -220,8 +220,9 @@ class Searcher:
             return []
         postings = word_postings.for_collection(self.store.photos)
         if postings is not None:  # the read path: postings built once per index state
-            return postings.ranked(terms, self.store.photos.rows_where(where),
-                                   max(self.store.count(), 1), CANDIDATES)
+            allowed = self.store.photos.rows_where(where)
+            if allowed is None or len(allowed) == len(postings):  # else a write landed in between
+                return postings.ranked(terms, allowed, max(self.store.count(), 1), CANDIDATES)
         return words_from_store(self.store, terms, where)
 
     # ---- ranking -------------------------------------------------------------------------------
