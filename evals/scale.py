@@ -17,6 +17,9 @@ people, cameras, events; clustered 512-d CLIP-like and 384-d MiniLM-like unit ve
   ``faiss_hnsw`` (when faiss-cpu is installed; unfiltered only): an HNSW graph, M 32;
   ``search``: the whole ``Searcher.search`` (visual + meaning + words signals, the circle, one
   per burst) with the query vectors given, so model time is left out;
+- the words signal and the whole search with 2-4 words, old (the full-text index asked per
+  term, matches tokenized again) and new (postings built once per index state) interleaved,
+  their rankings compared on every query (``--words-only``: just this, on the built index);
 - a cold start: a new search store's first filtered query (loads columns and matrices).
 
     python -m evals.scale                 # 100k (builds the index once into --cache, ~15 min on 2 busy cores)
@@ -222,8 +225,77 @@ def run_size(n: int, queries: int, cache: Path, seed: int) -> dict:
                                      for kind in lat[f["name"]]}} for f in filters}
     out["filters"]["none (384-d)"] = {kind: stats(lat["none (384-d)"][kind], rec["none (384-d)"].get(kind))
                                       for kind in lat["none (384-d)"]}
+    out["words"] = words_side_by_side(settings, library, filters, queries)
     out["small_batches"] = small_batches(writer, library, seed)
     return out
+
+
+def run_words_only(n: int, queries: int, cache: Path, seed: int) -> dict:
+    folder = cache / f"scale-{n}-{seed}"
+    built = L.build_index(folder, n, seed, log=log)
+    library = L.build_library(n, seed)
+    return {"photos": n, "build": built, "filters": {},
+            "words": words_side_by_side(L.settings_for(folder), library, choose_filters(library), queries)}
+
+
+def word_queries(count: int) -> list[str]:
+    """2-4 word queries from the library's caption words (one with a stopword in it)."""
+    words, out = L.WORDS, []
+    for i in range(count):
+        n = 2 + i % 3
+        picked = [words[(i * 7 + j * 5) % len(words)] for j in range(n)]
+        out.append(" ".join(picked) if i % 4 else f"{picked[0]} with the {' '.join(picked[1:])}")
+    return out
+
+
+def words_side_by_side(settings, library: L.Library, filters: list[dict], queries: int) -> dict:
+    """The words signal and the whole text search, old (the store's full-text index asked per term,
+    each match tokenized again) and new (postings built once per index state), interleaved; the
+    two rankings are compared on every query."""
+    import os
+
+    from tools.index.store import PhotoStore
+    from tools.query import word_postings
+    from tools.query.search import Searcher, words_from_store
+    from tools.query.text_match import query_terms
+
+    class OldWords(Searcher):
+        def _words(self, text, where):
+            return words_from_store(self.store, query_terms(text), where)
+
+    reader = PhotoStore(settings, mode="search")
+    saved = sorted(Path(settings.cache_dir).rglob("photos-*.words.npz"))
+    started = time.perf_counter()
+    word_postings.for_collection(reader.photos)
+    build_s = time.perf_counter() - started
+    how = "loaded from the reader's cache" if saved else "built"
+    models = GivenVectors()
+    new, old = Searcher(reader, models), OldWords(reader, models)
+    lat: dict[str, dict[str, list[float]]] = {}
+    different = 0
+    texts = word_queries(queries)
+    log(f"[scale] words: {queries} queries x {len(filters)} filters, old and new interleaved "
+        f"(postings {how} in {build_s:.2f} s)")
+    for i, (qc, qt) in enumerate(L.query_vectors(library, queries, seed=11)):
+        models.clip_vector, models.text_vector = qc, qt
+        for f in filters:
+            where = f["where"]
+            query = f["query"].model_copy(update={"text": texts[i], "k": 20})
+            pairs = [("words_old", lambda: old._words(texts[i], where)), ("words_new", lambda: new._words(texts[i], where)),
+                     ("search_old", lambda: old.search(query)), ("search_new", lambda: new.search(query))]
+            if i % 2:
+                pairs.reverse()
+            found = {}
+            for name, call in pairs:
+                began = time.perf_counter()
+                found[name] = call()
+                lat.setdefault(f["name"], {}).setdefault(name, []).append(time.perf_counter() - began)
+            different += found["words_old"] != found["words_new"]
+            different += [(r.id, r.score) for r in found["search_old"].results] != \
+                [(r.id, r.score) for r in found["search_new"].results]
+    return {"postings_seconds": round(build_s, 2), "postings": how, "rankings_different": different,
+            "load_average": list(os.getloadavg()),
+            "filters": {name: {kind: stats(v) for kind, v in kinds.items()} for name, kinds in lat.items()}}
 
 
 def _faiss_hnsw(matrix: np.ndarray):
@@ -293,10 +365,12 @@ def _du(path: Path) -> int:
 def print_summary(out: dict) -> None:
     for size in out["sizes"]:
         b = size["build"]
-        print(f"\n{size['photos']:,} photos: insert {b['insert_rate_photos_per_s']}/s in batches of {b['batch']} "
-              f"(last 10%: {b['insert_rate_last_10pct_photos_per_s']}/s), disk {size['disk_bytes'] / 2**20:.0f} MiB "
-              f"(search files {size['search_files_bytes'] / 2**20:.0f} MiB); search files saved in "
-              f"{size['export_seconds_missing_files']} s; cold first filtered query {size['cold_first_filtered_query_seconds']} s")
+        if "disk_bytes" in size:
+            print(f"\n{size['photos']:,} photos: insert {b['insert_rate_photos_per_s']}/s in batches of {b['batch']} "
+                  f"(last 10%: {b['insert_rate_last_10pct_photos_per_s']}/s), disk {size['disk_bytes'] / 2**20:.0f} MiB "
+                  f"(search files {size['search_files_bytes'] / 2**20:.0f} MiB); search files saved in "
+                  f"{size['export_seconds_missing_files']} s; cold first filtered query "
+                  f"{size['cold_first_filtered_query_seconds']} s")
         s = size.get("small_batches")
         if s:
             print(f"  batches of 32: {s['insert_rate_photos_per_s']}/s; stale search files rebuilt in "
@@ -306,7 +380,15 @@ def print_summary(out: dict) -> None:
             for kind, v in f.items():
                 if isinstance(v, dict) and "p50_ms" in v:
                     rows.append([name, f.get("fraction", ""), kind, v["p50_ms"], v["p95_ms"], v.get("recall_at_10", "")])
-        print(table(["filter", "kept", "path", "p50 ms", "p95 ms", "recall@10"], rows))
+        if rows:
+            print(table(["filter", "kept", "path", "p50 ms", "p95 ms", "recall@10"], rows))
+        w = size.get("words")
+        if w:
+            print(f"\nwords signal and whole text search, old vs new (postings {w['postings']} in {w['postings_seconds']} s; "
+                  f"rankings different: {w['rankings_different']}; load {w['load_average']})")
+            print(table(["filter", "path", "p50 ms", "p95 ms"],
+                        [[name, kind, v["p50_ms"], v["p95_ms"]] for name, kinds in w["filters"].items()
+                         for kind, v in kinds.items()]))
     for size in out.get("big", []):
         print(f"\n{size['photos']:,} rows (in memory, no Chroma): " + ", ".join(
             f"{k} p50 {v['p50_ms']} ms recall {v.get('recall_at_10', '')}" for k, v in size["paths"].items()))
@@ -320,6 +402,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="with --big: skip building the 1M cells (tens of minutes on 2 busy cores)")
     parser.add_argument("--photos", type=int, default=None, help="library size (default 100,000; --quick 12,000)")
     parser.add_argument("--queries", type=int, default=None, help="query rounds (default 40; --quick 8)")
+    parser.add_argument("--words-only", action="store_true",
+                        help="only the words signal / whole text search, old vs new, on the built index")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/recall-scale"),
                         help="where built indexes are kept for later runs")
@@ -328,6 +412,9 @@ def main(argv: list[str] | None = None) -> dict:
     n = args.photos or (12_000 if args.quick else 100_000)
     queries = args.queries or (8 if args.quick else 40)
     started = time.perf_counter()
+    if args.words_only:
+        return finish_report({"machine": machine_facts(), "sizes": [run_words_only(n, queries, args.cache, args.seed)]},
+                             started, args.report, print_summary)
     out = {"machine": machine_facts(), "sizes": [run_size(n, queries, args.cache, args.seed)]}
     if args.big:
         from evals.scale_big import run_big

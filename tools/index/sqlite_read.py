@@ -164,6 +164,39 @@ class ReadOnlyCollection:
     def columns(self) -> "columns_file.Columns":
         return self.client.columns(self)
 
+    def rows_where(self, where: dict | None) -> "np.ndarray | None":
+        """A mask of the rows (in ``columns()`` order) that pass ``where``; None when there is none."""
+        if not where:
+            return None
+        selected = np.zeros(len(self.columns()), bool)
+        selected[self._selected(None, where, None)] = True
+        return selected
+
+    def derived(self, key: str, make: Callable[["ReadOnlyCollection", "columns_file.Columns"], object]):
+        """``make(self, columns)``: a structure over every record at the current columns' stamp (the
+        words postings), made once per index state and kept in this reader's memory; ``make`` may
+        keep it in ``client.derived_folder()`` (this reader's cache, never the index folder)."""
+        columns = self.columns()
+        return self.client.derived(self, key, columns.stamp, lambda: make(self, columns))
+
+    def documents(self, columns: "columns_file.Columns") -> list[str | None]:
+        """Every record's document, in ``columns`` order: one query for the documents alone (the
+        full record cache reads every metadata field too, ~10x slower)."""
+        if self._cache is not None and self._cache[0] == columns.stamp and len(self._cache[1]) == len(columns):
+            return list(self._cache[3])
+        docs: list[str | None] = [None] * len(columns)
+        found = self.client.sql.execute(
+            "SELECT m.id, m.string_value FROM embedding_metadata m JOIN embeddings e ON e.id = m.id "
+            "WHERE e.segment_id = ? AND m.key = ?", (self._segment, DOCUMENT_KEY)).fetchall()
+        if not found or not len(columns):
+            return docs
+        rowids = np.asarray(columns.rowids, np.int64)
+        wanted = np.fromiter((rowid for rowid, _ in found), np.int64, len(found))
+        at = np.minimum(np.searchsorted(rowids, wanted), len(rowids) - 1)
+        for i in np.flatnonzero(rowids[at] == wanted).tolist():  # a record written after the columns: left out
+            docs[int(at[i])] = found[i][1]
+        return docs
+
     def _selected(self, ids, where, where_document) -> "np.ndarray":
         return self._select(ids, where, where_document)[0]
 
@@ -312,12 +345,16 @@ class ReadOnlyClient:
     """Chroma's client calls the store makes, answered from the sqlite file read-only.
 
     ``vectors_for`` gives a collection's vector matrix at its stamp; ``columns_for`` its filter
-    columns (default: built from the sqlite); ``ann_for`` its approximate index, or None."""
+    columns (default: built from the sqlite); ``ann_for`` its approximate index, or None;
+    ``derived_folder()`` where structures built from the documents may be kept now (the words
+    postings), or None (nowhere: an index run is writing)."""
 
     def __init__(self, db: Path, immutable: bool, vectors_for: Callable[[ReadOnlyCollection], "vector_files.VectorFile"],
                  columns_for: Callable[[ReadOnlyCollection], "columns_file.Columns"] | None = None,
-                 ann_for: Callable[[ReadOnlyCollection, "vector_files.VectorFile"], object] | None = None):
+                 ann_for: Callable[[ReadOnlyCollection, "vector_files.VectorFile"], object] | None = None,
+                 derived_folder: Callable[[], Path | None] | None = None):
         self.db = Path(db)
+        self.derived_folder = derived_folder or (lambda: None)
         try:
             self.sql = connect(self.db / "chroma.sqlite3", immutable=immutable)
             rows = self.sql.execute(
@@ -338,6 +375,7 @@ class ReadOnlyClient:
         self._columns: dict[str, columns_file.Columns] = {}
         self._rows: dict[str, tuple[int, int, np.ndarray]] = {}
         self._ann: dict[str, tuple[int, object]] = {}
+        self._derived: dict[tuple[str, str], tuple[int, object]] = {}
 
     def stamp(self, segment: str) -> int:
         row = self.sql.execute("SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (segment,)).fetchone()
@@ -393,6 +431,14 @@ class ReadOnlyClient:
         found = self._ann.get(collection.name)
         if found is None or found[0] != vectors.stamp:
             found = self._ann[collection.name] = (vectors.stamp, self._ann_for(collection, vectors))
+        return found[1]
+
+    def derived(self, collection: ReadOnlyCollection, key: str, stamp: int, build: Callable[[], object]):
+        """A structure built from a collection at ``stamp`` (the words postings), built again when
+        the stamp moves."""
+        found = self._derived.get((collection.name, key))
+        if found is None or found[0] != stamp:
+            found = self._derived[(collection.name, key)] = (stamp, build())
         return found[1]
 
     def heartbeat(self) -> int:

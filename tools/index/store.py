@@ -146,7 +146,8 @@ def _open_to_search(settings: Settings):
         return ReadOnlyClient(db, immutable=index_files.on_read_only_filesystem(db),
                               vectors_for=lambda collection: _search_vectors(settings, collection),
                               columns_for=lambda collection: _search_columns(settings, collection),
-                              ann_for=lambda collection, vectors: _search_ann(settings, collection, vectors)), None
+                              ann_for=lambda collection, vectors: _search_ann(settings, collection, vectors),
+                              derived_folder=lambda: _derived_folder(settings)), None
     except UnreadableIndex:
         return _chroma_on_copy(settings), None
 
@@ -227,6 +228,12 @@ def _search_columns(settings: Settings, collection):
         except OSError:
             pass  # a full cache disk: this search uses them in memory
     return built
+
+
+def _derived_folder(settings: Settings) -> Path | None:
+    """Where a reader keeps what it builds from the documents (the words postings): its own cache,
+    not while an index run writes (they would be stale within seconds)."""
+    return None if held_elsewhere(settings.lock_path) else Path(settings.cache_dir) / "words" / settings.index_key
 
 
 def _search_ann(settings: Settings, collection, vectors):

@@ -30,6 +30,7 @@ from tools.models.registry import Models
 from tools.understand.people import people_filter
 from tools.index.records import PhotoRecord, wall_clock_ts
 from tools.index.store import PhotoStore
+from tools.query import word_postings
 from tools.query.text_match import bm25_scores, query_terms
 
 if TYPE_CHECKING:
@@ -215,16 +216,14 @@ class Searcher:
 
     def _words(self, text: str, where: dict | None) -> list[tuple[str, float]]:
         terms = query_terms(text)
-        docs: dict[str, str] = {}
-        doc_freq: dict[str, int] = {}
-        for term in terms:
-            found = self.store.photos.get(where=where, where_document={"$contains": term},
-                                          include=["documents"])
-            matching = {i: d for i, d in zip(found["ids"], found["documents"]) if term in query_terms(d or "")}
-            doc_freq[term] = len(matching)
-            docs.update(matching)
-        scores = bm25_scores(terms, docs, max(self.store.count(), 1), doc_freq)
-        return sorted(scores.items(), key=lambda item: -item[1])[:CANDIDATES]
+        if not terms:
+            return []
+        postings = word_postings.for_collection(self.store.photos)
+        if postings is not None:  # the read path: postings built once per index state
+            allowed = self.store.photos.rows_where(where)
+            if allowed is None or len(allowed) == len(postings):  # else a write landed in between
+                return postings.ranked(terms, allowed, max(self.store.count(), 1), CANDIDATES)
+        return words_from_store(self.store, terms, where)
 
     # ---- ranking -------------------------------------------------------------------------------
     def _fuse(self, ranked: dict[str, dict[str, SignalScore]], query: SearchQuery) -> list[SearchResult]:
@@ -250,6 +249,20 @@ class Searcher:
         for record in records:
             shown.add(record, 1.0, {})
         return shown.results[: query.k]
+
+
+def words_from_store(store: PhotoStore, terms: list[str], where: dict | None) -> list[tuple[str, float]]:
+    """The words signal through Chroma (the write path, a Chroma server): the store's full-text
+    index asked term by term, each match tokenized again to check it holds the word."""
+    docs: dict[str, str] = {}
+    doc_freq: dict[str, int] = {}
+    for term in terms:
+        found = store.photos.get(where=where, where_document={"$contains": term}, include=["documents"])
+        matching = {i: d for i, d in zip(found["ids"], found["documents"]) if term in query_terms(d or "")}
+        doc_freq[term] = len(matching)
+        docs.update(matching)
+    scores = bm25_scores(terms, docs, max(store.count(), 1), doc_freq)
+    return sorted(scores.items(), key=lambda item: -item[1])[:CANDIDATES]
 
 
 class OnePerBurst:

@@ -1,0 +1,129 @@
+"""The words signal on the read path (postings built once per index state, tools/query/
+word_postings.py) ranks exactly as the old per-query algorithm did: the store's full-text index
+asked term by term, each match tokenized again, BM25 over those documents. The old algorithm is
+kept here, slow and plain, as the reference; the Chroma path (the writer's store) still runs it
+in the product, so both are compared on a real Chroma index.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from evals import scale_library as L
+from tools.index.records import PhotoRecord, wall_clock_ts
+from tools.index.store import PhotoStore
+from tools.query.search import CANDIDATES, Searcher
+from tools.query.text_match import B, K1, query_terms, tokenize
+
+TEXTS = [
+    "Dogs running on the beach", "my dog's ball", "a dog and a dog and a dog", "the dog",
+    "concatenate the catalogue", "a cat on the sofa", "CAT in capitals", "cats and puppies",
+    "café au lait à Paris", "Café de Flore", "naïve art, Zürich", "東京 tower at night",
+    "the and of", "", "dogs dogs dogs dogs dogs dogs dogs dogs dogs cats",
+    # a document whose 17th distinct word is "zebra": the old query never returned it for "zebra"
+    "uno two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen zebra",
+    "zebra crossing", "puppy love", "dog-eared book about cats_and_dogs",
+]
+QUERIES = ["dog", "dogs", "dog's", "Dogs on the beach", "cat", "cats sofa", "the and of", "café",
+           "Café", "zürich", "東京", "zebra", "puppies", "puppy dog cat", "concatenate", "cat dog zebra café sofa",
+           "beach", "nothing-here", "a", "forest river"]
+
+
+def reference_words(store, text: str, where) -> list[tuple[str, float]]:
+    """The old algorithm, with every document read and checked in Python."""
+    everything = store.photos.get(where=where, include=["documents"])
+    terms = query_terms(text)
+    docs: dict[str, str] = {}
+    doc_freq: dict[str, int] = {}
+    for term in terms:
+        matching = {i: d for i, d in zip(everything["ids"], everything["documents"])
+                    if d and term in d and term in query_terms(d)}
+        doc_freq[term] = len(matching)
+        docs.update(matching)
+    tokenized = {i: tokenize(d) for i, d in docs.items()}
+    if not tokenized:
+        return []
+    corpus = max(store.count(), 1)
+    avg_len = sum(len(t) for t in tokenized.values()) / len(tokenized) or 1.0
+    scores = {}
+    for i, tokens in tokenized.items():
+        counts, score = Counter(tokens), 0.0
+        for term in terms:
+            tf = counts.get(term, 0)
+            if tf:
+                df = doc_freq[term]
+                idf = math.log(1 + (corpus - df + 0.5) / (df + 0.5))
+                score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * len(tokens) / avg_len))
+        if score > 0:
+            scores[i] = score
+    return sorted(scores.items(), key=lambda item: -item[1])[:CANDIDATES]
+
+
+def _record(i: int, text: str) -> PhotoRecord:
+    return PhotoRecord(id=f"w{i:05d}", path=f"/photos/w{i:05d}.jpg", size=1, mtime_ns=1,
+                       taken_at=datetime(2015 + i % 8, 1 + i % 12, 1), user_text=text)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    from tools.settings import load_settings
+
+    folder = tmp_path_factory.mktemp("words")
+    settings = load_settings(db=folder / "db", cache_dir=folder / "cache", models_dir=folder / "no-models",
+                             data_dir=folder / "data")
+    library = L.build_library(1500, seed=3)  # captions from a small vocabulary: common words
+    records = [_record(i, t) for i, t in enumerate(TEXTS * 3)]
+    writer = PhotoStore(settings, mode="write")
+    with writer.writing("words test"):
+        writer.upsert_photos(records + library.records)
+    return settings, writer
+
+
+FILTERS = [None, {"taken_ts": {"$gte": wall_clock_ts(datetime(2019, 1, 1))}},
+           {"$and": [{"taken_ts": {"$gte": wall_clock_ts(datetime(2016, 1, 1))}},
+                     {"taken_ts": {"$lt": wall_clock_ts(datetime(2021, 1, 1))}}]}]
+
+
+@pytest.mark.parametrize("where", FILTERS)
+def test_postings_rank_as_the_old_algorithm(stores, where):
+    settings, writer = stores
+    reader = PhotoStore(settings, mode="search")
+    fast, chroma = Searcher(reader, None), Searcher(writer, None)
+    for text in QUERIES + [f"{a} {b}" for a, b in zip(L.WORDS[::2], L.WORDS[1::2])][:6]:
+        expected = reference_words(reader, text, where)
+        got = fast._words(text, where)
+        assert got == expected, text  # the same ids, order and floats
+        assert chroma._words(text, where) == expected, text  # the Chroma path keeps the old code
+    # the cases the brief names, spelled out
+    ids = dict(fast._words("cat", None))
+    assert "w00004" not in ids and "w00005" in ids  # "concatenate" does not hold the word "cat"
+    assert fast._words("the and of", None) == []  # stopwords only
+    assert fast._words("zebra", None) and "w00015" not in dict(fast._words("zebra", None))
+
+
+def _word_files(folder) -> list[str]:
+    return sorted(p.name for p in Path(folder).rglob("*.words.npz"))
+
+
+def test_postings_rebuilt_after_an_index_run(stores):
+    settings, writer = stores
+    reader = PhotoStore(settings, mode="search")
+    searcher = Searcher(reader, None)
+    assert searcher._words("aardvark", None) == []
+    before = _word_files(settings.cache_dir)
+    assert len(before) == 1 and not _word_files(settings.db)  # the reader's cache, never the index
+    with writer.writing("words test: more"):
+        writer.upsert_photos([_record(90000, "an aardvark at the zoo"), _record(4, "concatenate cat")])
+    got = searcher._words("aardvark cat", None)
+    assert "w90000" in dict(got) and "w00004" in dict(got)
+    assert got == reference_words(reader, "aardvark cat", None)
+    after = _word_files(settings.cache_dir)
+    assert len(after) == 1 and after != before and not _word_files(settings.db)  # the stale file went
+    # a new reader loads the saved postings (no documents read) and ranks the same
+    fresh = PhotoStore(settings, mode="search")
+    fresh.photos.documents = None  # reading the documents again would fail here
+    assert Searcher(fresh, None)._words("aardvark cat", None) == got

@@ -1,0 +1,191 @@
+"""The words signal from postings built once per index state, instead of per query.
+
+Why: at 100k photos, asking the full-text index for each query word and tokenizing every match
+in Python (twice) took 100-760 ms a search. These postings are built once from the collection's
+documents at its stamp (kept in the reader's memory and in its own cache folder, rebuilt when the
+stamp moves, never written into the index folder) and give the same BM25 as
+tools/query/text_match.py's ``bm25_scores`` over the same candidates, score for score and in the
+same order:
+
+* a document is a candidate for a query term when the old store query would have returned it:
+  it holds the term as a case-sensitive substring (Chroma's ``$contains``) and the term is among
+  the first ``MAX_QUERY_TERMS`` distinct words of the document (``query_terms(document)``);
+* a term's document frequency counts its candidates that pass the filter;
+* term frequencies and lengths come from the whole tokenized document, the average length is over
+  the candidates of all the query's terms, and ties keep the order the old dict had (first
+  matching term, then storage order).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from tools.private import private_dir
+from tools.query.text_match import B, K1, MAX_QUERY_TERMS, tokenize
+
+FORMAT = 1
+_EMPTY = np.zeros(0, np.int64)
+
+
+def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(lists) + 1, np.int64)
+    offsets[1:] = np.cumsum([len(x) for x in lists])
+    flat = np.fromiter((v for x in lists for v in x), np.int64, int(offsets[-1]))
+    return offsets, flat
+
+
+class WordPostings:
+    """Per-term candidate rows and term counts of one collection's documents at one stamp, rows in
+    the order of the collection's filter columns (``Columns.id_list``)."""
+
+    def __init__(self, ids: list[str], stamp: int, vocabulary: list[str], lengths: np.ndarray,
+                 match_offsets: np.ndarray, match_rows: np.ndarray,
+                 occur_offsets: np.ndarray, occur_rows: np.ndarray, occur_counts: np.ndarray):
+        self.ids, self.stamp, self.vocabulary = ids, stamp, vocabulary
+        self.term = {t: i for i, t in enumerate(vocabulary)}
+        self.lengths = np.asarray(lengths, np.int64)
+        self._float_lengths = self.lengths.astype(np.float64)
+        self.match_offsets, self.match_rows = match_offsets, match_rows
+        self.occur_offsets, self.occur_rows, self.occur_counts = occur_offsets, occur_rows, occur_counts
+
+    @classmethod
+    def build(cls, ids: list[str], documents: list[str | None], stamp: int) -> "WordPostings":
+        lengths = np.zeros(len(documents), np.int64)
+        term: dict[str, int] = {}
+        matches: list[list[int]] = []
+        occur_rows: list[list[int]] = []
+        occur_counts: list[list[int]] = []
+        for row, document in enumerate(documents):
+            if not document:
+                continue
+            tokens = tokenize(document)
+            lengths[row] = len(tokens)
+            counts = Counter(tokens)
+            for position, (word, count) in enumerate(counts.items()):  # Counter keeps first-seen order
+                i = term.get(word)
+                if i is None:
+                    i = term[word] = len(term)
+                    matches.append([])
+                    occur_rows.append([])
+                    occur_counts.append([])
+                occur_rows[i].append(row)
+                occur_counts[i].append(count)
+                if position < MAX_QUERY_TERMS and word in document:
+                    matches[i].append(row)
+        match_offsets, match_flat = _csr(matches)
+        occur_offsets, occur_flat = _csr(occur_rows)
+        counts_flat = np.fromiter((c for x in occur_counts for c in x), np.int64, int(occur_offsets[-1]))
+        return cls(ids, stamp, list(term), lengths, match_offsets, match_flat, occur_offsets, occur_flat, counts_flat)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _matches(self, word: str) -> np.ndarray:
+        i = self.term.get(word)
+        return _EMPTY if i is None else self.match_rows[self.match_offsets[i]:self.match_offsets[i + 1]]
+
+    def _occurs(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        i = self.term.get(word)
+        if i is None:
+            return _EMPTY, _EMPTY
+        lo, hi = self.occur_offsets[i], self.occur_offsets[i + 1]
+        return self.occur_rows[lo:hi], self.occur_counts[lo:hi]
+
+    def ranked(self, terms: list[str], allowed: np.ndarray | None, corpus_size: int,
+               limit: int) -> list[tuple[str, float]]:
+        """The best ``limit`` (id, BM25) for ``terms`` over the rows ``allowed`` (a mask; None: all)."""
+        n = len(self.ids)
+        in_union = np.zeros(n, bool)
+        first = np.zeros(n, np.int64)
+        doc_freq: list[int] = []
+        for j, word in enumerate(terms):
+            rows = self._matches(word)
+            if allowed is not None:
+                rows = rows[allowed[rows]]
+            doc_freq.append(len(rows))
+            first[rows[~in_union[rows]]] = j
+            in_union[rows] = True
+        union = np.flatnonzero(in_union)
+        if not len(union):
+            return []
+        avg_len = int(self.lengths[union].sum()) / len(union) or 1.0
+        score = np.zeros(n, np.float64)
+        for word, df in zip(terms, doc_freq):
+            rows, counts = self._occurs(word)
+            keep = in_union[rows]
+            rows, tf = rows[keep], counts[keep].astype(np.float64)
+            if not len(rows):
+                continue
+            idf = math.log(1 + (corpus_size - df + 0.5) / (df + 0.5))
+            # the same operations in the same order as bm25_scores: the same floats
+            score[rows] += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * self._float_lengths[rows] / avg_len))
+        union = union[score[union] > 0]
+        order = union[np.lexsort((union, first[union], -score[union]))][:limit]
+        return [(self.ids[r], float(score[r])) for r in order.tolist()]
+
+
+# ---- files: the reader's own cache folder, never the index's -------------------------------------
+def file_name(name: str, stamp: int) -> str:
+    return f"{name}-{stamp}.words.npz"
+
+
+def save(folder: Path, name: str, postings: WordPostings) -> None:
+    """Atomically, owner-only; older word files of the collection go."""
+    folder = private_dir(folder)
+    vocabulary = json.dumps(postings.vocabulary, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    arrays = {"format": np.array([FORMAT], np.int64), "stamp": np.array([postings.stamp], np.int64),
+              "vocabulary": np.array(vocabulary, dtype="S"), "lengths": postings.lengths,
+              "match_offsets": postings.match_offsets, "match_rows": postings.match_rows,
+              "occur_offsets": postings.occur_offsets, "occur_rows": postings.occur_rows,
+              "occur_counts": postings.occur_counts}
+    file = file_name(name, postings.stamp)
+    staging = folder / f".{file}.tmp"
+    with open(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(staging, folder / file)
+    for old in folder.glob(f"{name}-*.words.npz"):
+        if old.name != file:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def load(folder: Path, name: str, ids: list[str], stamp: int) -> WordPostings | None:
+    """The postings of ``name`` at exactly ``stamp`` for these rows, or None (missing, stale, unreadable)."""
+    try:
+        with np.load(Path(folder) / file_name(name, stamp), allow_pickle=False) as data:
+            if int(data["format"][0]) != FORMAT or int(data["stamp"][0]) != int(stamp) or len(data["lengths"]) != len(ids):
+                return None
+            vocabulary = json.loads(data["vocabulary"].tobytes().decode("utf-8", "surrogateescape"))
+            return WordPostings(ids, int(stamp), vocabulary, data["lengths"], data["match_offsets"], data["match_rows"],
+                                data["occur_offsets"], data["occur_rows"], data["occur_counts"])
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+
+
+def _load_or_build(collection, columns) -> WordPostings:
+    folder = collection.client.derived_folder()
+    if folder is not None:
+        found = load(folder, collection.name, columns.id_list, columns.stamp)
+        if found is not None:
+            return found
+    built = WordPostings.build(columns.id_list, collection.documents(columns), columns.stamp)
+    # kept only when the index did not move while its documents were read (one consistent state)
+    if folder is not None and collection.stamp() == columns.stamp:
+        with contextlib.suppress(OSError):
+            save(folder, collection.name, built)
+    return built
+
+
+def for_collection(collection) -> WordPostings | None:
+    """The postings of a collection read through tools/index/sqlite_read.py at its current stamp
+    (loaded or built on first use, kept until the index changes), or None for a Chroma collection."""
+    derived = getattr(collection, "derived", None)
+    if derived is None:
+        return None
+    return derived("words", _load_or_build)
