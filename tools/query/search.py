@@ -31,7 +31,7 @@ from tools.understand.people import people_filter
 from tools.index.records import PhotoRecord, wall_clock_ts
 from tools.index.store import PhotoStore
 from tools.query import word_postings
-from tools.query.text_match import bm25_scores, query_terms
+from tools.query.text_match import bm25_scores, query_terms, tokenize
 
 if TYPE_CHECKING:
     from tools.places import geo
@@ -253,12 +253,21 @@ class Searcher:
 
 def words_from_store(store: PhotoStore, terms: list[str], where: dict | None) -> list[tuple[str, float]]:
     """The words signal through Chroma (the write path, a Chroma server): the store's full-text
-    index asked term by term, each match tokenized again to check it holds the word."""
+    index asked term by term, each match tokenized again to check it holds the word.
+
+    Chroma's ``$contains`` is case-sensitive, so each term is asked as people write it: as typed
+    (lowercased), capitalised ("Anna", a caption's first word) and in capitals (a sign read by
+    OCR), each as its stem is written; a word in other mixed case ("McDonald") is found on the read
+    path only."""
     docs: dict[str, str] = {}
     doc_freq: dict[str, int] = {}
     for term in terms:
-        found = store.photos.get(where=where, where_document={"$contains": term}, include=["documents"])
-        matching = {i: d for i, d in zip(found["ids"], found["documents"]) if term in query_terms(d or "")}
+        # the stem's written form: "puppy" is written "puppies" too (text_match.stem)
+        root = term[:-1] if len(term) > 3 and term.endswith("y") else term
+        forms = [{"$contains": form} for form in dict.fromkeys((root, root.capitalize(), root.upper()))]
+        found = store.photos.get(where=where, where_document=forms[0] if len(forms) == 1 else {"$or": forms},
+                                 include=["documents"])  # one query: its matches in storage order
+        matching = {i: d for i, d in zip(found["ids"], found["documents"]) if term in set(tokenize(d or ""))}
         doc_freq[term] = len(matching)
         docs.update(matching)
     scores = bm25_scores(terms, docs, max(store.count(), 1), doc_freq)

@@ -5,15 +5,14 @@ in Python (twice) took 100-760 ms a search. These postings are built once from t
 documents at its stamp (kept in the reader's memory and in its own cache folder, rebuilt when the
 stamp moves, never written into the index folder) and give the same BM25 as
 tools/query/text_match.py's ``bm25_scores`` over the same candidates, score for score and in the
-same order:
+same order, and the same as ``words_from_store`` in tools/query/search.py:
 
-* a document is a candidate for a query term when the old store query would have returned it:
-  it holds the term as a case-sensitive substring (Chroma's ``$contains``) and the term is among
-  the first ``MAX_QUERY_TERMS`` distinct words of the document (``query_terms(document)``);
+* a document is a candidate for a query term when it holds the term as a word (tokenized as
+  text_match tokenizes: lowercased, stemmed), anywhere in the document;
 * a term's document frequency counts its candidates that pass the filter;
 * term frequencies and lengths come from the whole tokenized document, the average length is over
-  the candidates of all the query's terms, and ties keep the order the old dict had (first
-  matching term, then storage order).
+  the candidates of all the query's terms, and ties keep the first matching term's order, then
+  storage order.
 """
 from __future__ import annotations
 
@@ -27,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from tools.private import private_dir
-from tools.query.text_match import B, K1, MAX_QUERY_TERMS, tokenize
+from tools.query.text_match import B, K1, tokenize
 
-FORMAT = 1
+FORMAT = 2  # 2: a word anywhere and in any case counts (1 held Chroma's case-sensitive prefilter)
 _EMPTY = np.zeros(0, np.int64)
 
 
@@ -45,20 +44,17 @@ class WordPostings:
     the order of the collection's filter columns (``Columns.id_list``)."""
 
     def __init__(self, ids: list[str], stamp: int, vocabulary: list[str], lengths: np.ndarray,
-                 match_offsets: np.ndarray, match_rows: np.ndarray,
                  occur_offsets: np.ndarray, occur_rows: np.ndarray, occur_counts: np.ndarray):
         self.ids, self.stamp, self.vocabulary = ids, stamp, vocabulary
         self.term = {t: i for i, t in enumerate(vocabulary)}
         self.lengths = np.asarray(lengths, np.int64)
         self._float_lengths = self.lengths.astype(np.float64)
-        self.match_offsets, self.match_rows = match_offsets, match_rows
         self.occur_offsets, self.occur_rows, self.occur_counts = occur_offsets, occur_rows, occur_counts
 
     @classmethod
     def build(cls, ids: list[str], documents: list[str | None], stamp: int) -> "WordPostings":
         lengths = np.zeros(len(documents), np.int64)
         term: dict[str, int] = {}
-        matches: list[list[int]] = []
         occur_rows: list[list[int]] = []
         occur_counts: list[list[int]] = []
         for row, document in enumerate(documents):
@@ -67,28 +63,20 @@ class WordPostings:
             tokens = tokenize(document)
             lengths[row] = len(tokens)
             counts = Counter(tokens)
-            for position, (word, count) in enumerate(counts.items()):  # Counter keeps first-seen order
+            for word, count in counts.items():
                 i = term.get(word)
                 if i is None:
                     i = term[word] = len(term)
-                    matches.append([])
                     occur_rows.append([])
                     occur_counts.append([])
                 occur_rows[i].append(row)
                 occur_counts[i].append(count)
-                if position < MAX_QUERY_TERMS and word in document:
-                    matches[i].append(row)
-        match_offsets, match_flat = _csr(matches)
         occur_offsets, occur_flat = _csr(occur_rows)
         counts_flat = np.fromiter((c for x in occur_counts for c in x), np.int64, int(occur_offsets[-1]))
-        return cls(ids, stamp, list(term), lengths, match_offsets, match_flat, occur_offsets, occur_flat, counts_flat)
+        return cls(ids, stamp, list(term), lengths, occur_offsets, occur_flat, counts_flat)
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def _matches(self, word: str) -> np.ndarray:
-        i = self.term.get(word)
-        return _EMPTY if i is None else self.match_rows[self.match_offsets[i]:self.match_offsets[i + 1]]
 
     def _occurs(self, word: str) -> tuple[np.ndarray, np.ndarray]:
         i = self.term.get(word)
@@ -105,7 +93,7 @@ class WordPostings:
         first = np.zeros(n, np.int64)
         doc_freq: list[int] = []
         for j, word in enumerate(terms):
-            rows = self._matches(word)
+            rows, _ = self._occurs(word)
             if allowed is not None:
                 rows = rows[allowed[rows]]
             doc_freq.append(len(rows))
@@ -141,7 +129,6 @@ def save(folder: Path, name: str, postings: WordPostings) -> None:
     vocabulary = json.dumps(postings.vocabulary, ensure_ascii=False).encode("utf-8", "surrogateescape")
     arrays = {"format": np.array([FORMAT], np.int64), "stamp": np.array([postings.stamp], np.int64),
               "vocabulary": np.array(vocabulary, dtype="S"), "lengths": postings.lengths,
-              "match_offsets": postings.match_offsets, "match_rows": postings.match_rows,
               "occur_offsets": postings.occur_offsets, "occur_rows": postings.occur_rows,
               "occur_counts": postings.occur_counts}
     file = file_name(name, postings.stamp)
@@ -162,8 +149,7 @@ def load(folder: Path, name: str, ids: list[str], stamp: int) -> WordPostings | 
             if int(data["format"][0]) != FORMAT or int(data["stamp"][0]) != int(stamp) or len(data["lengths"]) != len(ids):
                 return None
             vocabulary = json.loads(data["vocabulary"].tobytes().decode("utf-8", "surrogateescape"))
-            return WordPostings(ids, int(stamp), vocabulary, data["lengths"], data["match_offsets"], data["match_rows"],
-                                data["occur_offsets"], data["occur_rows"], data["occur_counts"])
+            return WordPostings(ids, int(stamp), vocabulary, data["lengths"], data["occur_offsets"], data["occur_rows"], data["occur_counts"])
     except (OSError, ValueError, KeyError, json.JSONDecodeError):
         return None
 
