@@ -30,7 +30,8 @@ more (SOFT_DATE_MIN_DAYS: a month, a season, a year, "a few years ago") is searc
 DATE_SLACK_DAYS each side, and a photo outside the range said steps back by DATE_MISS_PENALTY,
 half of it for the first days out and all of it a year out: the photos of the range said come
 first, and when the person has turned those down the next season's or year's come forward. A
-day or a week stays a filter (people who say "on Saturday" mean it).
+day or a week stays a filter (people who say "on Saturday" mean it), and so does "earlier / later
+than that one", which is counted from a photo's date, not remembered.
 
 Under filters (a date, a place, an event), the photos the words found are followed by the other
 photos the filters let through (no word evidence, ``f = 0``): the words of a memory often miss
@@ -60,6 +61,7 @@ SEEN_PENALTY = 0.5  # 0.3 and 0.5 tried on a held-out sample (seed 1): 0.5 ahead
 NEIGHBOURS = 30  # nearest photos added per liked photo
 MAX_LIKED_NEIGHBOURS = 3
 SOFT_DATE_MIN_DAYS = 28
+SHIFT_PHRASES = ("earlier", "later")  # DateRange.phrase of feedback.shifted_range
 DATE_SLACK_DAYS = 366
 DATE_MISS_PENALTY = 0.3
 # "Who was in it: nobody, one person or several?" answered: a photo with another count of faces
@@ -87,9 +89,11 @@ def _ruled_out(plan: Plan, record) -> int:
 
 
 def soft_dates(plan: Plan) -> bool:
-    """Whether the plan's date is a memory to search around rather than a filter."""
+    """Whether the plan's date is a memory to search around rather than a filter. "That one but
+    earlier" is no memory: it is measured from a photo's own date (feedback.shifted_range)."""
     r = plan.date_range
-    return r is not None and (r.end - r.start) >= timedelta(days=SOFT_DATE_MIN_DAYS)
+    return (r is not None and r.phrase not in SHIFT_PHRASES
+            and (r.end - r.start) >= timedelta(days=SOFT_DATE_MIN_DAYS))
 
 
 def date_miss(plan: Plan, taken: datetime | None) -> float:

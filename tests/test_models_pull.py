@@ -183,8 +183,11 @@ def test_a_broken_connection_is_resumed_in_the_same_run(place, hub, clip_source)
 
 def test_an_interrupted_pull_leaves_nothing_installed_and_the_next_one_resumes(place, hub, clip_source):
     hub.stall_once("model.safetensors", after=300_000)
+    # SIGINT at its default in the child: a suite run in the background ignores it, and the child
+    # would inherit that and download on, untouched by the Ctrl-C
     with subprocess.Popen(place.command("models", "pull", "--only", "clip"), cwd=ROOT, env=place.env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as running:
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) as running:
         assert hub.stalled.wait(timeout=120), "the pull never reached the weights"
         part = place.cache / "downloads" / "clip" / TINY_CLIP_NAME / "model.safetensors.part"
         deadline = time.monotonic() + 60
