@@ -81,6 +81,10 @@ demo() {
   "$VENV/bin/recall" ask --new --session demo "uh, a dog running through the water I think" -k 5
   echo; echo '==> recall ask "#2 is close but it was a black dog"'
   "$VENV/bin/recall" ask --session demo "#2 is close but it was a black dog" -k 5
+  echo; echo "==> recall serve --status, then --stop (the resident service that answered the searches"
+  echo "    after the first; it would leave by itself after 15 idle minutes)"
+  "$VENV/bin/recall" serve --status || true
+  "$VENV/bin/recall" serve --stop
 }
 
 tests() {
