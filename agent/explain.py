@@ -33,8 +33,13 @@ def explain(result: SearchResult, record: PhotoRecord, plan: Plan) -> str:
         # A file's own date is when it was copied as often as when it was taken: say which it is.
         taken = (f"file dated {record.taken_at:%Y-%m-%d}" if record.date_source == "file"
                  else f"taken {record.taken_at:%Y-%m-%d}")
-        if plan.date_range and plan.date_range.start <= record.taken_at <= plan.date_range.end:
-            taken += f", in your {plan.date_phrase!r} range"
+        if plan.date_range:
+            # "that one but earlier" has no phrase of its own: its label says it ("before 2022-07-10")
+            said = plan.date_phrase or plan.date_range.label
+            if plan.date_range.start <= record.taken_at <= plan.date_range.end:
+                taken += f", in your {said!r} range"
+            else:  # a remembered date is searched a little wider (agent/rerank.py): say so
+                taken += f", outside your {said!r} range"
         parts.append(taken)
     # The occasion is how people remember a photo first ("that evening in Berlin"); a label that is
     # only a day ("Thu 8 Jul 2021": no place known) says again what "taken" said.

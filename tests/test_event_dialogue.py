@@ -139,6 +139,8 @@ def test_a_season_or_a_year_misremembered_still_finds_the_occasion_but_a_day_is_
         reply = agent.turn(state, f"a fountain in a sunny square, {when}")
         assert state.plan.date_range is not None and state.plan.date_range.end < datetime(2024, 11, 1), when
         assert {event_of(n) for n in names(reply)[:6]} == {"rome"}, (when, names(reply))
+        said = state.plan.date_phrase
+        assert f"taken 2024-11-02, outside your {said!r} range" in reply.results[0].explanation, when
     # A day is not a memory to widen: nothing from 2 Nov 2023.
     day = agent.turn(DialogueState(), "a fountain in a sunny square on 2 November 2023")
     assert not any(event_of(n) == "rome" for n in names(day))
