@@ -89,3 +89,19 @@ def write_private_with(target: Path, write: Callable[[Path], None]) -> Path:
         with contextlib.suppress(OSError):
             staging.unlink()
     return target
+
+
+def save_private_arrays(folder: Path, file: str, arrays: dict, stale: str) -> None:
+    """Save NumPy ``arrays`` as ``folder/file`` (.npz) atomically and 0600 from its creation, then
+    remove the files matching the glob ``stale`` that are not it (older states of the same data)."""
+    import numpy as np  # here: `recall status` imports this module and needs no numpy
+
+    folder = private_dir(folder)
+    staging = folder / f".{file}.tmp"
+    with open(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(staging, folder / file)
+    for old in folder.glob(stale):
+        if old.name != file:
+            with contextlib.suppress(OSError):
+                old.unlink()

@@ -15,16 +15,14 @@ of the filter fields only: ~1 s at 100k) and keeps them in its own cache folder.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
 from pathlib import Path
 
 from tools.lazy import lazy_module
 
 from tools.index.records import FILTER_FIELDS
-from tools.private import private_dir
+from tools.private import save_private_arrays
 
 np = lazy_module("numpy")
 
@@ -243,7 +241,6 @@ def file_name(name: str, stamp: int) -> str:
 
 def save(folder: Path, name: str, columns: Columns) -> None:
     """Atomically, owner-only; older column files of the collection go."""
-    folder = private_dir(folder)
     arrays = {"ids": columns.ids, "rowids": columns.rowids, "stamp": np.array([columns.stamp], np.int64),
               "format": np.array([FORMAT], np.int64),
               "keys": np.array(json.dumps(columns.keys).encode("utf-8", "surrogateescape"), dtype="S")}
@@ -255,15 +252,7 @@ def save(folder: Path, name: str, columns: Columns) -> None:
         arrays[f"{i}.list_rows"] = field.list_rows
         arrays[f"{i}.list_codes"] = field.list_codes
         arrays[f"{i}.other"] = field.other
-    file = file_name(name, columns.stamp)
-    staging = folder / f".{file}.tmp"
-    with open(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(staging, folder / file)
-    for old in folder.glob(f"{name}-*.columns.npz"):
-        if old.name != file:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    save_private_arrays(folder, file_name(name, columns.stamp), arrays, stale=f"{name}-*.columns.npz")
 
 
 def load(folder: Path, name: str, stamp: int) -> Columns | None:

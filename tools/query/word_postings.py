@@ -19,13 +19,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from tools.private import private_dir
+from tools.private import save_private_arrays
 from tools.query.text_match import B, K1, tokenize
 
 FORMAT = 2  # 2: a word anywhere and in any case counts (1 held Chroma's case-sensitive prefilter)
@@ -125,21 +124,12 @@ def file_name(name: str, stamp: int) -> str:
 
 def save(folder: Path, name: str, postings: WordPostings) -> None:
     """Atomically, owner-only; older word files of the collection go."""
-    folder = private_dir(folder)
     vocabulary = json.dumps(postings.vocabulary, ensure_ascii=False).encode("utf-8", "surrogateescape")
     arrays = {"format": np.array([FORMAT], np.int64), "stamp": np.array([postings.stamp], np.int64),
               "vocabulary": np.array(vocabulary, dtype="S"), "lengths": postings.lengths,
               "occur_offsets": postings.occur_offsets, "occur_rows": postings.occur_rows,
               "occur_counts": postings.occur_counts}
-    file = file_name(name, postings.stamp)
-    staging = folder / f".{file}.tmp"
-    with open(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(staging, folder / file)
-    for old in folder.glob(f"{name}-*.words.npz"):
-        if old.name != file:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    save_private_arrays(folder, file_name(name, postings.stamp), arrays, stale=f"{name}-*.words.npz")
 
 
 def load(folder: Path, name: str, ids: list[str], stamp: int) -> WordPostings | None:
