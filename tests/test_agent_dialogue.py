@@ -20,13 +20,18 @@ from tests.test_agent_search import FINLAND, ITALY, caption, index
 NOW = datetime(2026, 11, 22, 12, 0)
 
 
-def test_question_when_spread_then_the_answer_narrows(make_settings, library):
+def picnics(make_settings, library) -> Agent:
+    """Six captioned picnics in July 2021, alternately in Italy and Finland: a country question."""
     for i in range(6):
         where = ITALY if i % 2 == 0 else FINLAND
         photo = write_photo(library / f"p{i}.jpg", seed=i, gps=where, taken="2021:07:0%d 12:00:00" % (i + 1))
         caption(photo, "a picnic in the park with friends")
     searcher = index(make_settings(), library)
-    agent = Agent(searcher.store, searcher, now=NOW)
+    return Agent(searcher.store, searcher, now=NOW)
+
+
+def test_question_when_spread_then_the_answer_narrows(make_settings, library):
+    agent = picnics(make_settings, library)
     state = DialogueState()
     first = agent.turn(state, "that picnic in the park")
     assert first.question is not None and first.question.attribute == "country"
@@ -195,12 +200,7 @@ def test_no_question_about_a_person_after_a_boy_or_a_woman_was_named():
 
 
 def test_neither_or_dont_know_answers_the_question_and_rejects_no_photo(make_settings, library):
-    for i in range(6):
-        where = ITALY if i % 2 == 0 else FINLAND
-        photo = write_photo(library / f"p{i}.jpg", seed=i, gps=where, taken="2021:07:0%d 12:00:00" % (i + 1))
-        caption(photo, "a picnic in the park with friends")
-    searcher = index(make_settings(), library)
-    agent = Agent(searcher.store, searcher, now=NOW)
+    agent = picnics(make_settings, library)
     for said, answered in (("neither", "neither"), ("none of those", "neither"), ("I don't know", "don't know"),
                            ("not sure.", "don't know")):
         state = DialogueState()

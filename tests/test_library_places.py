@@ -19,6 +19,7 @@ import pytest
 from agent.plan import plan_to_query, rule_plan
 from evals.dated_copies import dated_copy
 from tests.conftest import FLICKR, ROOT
+from tests.test_agent_search import caption
 from tools.index.indexer import Indexer
 from tools.index.store import PhotoStore
 from tools.models.registry import Models
@@ -51,14 +52,6 @@ LIBRARY = {
         ("1107246521_d16a476380.jpg", "a black dog jumping to catch a rope toy"),
         ("1119015538_e8e796281e.jpg", "A little tan dog with large ears running through the grass")]),
 }
-
-
-def caption(photo: Path, text: str) -> None:
-    Path(f"{photo}.xmp").write_text(
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        '<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:description><rdf:Alt>'
-        f'<rdf:li xml:lang="x-default">{text}</rdf:li></rdf:Alt></dc:description>'
-        '</rdf:Description></rdf:RDF></x:xmpmeta>')
 
 
 @pytest.fixture(scope="module")
