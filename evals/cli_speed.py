@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> dict:
         base_env = {**os.environ, "RECALL_MODELS_DIR": str(tmp / "models"), "RECALL_DATA_DIR": str(tmp / "data"),
                     "RECALL_CACHE_DIR": str(tmp / "cache"), "HF_HUB_OFFLINE": "1", "RECALL_SERVICE": "off",
                     "XDG_RUNTIME_DIR": str(runtime)}
-        for name in ("RECALL_MODELS", "RECALL_DB", "RECALL_SERVICE_IDLE_S"):
+        # PYTHONDONTWRITEBYTECODE (set in some sandboxes, never by a person's shell) would make every
+        # run compile the modules changed since the last .pyc anew: the untimed first run writes them.
+        for name in ("RECALL_MODELS", "RECALL_DB", "RECALL_SERVICE_IDLE_S", "PYTHONDONTWRITEBYTECODE"):
             base_env.pop(name, None)
         log(f"[cli] indexing {args.count} captioned photos (CLIP off)")
         seconds, rc, tail = run_once(new_code, ["index", str(library), "--quick", "--db", str(tmp / "db-new")], base_env)

@@ -491,24 +491,21 @@ def people_show(who: str, db: DbOption = None, chroma_url: UrlOption = None, as_
 def status(db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
            as_json: JsonOption = False) -> None:
     """What is indexed, what was skipped and why, and which models are on."""
+    from tools.index import summary
     from tools.models.registry import model_statuses
     from tools.understand.people import PeopleBook
 
     with friendly_errors():
         settings, store, _ = _context(db, chroma_url, models_dir)
-        photos = list(store.iter_photos())
-        skipped = sorted(store.skipped_table().values(), key=lambda s: s.path)
+        skipped = summary.skipped_files(store)
         statuses = model_statuses(settings)
+        counts = summary.photo_counts(store)
         facts = {
             "index": store.location,
-            "photos": len(photos),
-            "dates": dict(Counter(p.date_source for p in photos)),
-            "with_gps": sum(p.lat is not None for p in photos),
-            "with_place": sum(p.place is not None for p in photos),
-            "with_user_text": sum(bool(p.user_text) for p in photos),
+            **{k: counts[k] for k in ("photos", "dates", "with_gps", "with_place", "with_user_text")},
             "vectors": store.vector_collections(),
-            "understood": dict(Counter(mark.rsplit("-", 1)[0] for p in photos for mark in p.analyzed)),
-            "people": len(PeopleBook(store).clusters(centroids=False)),
+            "understood": counts["understood"],
+            "people": summary.record_count(PeopleBook(store).people),
             "skipped": [s.model_dump(include={"path", "reason"}) for s in skipped],
             "models": [m.model_dump() for m in statuses],
             "last_index": store.get_meta("last_index"),

@@ -113,6 +113,32 @@ def test_a_stale_vector_file_is_not_used_and_still_nothing_is_written(indexed, t
     assert [r.score for r in fast.results] == pytest.approx([r.score for r in slow.results], abs=1e-3)
 
 
+def test_status_counts_from_sqlite_equal_what_chroma_reads(indexed, tmp_path):
+    """`recall status` counts with sqlite aggregates on the read path (no NumPy, no records
+    built); through Chroma it reads every record. Both say the same, marks and skipped files too."""
+    from tools.index import summary
+    from tools.index.records import SkippedFile
+    from tools.index.store import PhotoStore
+    from tools.understand.people import PeopleBook
+
+    settings = settings_for_a_copy(indexed, tmp_path)
+    writer = PhotoStore(settings, mode="write")
+    some = sorted(writer.iter_photos(), key=lambda r: r.path)[:3]
+    writer.upsert_photos([r.model_copy(update={"analyzed": ["faces-1", "caption-failed-1"][:i + 1]})
+                          for i, r in enumerate(some)])
+    writer.record_skipped([SkippedFile(path=str(tmp_path / "broken.jpg"), reason="not an image (truncated)")])
+    reader = PhotoStore(settings, mode="search")
+    counts = summary.photo_counts(reader)
+    assert counts == summary.photo_counts(writer)
+    assert counts["photos"] == 18 and counts["with_gps"] == 6 and counts["with_user_text"] == 12
+    assert counts["understood"] == {"faces": 3, "caption-failed": 2}
+    assert sum(counts["dates"].values()) == 18
+    assert [s.path for s in summary.skipped_files(reader)] == [str(tmp_path / "broken.jpg")]
+    assert summary.skipped_files(reader) == summary.skipped_files(writer)
+    assert summary.record_count(PeopleBook(reader).people) == summary.record_count(PeopleBook(writer).people)
+    assert reader.vector_collections() == writer.vector_collections()
+
+
 def test_the_read_path_answers_as_chroma_does(indexed, tmp_path):
     from tools.index.store import PhotoStore
 

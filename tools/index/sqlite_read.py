@@ -164,6 +164,40 @@ class ReadOnlyCollection:
     def columns(self) -> "columns_file.Columns":
         return self.client.columns(self)
 
+    # ---- counts from sqlite alone (`recall status`: no NumPy, no records built) ---------------
+    def size(self) -> int:
+        if self._segment is None:
+            return 0
+        return self.client.sql.execute("SELECT count(*) FROM embeddings WHERE segment_id = ?",
+                                       (self._segment,)).fetchone()[0]
+
+    def all_metadatas(self) -> list[dict]:
+        """Every record's metadata (a small collection's: the skipped files)."""
+        return [meta or {} for meta in self._records()[1]]
+
+    def key_counts(self, keys: list[str]) -> dict[str, int]:
+        """How many records hold each of these (scalar) metadata keys."""
+        if self._segment is None or not keys:
+            return {}
+        return dict(self.client.sql.execute(
+            "SELECT m.key, count(*) FROM embedding_metadata m JOIN embeddings e ON e.id = m.id "
+            f"WHERE e.segment_id = ? AND m.key IN ({','.join('?' * len(keys))}) GROUP BY m.key",
+            (self._segment, *keys)))
+
+    def value_counts(self, key: str, array: bool = False) -> dict:
+        """Each value of a metadata key and how many records hold it (``array``: each element of a
+        list field, counted once per record that lists it)."""
+        if self._segment is None:
+            return {}
+        table = "embedding_metadata_array" if array else "embedding_metadata"
+        counts: dict = {}
+        for *value, n in self.client.sql.execute(
+                "SELECT m.string_value, m.int_value, m.float_value, m.bool_value, count(DISTINCT m.id) "
+                f"FROM {table} m JOIN embeddings e ON e.id = m.id WHERE e.segment_id = ? AND m.key = ? "
+                "GROUP BY m.string_value, m.int_value, m.float_value, m.bool_value", (self._segment, key)):
+            counts[_value(tuple(value))] = counts.get(_value(tuple(value)), 0) + n
+        return counts
+
     def rows_where(self, where: dict | None) -> "np.ndarray | None":
         """A mask of the rows (in ``columns()`` order) that pass ``where``; None when there is none."""
         if not where:

@@ -34,6 +34,7 @@ from tools.index.folder import DiskFull
 from tools.locks import LockBusy, file_lock, held_elsewhere
 from tools.private import private_dir
 from tools.index.records import PhotoRecord, SkippedFile, path_from_metadata
+from tools.index.summary import record_count
 from tools.settings import Settings
 
 # numpy/PIL on first use (tools/lazy.py): `recall status` and `recall people` need neither
@@ -421,7 +422,7 @@ class PhotoStore:
         for collection in self.client.list_collections():
             name = collection if isinstance(collection, str) else collection.name
             if name.startswith(("clip-", "text-")):
-                out[name] = self.client.get_collection(name).count()
+                out[name] = record_count(self.client.get_collection(name))
         return out
 
     # ---- photos -----------------------------------------------------------------------------
