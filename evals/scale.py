@@ -255,7 +255,7 @@ def words_side_by_side(settings, library: L.Library, filters: list[dict], querie
     import os
 
     from tools.index.store import PhotoStore
-    from tools.query import word_postings
+    from tools.index import word_postings
     from tools.query.search import Searcher, words_from_store
     from tools.query.text_match import query_terms
 

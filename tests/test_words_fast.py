@@ -1,4 +1,4 @@
-"""The words signal on the read path (postings built once per index state, tools/query/
+"""The words signal on the read path (postings built once per index state, tools/index/
 word_postings.py) and on the Chroma path (the writer's store: its full-text index asked term by
 term) rank exactly as a plain reference does: a document counts for a query word when it holds
 it as a word, in any case, anywhere; BM25 over those documents. The reference is kept here, slow
@@ -111,21 +111,32 @@ def _word_files(folder) -> list[str]:
     return sorted(p.name for p in Path(folder).rglob("*.words.npz"))
 
 
-def test_postings_rebuilt_after_an_index_run(stores):
+def test_postings_published_by_each_index_run_and_built_by_a_reader_when_missing(stores):
+    """The writer's export saves the postings beside the other search files, so no reader builds
+    them; an index without them (an older version wrote it) gets them built in the reader's cache."""
+    from tools.index import vector_files
+
     settings, writer = stores
+    published = Path(settings.db) / vector_files.FOLDER
     reader = PhotoStore(settings, mode="search")
+    reader.photos.documents = None  # reading the documents would fail: the writer's file is loaded
     searcher = Searcher(reader, None)
     assert searcher._words("aardvark", None) == []
-    before = _word_files(settings.cache_dir)
-    assert len(before) == 1 and not _word_files(settings.db)  # the reader's cache, never the index
+    before = _word_files(published)
+    assert len(before) == 1 and not _word_files(settings.cache_dir)
     with writer.writing("words test: more"):
         writer.upsert_photos([_record(90000, "an aardvark at the zoo"), _record(4, "concatenate cat")])
+    after = _word_files(published)
+    assert len(after) == 1 and after != before  # this state's, and the stale file went
     got = searcher._words("aardvark cat", None)
     assert "w90000" in dict(got) and "w00004" in dict(got)
-    assert got == reference_words(reader, "aardvark cat", None)
-    after = _word_files(settings.cache_dir)
-    assert len(after) == 1 and after != before and not _word_files(settings.db)  # the stale file went
-    # a new reader loads the saved postings (no documents read) and ranks the same
+    assert got == reference_words(PhotoStore(settings, mode="search"), "aardvark cat", None)
+    assert not _word_files(settings.cache_dir)
+    # without the writer's file: the first reader builds the postings and keeps them in its cache
+    for name in after:
+        (published / name).unlink()
+    built = Searcher(PhotoStore(settings, mode="search"), None)._words("aardvark cat", None)
+    assert built == got and len(_word_files(settings.cache_dir)) == 1 and not _word_files(published)
     fresh = PhotoStore(settings, mode="search")
-    fresh.photos.documents = None  # reading the documents again would fail here
+    fresh.photos.documents = None
     assert Searcher(fresh, None)._words("aardvark cat", None) == got

@@ -104,6 +104,26 @@ def _read_rows(sql: sqlite3.Connection, rowids: list[int], with_metadata: bool):
     return metas, docs
 
 
+def documents_in(sql: sqlite3.Connection, segment: str | None, columns: "columns_file.Columns") -> list[str | None]:
+    """Every record's document of a segment, in ``columns`` order: one query for the documents
+    alone (reading every metadata field too is ~10x slower); a record written after the columns
+    is left out."""
+    docs: list[str | None] = [None] * len(columns)
+    if segment is None:
+        return docs
+    found = sql.execute(
+        "SELECT m.id, m.string_value FROM embedding_metadata m JOIN embeddings e ON e.id = m.id "
+        "WHERE e.segment_id = ? AND m.key = ?", (segment, DOCUMENT_KEY)).fetchall()
+    if not found or not len(columns):
+        return docs
+    rowids = np.asarray(columns.rowids, np.int64)
+    wanted = np.fromiter((rowid for rowid, _ in found), np.int64, len(found))
+    at = np.minimum(np.searchsorted(rowids, wanted), len(rowids) - 1)
+    for i in np.flatnonzero(rowids[at] == wanted).tolist():
+        docs[int(at[i])] = found[i][1]
+    return docs
+
+
 class ReadOnlyCollection:
     def __init__(self, client: "ReadOnlyClient", name: str, segment: str | None):
         self.client = client
@@ -214,22 +234,10 @@ class ReadOnlyCollection:
         return self.client.derived(self, key, columns.stamp, lambda: make(self, columns))
 
     def documents(self, columns: "columns_file.Columns") -> list[str | None]:
-        """Every record's document, in ``columns`` order: one query for the documents alone (the
-        full record cache reads every metadata field too, ~10x slower)."""
+        """Every record's document, in ``columns`` order (from the full record cache when loaded)."""
         if self._cache is not None and self._cache[0] == columns.stamp and len(self._cache[1]) == len(columns):
             return list(self._cache[3])
-        docs: list[str | None] = [None] * len(columns)
-        found = self.client.sql.execute(
-            "SELECT m.id, m.string_value FROM embedding_metadata m JOIN embeddings e ON e.id = m.id "
-            "WHERE e.segment_id = ? AND m.key = ?", (self._segment, DOCUMENT_KEY)).fetchall()
-        if not found or not len(columns):
-            return docs
-        rowids = np.asarray(columns.rowids, np.int64)
-        wanted = np.fromiter((rowid for rowid, _ in found), np.int64, len(found))
-        at = np.minimum(np.searchsorted(rowids, wanted), len(rowids) - 1)
-        for i in np.flatnonzero(rowids[at] == wanted).tolist():  # a record written after the columns: left out
-            docs[int(at[i])] = found[i][1]
-        return docs
+        return documents_in(self.client.sql, self._segment, columns)
 
     def _selected(self, ids, where, where_document) -> "np.ndarray":
         return self._select(ids, where, where_document)[0]
@@ -386,9 +394,10 @@ class ReadOnlyClient:
     def __init__(self, db: Path, immutable: bool, vectors_for: Callable[[ReadOnlyCollection], "vector_files.VectorFile"],
                  columns_for: Callable[[ReadOnlyCollection], "columns_file.Columns"] | None = None,
                  ann_for: Callable[[ReadOnlyCollection, "vector_files.VectorFile"], object] | None = None,
-                 derived_folder: Callable[[], Path | None] | None = None):
+                 derived_folder: Callable[[], Path | None] | None = None, published_folder: Path | None = None):
         self.db = Path(db)
         self.derived_folder = derived_folder or (lambda: None)
+        self.published_folder = published_folder  # the writer's search files (the words postings too)
         try:
             self.sql = connect(self.db / "chroma.sqlite3", immutable=immutable)
             rows = self.sql.execute(

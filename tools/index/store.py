@@ -148,7 +148,8 @@ def _open_to_search(settings: Settings):
                               vectors_for=lambda collection: _search_vectors(settings, collection),
                               columns_for=lambda collection: _search_columns(settings, collection),
                               ann_for=lambda collection, vectors: _search_ann(settings, collection, vectors),
-                              derived_folder=lambda: _derived_folder(settings)), None
+                              derived_folder=lambda: _derived_folder(settings),
+                              published_folder=_reader_folders(settings)[0]), None
     except UnreadableIndex:
         return _chroma_on_copy(settings), None
 
@@ -246,7 +247,9 @@ def _search_ann(settings: Settings, collection, vectors):
 
 def export_vectors(store: "PhotoStore") -> None:
     """After a write: save each vector collection whose stamp moved as a matrix beside the index,
-    so that searches read vectors without opening Chroma (tools/index/vector_files.py)."""
+    so that searches read vectors without opening Chroma (tools/index/vector_files.py), and the
+    photos' filter columns and word postings."""
+    from tools.index import word_postings  # NumPy: not for `recall status`, which imports this module
     from tools.index.sqlite_read import connect
 
     db = Path(store.settings.db)
@@ -274,6 +277,8 @@ def export_vectors(store: "PhotoStore") -> None:
                     continue  # written meanwhile (another thread): the next export catches up
                 columns_file.save(folder, name, columns)
             if not searched:
+                word_postings.publish(folder, name, sql, segments[name], columns,
+                                      still_current=lambda: stamp(name) == before)
                 continue
             vectors = vector_files.load(folder, name, before)
             previous_stamp, kept = None, None

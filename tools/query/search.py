@@ -30,7 +30,7 @@ from tools.models.registry import Models
 from tools.understand.people import people_filter
 from tools.index.records import PhotoRecord, wall_clock_ts
 from tools.index.store import PhotoStore
-from tools.query import word_postings
+from tools.index import word_postings
 from tools.query.text_match import bm25_scores, query_terms, tokenize
 
 if TYPE_CHECKING:
