@@ -251,3 +251,34 @@ def test_a_service_of_older_code_is_replaced_by_the_new_codes(served, tmp_path):
     assert status()["served"] == 1
     os.kill(new["pid"], signal.SIGTERM)
     wait_gone(new["pid"])
+
+
+def test_ask_with_the_local_llm_is_served_with_the_llm_loaded_once(served, tmp_path):
+    """`recall ask` with the real 0.5B planning: the service loads the LLM once and answers two
+    turns of a saved session as the command does on its own (same plan, same photos)."""
+    import json
+
+    from tests.test_privacy import models_with_llm
+
+    db, env, _ = served
+    models = models_with_llm(tmp_path, tmp_path / "no-clip")
+    env = dict(env, RECALL_MODELS_DIR=str(models))
+    off = dict(env, RECALL_SERVICE="off")
+    turns = [("ask", "a dog running through the water", "--json", "--new", "--session", "walk", "--db", str(db)),
+             ("ask", "it was a black dog", "--json", "--session", "walk", "--db", str(db))]
+
+    def replies(environment: dict) -> list[dict]:
+        return [json.loads(recall(environment, *turn).stdout) for turn in turns]
+
+    def essentials(reply: dict) -> tuple:
+        return reply["planner"], [r["path"] for r in reply["results"]], (reply.get("question") or {}).get("attribute")
+
+    alone = replies(off)
+    assert [r["planner"] for r in alone] == ["llm", "llm"], [r.get("notices") for r in alone]
+    assert service_status(env, db) is None
+    recall(env, "search", QUERY, "--db", str(db))  # starts this models folder's service
+    service = wait_for_service(env, db)
+    served_replies = replies(env)
+    assert [essentials(r) for r in served_replies] == [essentials(r) for r in alone]
+    assert service_status(env, db)["served"] == len(turns)
+    stop_service(env, db)
