@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
