@@ -160,20 +160,25 @@ def feedback_text(target: str, shown, looks: Looks, reject_below: float, max_rej
 
 
 # ---- one dialogue -------------------------------------------------------------------------------
-def answer_effect(agent, state, target_id: str | None, before: list[str]) -> dict:
-    """What an answer did: the agent's ranking after it, without the step-back of photos shown
-    already (which would push every earlier photo down whatever the answer said). ``kept``: the
-    target is still among the candidates; ``removed``: wrong photos of the list the question was
-    asked about that are no longer in the top 10."""
+def candidates(agent, state) -> list[str]:
+    """The agent's candidates for the dialogue's plan now, best first, without the step-back of
+    photos shown already (which would push every earlier photo down whatever the answer said)."""
     from agent.rerank import CANDIDATES, search_with_feedback
 
     found = search_with_feedback(agent.searcher, state.plan, state, k=CANDIDATES, seen=set())
     if not found and state.plan.visual:  # as Agent._relax_empty: the words matched nothing there
         found = search_with_feedback(agent.searcher, state.plan.model_copy(update={"visual": ""}), state,
                                      k=CANDIDATES, seen=set())
-    ranked = [r.id for r in found]
+    return [r.id for r in found]
+
+
+def answer_effect(agent, state, target_id: str | None, before: list[str], was_candidate: bool) -> dict:
+    """What an answer did. ``was``: the target was among the candidates when the question was
+    asked (an answer cannot lose what was never there); ``kept``: it still is; ``removed``: wrong
+    photos of the list the question was asked about that are no longer in the top 10."""
+    ranked = candidates(agent, state)
     removed = sum(1 for i in before if i != target_id and i not in ranked[:10])
-    return {"kept": target_id in ranked, "removed": removed,
+    return {"was": was_candidate, "kept": target_id in ranked, "removed": removed,
             "target_rank": ranked.index(target_id) + 1 if target_id in ranked else None}
 
 
@@ -190,7 +195,7 @@ def run_dialogue(agent, store, target_name: str, target_id: str | None, queries:
     due = False
     text = opening or queries[0]
     log_turns = []
-    asked = None  # (question, the ids it was asked about) while its answer is being given
+    asked = None  # (question, the ids it was asked about, target a candidate then) while its answer is given
     for turn in range(MAX_TURNS + 1):
         started = time.perf_counter()
         quick_at: list[float] = []
@@ -207,7 +212,7 @@ def run_dialogue(agent, store, target_name: str, target_id: str | None, queries:
                           "question": reply.question.attribute if reply.question else None,
                           "rank": shown_names.index(target_name) + 1 if hit else None})
         if asked is not None:  # this turn carried the answer to the last question
-            effect = answer_effect(agent, state, target_id, asked[1])
+            effect = answer_effect(agent, state, target_id, asked[1], asked[2])
             effect.update(attribute=asked[0].attribute, answer=text, hit=hit)
             collect["answers"].append(effect)
             log_turns[-1]["answer_effect"] = effect
@@ -222,7 +227,7 @@ def run_dialogue(agent, store, target_name: str, target_id: str | None, queries:
             collect["questions"][reply.question.attribute] = collect["questions"].get(reply.question.attribute, 0) + 1
             said = answer_of(reply.question, record) if answer_of else None
             text = said or answer(reply.question, record, looks.captions.get(target_name))
-            asked = (reply.question, [p.id for p in reply.results])
+            asked = (reply.question, [p.id for p in reply.results], target_id in candidates(agent, state))
             continue  # (c) is deferred to the next turn
         if not reply.results:
             collect["empty_turns"] += 1
@@ -273,15 +278,24 @@ def summarise(outcomes: list[dict], collect: dict) -> dict:
 
 
 def answers_summary(effects: list[dict]) -> dict:
-    """How often an answer removed wrong candidates while keeping the target, per attribute kind."""
+    """How often an answer removed wrong candidates while keeping the target, per attribute kind;
+    ``..._when_candidate``: over the answers given while the target was a candidate at all."""
+    def pct(part: int, whole: int):
+        return round(100 * part / whole, 1) if whole else None
+
     def figures(items: list[dict]) -> dict:
         n = len(items)
+        there = [e for e in items if e.get("was", True)]
         return {"answers": n,
-                "removed_wrong_kept_target_pct": round(100 * sum(1 for e in items if e["kept"] and e["removed"]) / n, 1)
-                if n else None,
-                "target_lost_pct": round(100 * sum(1 for e in items if not e["kept"]) / n, 1) if n else None,
+                "removed_wrong_kept_target_pct": pct(sum(1 for e in items if e["kept"] and e["removed"]), n),
+                "target_lost_pct": pct(sum(1 for e in items if not e["kept"]), n),
+                "target_was_candidate_pct": pct(len(there), n),
+                "kept_when_candidate_pct": pct(sum(1 for e in there if e["kept"]), len(there)),
+                "removed_wrong_kept_target_when_candidate_pct":
+                    pct(sum(1 for e in there if e["kept"] and e["removed"]), len(there)),
+                "found_by_answer_pct": pct(sum(1 for e in items if e["kept"] and not e.get("was", True)), n),
                 "removed_mean": round(sum(e["removed"] for e in items) / n, 2) if n else None,
-                "found_at_once_pct": round(100 * sum(1 for e in items if e["hit"]) / n, 1) if n else None}
+                "found_at_once_pct": pct(sum(1 for e in items if e["hit"]), n)}
 
     kinds: dict[str, list[dict]] = {}
     for effect in effects:
@@ -333,6 +347,18 @@ def llm_planner(settings, models_dir: Path, preferred: str | None, threads: int 
     return make_llm_planner(llm), path.name, None
 
 
+def understand_library(backbone: str, settings, store, models, args, out: dict, only: set[str] | None) -> None:
+    """The understanding pass (``only``: those signals; None: all, or the rest of them)."""
+    from tools.understand.analysis import Analyzer
+
+    label = f"{backbone}: understand" + (f" {'+'.join(sorted(only))}" if only else "")
+    with Phase(label, out["phases"]):
+        done = Analyzer(settings, store, models, TextProgress("understand", args.progress_every)).run(only=only)
+    seen = out["index"][backbone]
+    seen.update(understanding_seconds=round(seen.get("understanding_seconds", 0) + done.seconds, 1), off=done.off,
+                **{k: seen.get(k, 0) + getattr(done, k) for k in ("texts", "labels", "objects")})
+
+
 def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | None, args, out: dict,
                  understand: bool = False) -> None:
     """Index a copy of the library for one backbone and run the planners' dialogues on it
@@ -348,13 +374,9 @@ def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | N
     with Phase(f"{backbone}: index", out["phases"]):
         report = Indexer(settings, store, models, TextProgress("index", args.progress_every)).run([folder])
     out["index"][backbone] = {"photos": report.new, "seconds": round(report.seconds, 1), "clip": report.clip}
+    first = {"faces", "objects"} if understand and args.faces_objects_first else None
     if understand:
-        from tools.understand.analysis import Analyzer
-
-        with Phase(f"{backbone}: understand", out["phases"]):
-            done = Analyzer(settings, store, models, TextProgress("understand", args.progress_every)).run()
-        out["index"][backbone].update(understanding_seconds=round(done.seconds, 1), off=done.off,
-                                      texts=done.texts, labels=done.labels, objects=done.objects)
+        understand_library(backbone, settings, store, models, args, out, only=first)
     ids = {Path(r.path).name: r.id for r in store.iter_photos()}
     text_model = models.text()
     if text_model is None:
@@ -369,6 +391,13 @@ def run_backbone(backbone: str, settings, folder: Path, sidecar_caption: int | N
     targets = random.Random(args.seed).sample(paths, min(args.targets, len(paths)))
     out["library_size"], out["targets"] = len(library), len(targets)
     results = out["planners"]
+    if first:  # today's figure before the scene, colour and OCR signals, then the same dialogues after them
+        from agent.dialogue import rules_planner
+
+        name = f"{backbone} (faces+objects)/rules"
+        results[name] = run_planner(name, rules_planner, store, searcher, targets, ids, library, looks, args,
+                                    out["phases"])
+        understand_library(backbone, settings, store, models, args, out, only=None)
     if args.planner in ("rules", "both"):
         from agent.dialogue import rules_planner
 
@@ -434,6 +463,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="captions: one caption per photo in a sidecar; clip: pixels only (when weights exist); "
                              "pixels: no sidecars, no CLIP, faces/objects/scenes/colour/OCR")
     parser.add_argument("--clip-model", default=defaults.clip_model, help="CLIP folder name under models/clip")
+    parser.add_argument("--faces-objects-first", action="store_true",
+                        help="pixels backbone: run the rules dialogues after faces and objects only (today's "
+                             "figure), then after the scene, colour and OCR signals too, from one index")
     parser.add_argument("--without-floors", action="store_true",
                         help="pixels backbone: also run the rules dialogues with every tag trusted (no tag floors)")
     parser.add_argument("--library", choices=["flickr", "phone"], default="flickr",
@@ -523,7 +555,10 @@ def print_summary(out: dict) -> None:
         if answers and answers["answers"]:
             print(f"{name}: {answers['answers']} answers: removed wrong candidates and kept the target "
                   f"{answers['removed_wrong_kept_target_pct']}%, lost the target {answers['target_lost_pct']}%, "
-                  f"found it at once {answers['found_at_once_pct']}%")
+                  f"found it at once {answers['found_at_once_pct']}%; the target was a candidate when asked "
+                  f"{answers['target_was_candidate_pct']}%, and then kept {answers['kept_when_candidate_pct']}% "
+                  f"(removed wrong ones too {answers['removed_wrong_kept_target_when_candidate_pct']}%); "
+                  f"brought in by the answer {answers['found_by_answer_pct']}%")
         if result.get("summary", {}).get("by_memory"):
             print(f"{name}: by memory " + "; ".join(f"{k} {v['targets']}: {v['hits_by_turn_2_pct']}/{v['hits_by_turn_5_pct']}"
                                                    for k, v in result["summary"]["by_memory"].items()))
