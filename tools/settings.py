@@ -5,7 +5,8 @@ variables prefixed ``RECALL_`` (any case) and the defaults below. Paths default 
 directory (platformdirs), as a desktop tool should.
 
 A plain pydantic model reads the environment here rather than pydantic-settings, whose import
-(asyncio, dataclasses, its sources) cost ~60-200 ms of every cold command: `recall status` has 0.4 s.
+(asyncio, dataclasses, its sources) cost ~60-200 ms of every cold command, where `recall status`
+has 0.4 s in all.
 """
 from __future__ import annotations
 

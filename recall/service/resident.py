@@ -55,7 +55,7 @@ class Resident:
 
     def settings(self, load, **overrides):
         """``load(**overrides)``, made once per environment, working folder (relative paths) and
-        overrides: reading them takes pydantic-settings ~10 ms."""
+        overrides: reading and checking them takes a few ms a command."""
         key = (tuple(sorted(os.environ.items())), os.getcwd(), tuple(sorted((k, str(v)) for k, v in overrides.items())))
         with self._lock:
             if key not in self._settings:

@@ -215,7 +215,8 @@ class ReadOnlyCollection:
                 "SELECT m.string_value, m.int_value, m.float_value, m.bool_value, count(DISTINCT m.id) "
                 f"FROM {table} m JOIN embeddings e ON e.id = m.id WHERE e.segment_id = ? AND m.key = ? "
                 "GROUP BY m.string_value, m.int_value, m.float_value, m.bool_value", (self._segment, key)):
-            counts[_value(tuple(value))] = counts.get(_value(tuple(value)), 0) + n
+            key_value = _value(tuple(value))
+            counts[key_value] = counts.get(key_value, 0) + n
         return counts
 
     def rows_where(self, where: dict | None) -> "np.ndarray | None":
