@@ -290,6 +290,7 @@ def ask(text: Annotated[Optional[str], typer.Argument(help="what you remember, o
         new: Annotated[bool, typer.Option("--new", help="start the session afresh")] = False,
         k: Annotated[int, typer.Option("-k", help="photos to show", min=1, max=100)] = 10,
         no_llm: Annotated[bool, typer.Option("--no-llm", help="plan with rules only")] = False,
+        stream: Annotated[bool, typer.Option("--stream", help='with --json: the rules\' reply first, on a line of its own marked "quick": true, then the LLM\'s')] = False,
         db: DbOption = None, chroma_url: UrlOption = None, models_dir: ModelsOption = None,
         as_json: JsonOption = False) -> None:
     """Talk to the agent: a vague memory, answers to its questions, "#3 is close", "not 1 or 2"."""
@@ -319,6 +320,8 @@ def ask(text: Annotated[Optional[str], typer.Argument(help="what you remember, o
 
         def show_quick(first) -> None:  # the rules' results at once; the LLM's follow if they differ
             quick.append(first)
+            if as_json and stream:
+                json_line({"quick": True, "session": session, **first.model_dump(mode="json")})
             if not as_json and first.results:
                 print_reply(first)
                 err.print("[dim]refining with the local LLM...[/]", highlight=False)
@@ -400,7 +403,12 @@ def chat(session: Annotated[str, typer.Option("--session", help="dialogue name; 
         from .chat.app import RecallApp
         from .chat.engine import ChatEngine
 
-        engine = ChatEngine(settings, session=session, no_llm=no_llm, new=new)
+        from .service.address import service_setting
+
+        index_args = [word for name, value in (("--db", db), ("--chroma-url", chroma_url), ("--models-dir", models_dir))
+                      if value is not None for word in (name, str(value))]
+        engine = ChatEngine(settings, session=session, no_llm=no_llm, new=new,
+                            service_args=index_args if service_setting() == "auto" else None)
         chat_app = RecallApp(engine, index_paths=[p.expanduser() for p in index_paths or []])
         chat_app.run()
         if chat_app.errors:

@@ -59,7 +59,7 @@ def error_line(text: str) -> None:
 
 def json_line(value: object) -> None:
     """One JSON object on one line (``--json`` output is a stream of these)."""
-    print(json.dumps(json_safe(value), ensure_ascii=False, default=str))
+    print(json.dumps(json_safe(value), ensure_ascii=False, default=str), flush=True)  # a reader may stream them
 
 
 def json_document(value: object) -> None:

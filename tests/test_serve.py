@@ -282,3 +282,59 @@ def test_ask_with_the_local_llm_is_served_with_the_llm_loaded_once(served, tmp_p
     assert [essentials(r) for r in served_replies] == [essentials(r) for r in alone]
     assert service_status(env, db)["served"] == len(turns)
     stop_service(env, db)
+
+
+class _CancelledMeanwhile:
+    """A turn cancelled while the service ran it: not yet when it starts, then cancelled."""
+
+    def check(self) -> None:
+        pass
+
+    cancelled = True
+
+
+def test_chat_turns_are_answered_by_the_running_service(served, monkeypatch):
+    """`recall chat` shares a running service: its turns go there (counted by the service) with
+    the same photos as a turn run in the chat itself, continue the session the service keeps, a
+    turn cancelled meanwhile leaves the session file as it was, and when the service goes away
+    the next turn runs in the chat."""
+    from agent.state import session_path
+    from recall.chat.engine import CancelToken, ChatEngine, TurnCancelled
+    from tools.settings import load_settings
+
+    db, env, _ = served
+    for name in set(os.environ) - set(env):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(db=db)
+    index_args = ["--db", str(db)]
+    stop_service(env, db)
+    alone = ChatEngine(settings, session="chat-alone", new=True, no_llm=True, service_args=index_args)
+    alone.open()
+    assert not alone.via_service  # none runs: the chat's own models
+    mine = alone.turn(QUERY, CancelToken(), alone.next_turn_id())
+
+    recall(env, "search", QUERY, "--db", str(db))  # a shell's search starts the index's service
+    service = wait_for_service(env, db)
+    shared = ChatEngine(settings, session="chat-shared", new=True, no_llm=True, service_args=index_args)
+    shared.open()
+    assert shared.via_service and shared.load_llm() is None and shared.llm_label == "LLM: recall serve's"
+    first = shared.turn(QUERY, CancelToken(), shared.next_turn_id())
+    assert [p.path for p in first.reply.results] == [p.path for p in mine.reply.results] and first.reply.results
+    assert first.reply.message == mine.reply.message
+    feedback = shared.turn("#1 is close", CancelToken(), shared.next_turn_id())
+    assert feedback.reply.results and [t.user for t in shared.history().turns] == [QUERY, "#1 is close"]
+    assert service_status(env, db)["served"] == service["served"] + 2
+
+    path = session_path(settings.sessions_path, "chat-shared")
+    before = path.read_bytes()
+    with pytest.raises(TurnCancelled):
+        shared.turn("not 2", _CancelledMeanwhile(), shared.next_turn_id())
+    assert path.read_bytes() == before  # the service saved its turn; the chat put the file back
+    assert service_status(env, db)["served"] == service["served"] + 3
+
+    stop_service(env, db)
+    later = shared.turn("a dog in the water", CancelToken(), shared.next_turn_id())
+    assert not shared.via_service and later.reply.results
+    assert [t.user for t in shared.history().turns] == [QUERY, "#1 is close", "a dog in the water"]

@@ -142,7 +142,7 @@ class RecallApp(PhotoActions, VoiceActions, LibraryActions, App):
         gc.freeze()
         gc.set_threshold(700, 10, 1000)
         self.set_interval(60, self._collect_when_idle)
-        self.status.show_llm("LLM: on" if self.engine.has_llm else "rules (no LLM)")
+        self.status.show_llm(self.engine.llm_label)
         if note:
             self.conversation.add("notice", note)
         if self.engine.has_llm and not self.busy:

@@ -17,7 +17,9 @@ from pydantic import BaseModel
 
 from agent.dialogue import Agent, AgentReply, rules_planner
 from agent.plan import PlanContext
-from agent.state import DialogueState, adopt_legacy_sessions, load_state, save_state, session_lock
+from agent.state import (DialogueState, adopt_legacy_sessions, load_state, save_state, session_lock,
+                         session_path)
+from tools.private import write_private
 from tools.settings import Settings
 
 
@@ -76,8 +78,14 @@ class TurnResult(BaseModel):
 
 
 class ChatEngine:
-    def __init__(self, settings: Settings, session: str = "chat", no_llm: bool = False, new: bool = False):
+    def __init__(self, settings: Settings, session: str = "chat", no_llm: bool = False, new: bool = False,
+                 service_args: list[str] | None = None):
+        """``service_args``: the index options as `recall chat` was given them (--db ...), when a
+        running `recall serve` of that index may answer the turns (recall/chat/service_turns.py);
+        None: every turn runs here."""
         self.settings = settings
+        self.service_args = service_args
+        self.via_service = False  # the turns go to the index's running service
         self.session = session
         self.no_llm = no_llm
         self.store = self.models = self.searcher = None
@@ -103,10 +111,16 @@ class ChatEngine:
         self.models = Models(self.settings)
         self.searcher = Searcher(self.store, self.models)
         adopt_legacy_sessions(self.settings.legacy_sessions_path, self.settings.sessions_path, self.store.all_ids)
+        if self.service_args is not None:
+            from .service_turns import service_running
+
+            self.via_service = service_running(self.service_args)
         return self.facts()
 
     def warm(self) -> None:
         """Load the sentence embedder now, so the first message does not wait for it."""
+        if self.via_service:
+            return  # the service's is loaded
         text_model = self.models.text()
         if text_model is not None:
             text_model.embed(["warm up"])
@@ -116,12 +130,16 @@ class ChatEngine:
         named anything place-like)."""
         from tools.places import geo
 
-        geo.preload()
+        if not self.via_service:
+            geo.preload()
 
     def load_llm(self) -> str | None:
         """Load the local LLM (seconds to load its weights); a note when there is none."""
         from ..local_llm import choose_planner
 
+        if self.via_service:
+            self.llm_ready.set()
+            return None
         try:
             planner, phraser, note = choose_planner(self.settings, self.no_llm, load="now")
         except Exception as error:  # noqa: BLE001 - a model that fails to load leaves the rules
@@ -142,6 +160,13 @@ class ChatEngine:
     @property
     def has_llm(self) -> bool:
         return self.planner is not rules_planner
+
+    @property
+    def llm_label(self) -> str:
+        """What the status bar says of the planner."""
+        if self.via_service:
+            return "LLM: recall serve's"
+        return "LLM: on" if self.has_llm else "rules (no LLM)"
 
     def facts(self) -> LibraryFacts:
         from tools.models.registry import ANALYZER_SWITCHES, model_statuses
@@ -183,6 +208,11 @@ class ChatEngine:
     def turn(self, text: str, token: CancelToken, turn_id: int, shown: int = 10,
              on_quick: Callable[[TurnResult], None] | None = None) -> TurnResult:
         """One turn: the rules' reply to ``on_quick`` at once, then the LLM's (when loaded)."""
+        if self.via_service:
+            result = self._service_turn(text, token, turn_id, shown, on_quick)
+            if result is not None:
+                return result
+            self.via_service = False  # it went away: turns run here from now (rules until an LLM loads)
         with self._turn_lock:
             token.check()
             with session_lock(self.settings.sessions_path, self.session):
@@ -202,6 +232,36 @@ class ChatEngine:
                 self._fresh = False
                 self._rules_only_turn = None if planner is not rules_planner or self.no_llm else (before, text, shown)
                 return TurnResult(turn_id=turn_id, text=text, reply=reply, refined=planner is not rules_planner)
+
+    def _service_turn(self, text: str, token: CancelToken, turn_id: int, shown: int,
+                      on_quick: Callable[[TurnResult], None] | None) -> TurnResult | None:
+        """The turn as the index's service answers it (None: no service answered). The service
+        keeps the session as `recall ask` does; a turn cancelled meanwhile puts the file back."""
+        from .service_turns import ask_args, service_turn
+
+        with self._turn_lock:
+            token.check()
+            path = session_path(self.settings.sessions_path, self.session)
+            before = path.read_bytes() if path.is_file() else None
+
+            def quick(reply: AgentReply) -> None:
+                token.check()
+                if on_quick is not None:
+                    on_quick(TurnResult(turn_id=turn_id, text=text, reply=reply))
+
+            reply = service_turn(ask_args(text, self.session, shown, self._fresh, self.no_llm, self.service_args),
+                                 on_quick=quick)
+            if reply is None:
+                return None
+            if token.cancelled:
+                with session_lock(self.settings.sessions_path, self.session):
+                    if before is None:
+                        path.unlink(missing_ok=True)
+                    else:
+                        write_private(path, before)
+                raise TurnCancelled()
+            self._fresh = False
+            return TurnResult(turn_id=turn_id, text=text, reply=reply, refined=reply.planner != "rules")
 
     def refine_last(self, token: CancelToken, turn_id: int) -> TurnResult | None:
         """Once the LLM is loaded: the last turn, planned by the rules because the LLM was still

@@ -84,7 +84,22 @@ def _encoding(stream) -> list[str] | None:
         return None
 
 
-def _through_service(args: list[str], start: bool = True) -> int | None:
+def run_in_service(args: list[str], stdin: int, stdout: int, stderr: int) -> int | None:
+    """A command run by the index's running service with these descriptors as its standard
+    streams (`recall chat`'s turns: pipes, never the app's terminal), or None when no service
+    answers: the caller runs it itself. Never starts a service."""
+    streams = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
+    return _through_service(args, start=False, fds=(stdin, stdout, stderr),
+                            encodings={name: ["utf-8", "strict"] for name in streams})
+
+
+def service_running(args: list[str]) -> bool:
+    found = ask_service(args, "status")
+    return bool(found and found.get("ok"))
+
+
+def _through_service(args: list[str], start: bool = True, fds: tuple[int, int, int] = (0, 1, 2),
+                     encodings: dict | None = None) -> int | None:
     """The command's exit code from the service, or None: run it here (a service is started or
     replaced where needed, when ``start``)."""
     key = service_key(args)
@@ -104,12 +119,12 @@ def _through_service(args: list[str], start: bool = True) -> int | None:
         return None
     request = {"op": "run", "version": code_version(), "key": key, "args": args, "argv0": sys.argv[0],
                "prog": program_name(), "cwd": os.getcwd(), "env": dict(os.environ),
-               "encodings": {"stdin": _encoding(sys.stdin), "stdout": _encoding(sys.stdout),
-                             "stderr": _encoding(sys.stderr)}}
+               "encodings": encodings or {"stdin": _encoding(sys.stdin), "stdout": _encoding(sys.stdout),
+                                          "stderr": _encoding(sys.stderr)}}
     try:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
+        socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], list(fds))
         answer = _read_line(conn)
     except socket.timeout:
         conn.close()
