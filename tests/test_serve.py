@@ -280,7 +280,13 @@ def test_ask_with_the_local_llm_is_served_with_the_llm_loaded_once(served, tmp_p
     service = wait_for_service(env, db)
     served_replies = replies(env)
     assert [essentials(r) for r in served_replies] == [essentials(r) for r in alone]
-    assert service_status(env, db)["served"] == len(turns)
+    assert service_status(env, db)["served"] == service["served"] + len(turns)
+    # --stream: the rules' reply on a line of its own first (what `recall chat` shows at once), then the LLM's
+    lines = recall(env, "ask", "a dog in the water", "--json", "--stream", "--new", "--session", "streamed",
+                   "--db", str(db)).stdout.splitlines()
+    first, last = json.loads(lines[0]), json.loads(lines[-1])
+    assert len(lines) == 2 and first["quick"] and first["planner"] == "rules" and last["planner"] == "llm"
+    assert "quick" not in last and first["results"] and last["results"]
     stop_service(env, db)
 
 
@@ -315,11 +321,14 @@ def test_chat_turns_are_answered_by_the_running_service(served, monkeypatch):
     assert not alone.via_service  # none runs: the chat's own models
     mine = alone.turn(QUERY, CancelToken(), alone.next_turn_id())
 
-    recall(env, "search", QUERY, "--db", str(db))  # a shell's search starts the index's service
+    # a shell's search starts the index's service; the shell has not imported tools/models, which
+    # sets HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE in every process that does (the chat's too)
+    shell = {k: v for k, v in env.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    recall(shell, "search", QUERY, "--db", str(db))
     service = wait_for_service(env, db)
     shared = ChatEngine(settings, session="chat-shared", new=True, no_llm=True, service_args=index_args)
     shared.open()
-    assert shared.via_service and shared.load_llm() is None and shared.llm_label == "LLM: recall serve's"
+    assert shared.via_service and shared.load_llm() is None and shared.llm_label == "via recall serve"
     first = shared.turn(QUERY, CancelToken(), shared.next_turn_id())
     assert [p.path for p in first.reply.results] == [p.path for p in mine.reply.results] and first.reply.results
     assert first.reply.message == mine.reply.message
@@ -337,4 +346,5 @@ def test_chat_turns_are_answered_by_the_running_service(served, monkeypatch):
     stop_service(env, db)
     later = shared.turn("a dog in the water", CancelToken(), shared.next_turn_id())
     assert not shared.via_service and later.reply.results
+    assert any("no longer answers" in n for n in later.reply.notices) and shared.llm_label == "rules (no LLM)"
     assert [t.user for t in shared.history().turns] == [QUERY, "#1 is close", "a dog in the water"]

@@ -234,6 +234,7 @@ class RecallApp(PhotoActions, VoiceActions, LibraryActions, App):
             return
         self.busy = False
         self.conversation.thinking(None)
+        self.status.show_llm(self.engine.llm_label)  # a service that went away: the chat answers itself now
         reply = result.reply
         before = [p.id for p in self.reply.results] if self.reply is not None else None
         if self._answered and result.text == self._last_text:  # the LLM's second reading of words answered

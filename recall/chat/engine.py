@@ -86,6 +86,7 @@ class ChatEngine:
         self.settings = settings
         self.service_args = service_args
         self.via_service = False  # the turns go to the index's running service
+        self._service_notices: set[str] = set()
         self.session = session
         self.no_llm = no_llm
         self.store = self.models = self.searcher = None
@@ -165,7 +166,7 @@ class ChatEngine:
     def llm_label(self) -> str:
         """What the status bar says of the planner."""
         if self.via_service:
-            return "LLM: recall serve's"
+            return "via recall serve"
         return "LLM: on" if self.has_llm else "rules (no LLM)"
 
     def facts(self) -> LibraryFacts:
@@ -208,11 +209,20 @@ class ChatEngine:
     def turn(self, text: str, token: CancelToken, turn_id: int, shown: int = 10,
              on_quick: Callable[[TurnResult], None] | None = None) -> TurnResult:
         """One turn: the rules' reply to ``on_quick`` at once, then the LLM's (when loaded)."""
+        gone = None
         if self.via_service:
             result = self._service_turn(text, token, turn_id, shown, on_quick)
             if result is not None:
                 return result
-            self.via_service = False  # it went away: turns run here from now (rules until an LLM loads)
+            self.via_service = False  # it went away: turns run here from now, planned by the rules
+            gone = "recall serve no longer answers: this chat plans its turns itself now, with rules"
+        result = self._local_turn(text, token, turn_id, shown, on_quick)
+        if gone:
+            result.reply.notices.append(gone)
+        return result
+
+    def _local_turn(self, text: str, token: CancelToken, turn_id: int, shown: int,
+                    on_quick: Callable[[TurnResult], None] | None) -> TurnResult:
         with self._turn_lock:
             token.check()
             with session_lock(self.settings.sessions_path, self.session):
@@ -261,6 +271,10 @@ class ChatEngine:
                         write_private(path, before)
                 raise TurnCancelled()
             self._fresh = False
+            # `recall ask` repeats its planner's note ("no local LLM: ...") every turn: once is enough here
+            fresh_notices = [n for n in reply.notices if n not in self._service_notices]
+            self._service_notices.update(fresh_notices)
+            reply = reply.model_copy(update={"notices": fresh_notices})
             return TurnResult(turn_id=turn_id, text=text, reply=reply, refined=reply.planner != "rules")
 
     def refine_last(self, token: CancelToken, turn_id: int) -> TurnResult | None:

@@ -23,6 +23,9 @@ VALUE_OPTIONS = ("--chroma-url",)
 # Environment that decides where the defaults point (platformdirs reads these).
 LOCATION_ENV = ("HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "HF_HOME", "HF_HUB_OFFLINE",
                 "TRANSFORMERS_OFFLINE")
+# What tools/models sets when a process imports it (os.environ.setdefault): a shell's client,
+# which has not, and `recall chat`, which has, must name the same service.
+IMPORT_DEFAULTS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 # Settings of the service itself, not of the index: they do not make another service.
 SERVICE_ENV = ("RECALL_SERVICE", "RECALL_SERVICE_IDLE_S", "RECALL_DEBUG")
 # What the code's version is made of: a changed file here means a service started before it is old.
@@ -92,6 +95,7 @@ def service_key(args: list[str], env: dict[str, str] | None = None) -> str | Non
         return None
     parts = [code_root(), f"uid={os.getuid()}"]
     parts += [f"{k}={v}" for k, v in sorted(options.items())]
+    env = {**IMPORT_DEFAULTS, **env}
     for name in sorted(env):
         if (name.startswith("RECALL_") and name not in SERVICE_ENV) or name in LOCATION_ENV:
             value = env[name]
