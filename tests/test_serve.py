@@ -342,9 +342,11 @@ def test_chat_turns_are_answered_by_the_running_service(served, monkeypatch):
         shared.turn("not 2", _CancelledMeanwhile(), shared.next_turn_id())
     assert path.read_bytes() == before  # the service saved its turn; the chat put the file back
     assert service_status(env, db)["served"] == service["served"] + 3
+    dashed = shared.turn("--help", CancelToken(), shared.next_turn_id())  # words, not an option of `ask`
+    assert shared.via_service and dashed.reply.message and service_status(env, db)["served"] == service["served"] + 4
 
     stop_service(env, db)
     later = shared.turn("a dog in the water", CancelToken(), shared.next_turn_id())
     assert not shared.via_service and later.reply.results
     assert any("no longer answers" in n for n in later.reply.notices) and shared.llm_label == "rules (no LLM)"
-    assert [t.user for t in shared.history().turns] == [QUERY, "#1 is close", "a dog in the water"]
+    assert [t.user.strip() for t in shared.history().turns] == [QUERY, "#1 is close", "--help", "a dog in the water"]

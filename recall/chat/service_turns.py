@@ -25,7 +25,9 @@ class ServiceTurnError(RuntimeError):
 
 
 def ask_args(text: str, session: str, shown: int, fresh: bool, no_llm: bool, index_args: list[str]) -> list[str]:
-    return ["ask", text, "--json", "--stream", "--session", session, "-k", str(shown),
+    # A leading space keeps words such as "-1 is wrong" or "--help" the text, not options.
+    said = f" {text}" if text.startswith("-") else text
+    return ["ask", said, "--json", "--stream", "--session", session, "-k", str(shown),
             *(["--new"] if fresh else []), *(["--no-llm"] if no_llm else []), *index_args]
 
 
