@@ -319,12 +319,21 @@ class Agent:
             return self._show_burst(call, state, shown_before)
         return self._run_other_tool(call, state, shown_before), None
 
+    @staticmethod
+    def _on_screen(number: int, state: DialogueState, shown_before: list[str]) -> str | None:
+        """The id of photo #``number`` of the list shown, now the one the dialogue refers to; None
+        when there is no such number on screen."""
+        if not 1 <= number <= len(shown_before):
+            return None
+        photo_id = shown_before[number - 1]
+        state.refer([photo_id])
+        return photo_id
+
     def _show_burst(self, call: ShowBurst, state: DialogueState,
                     shown_before: list[str]) -> tuple[str, list[SearchResult] | None]:
-        if not 1 <= call.photo <= len(shown_before):
+        photo_id = self._on_screen(call.photo, state, shown_before)
+        if photo_id is None:
             return f"There is no #{call.photo} on screen.", None
-        photo_id = shown_before[call.photo - 1]
-        state.refer([photo_id])
         frames = burst_frames(self.searcher, photo_id)
         if not frames:
             return f"#{call.photo} is a single photo, not one of a burst.", None
@@ -332,10 +341,9 @@ class Agent:
 
     def _same_event(self, call: SameEvent, state: DialogueState,
                     shown_before: list[str]) -> tuple[str, list[SearchResult] | None]:
-        if not 1 <= call.photo <= len(shown_before):
+        photo_id = self._on_screen(call.photo, state, shown_before)
+        if photo_id is None:
             return f"There is no #{call.photo} on screen.", None
-        photo_id = shown_before[call.photo - 1]
-        state.refer([photo_id])
         record = self.store.get_photos([photo_id]).get(photo_id)
         if record is None or not record.event_id:
             return (f"#{call.photo} has no date from a camera, so I cannot tell which occasion it is from.",

@@ -402,13 +402,11 @@ def chat(session: Annotated[str, typer.Option("--session", help="dialogue name; 
                             "or `recall chat --index PATH` makes it while you chat")
         from .chat.app import RecallApp
         from .chat.engine import ChatEngine
-
         from .service.address import service_setting
 
-        index_args = [word for name, value in (("--db", db), ("--chroma-url", chroma_url), ("--models-dir", models_dir))
-                      if value is not None for word in (name, str(value))]
+        shared = service_setting() == "auto"  # a running `recall serve` of this index may answer the turns
         engine = ChatEngine(settings, session=session, no_llm=no_llm, new=new,
-                            service_args=index_args if service_setting() == "auto" else None)
+                            service_args=_index_args(db, chroma_url, models_dir) if shared else None)
         chat_app = RecallApp(engine, index_paths=[p.expanduser() for p in index_paths or []])
         chat_app.run()
         if chat_app.errors:
@@ -540,6 +538,12 @@ def doctor(db: DbOption = None, chroma_url: UrlOption = None, models_dir: Models
             raise typer.Exit(1)
 
 
+def _index_args(db, chroma_url, models_dir) -> list[str]:
+    """The index options as the person gave them: a service is keyed by them (recall/service/address.py)."""
+    return [word for name, value in (("--db", db), ("--chroma-url", chroma_url), ("--models-dir", models_dir))
+            if value is not None for word in (name, str(value))]
+
+
 # ---- serve (the resident service: recall/service/) ------------------------------------------------
 @app.command()
 def serve(idle: Annotated[Optional[float], typer.Option("--idle", min=1, help="exit after this many seconds without a command (default 900; env RECALL_SERVICE_IDLE_S)")] = None,
@@ -557,8 +561,7 @@ def serve(idle: Annotated[Optional[float], typer.Option("--idle", min=1, help="e
     """
     from .service import client
 
-    index_args = [word for name, value in (("--db", db), ("--chroma-url", chroma_url), ("--models-dir", models_dir))
-                  if value is not None for word in (name, str(value))]
+    index_args = _index_args(db, chroma_url, models_dir)
     with friendly_errors():
         if show_status or stop:
             answer = client.ask_service(index_args, "status" if show_status else "stop")

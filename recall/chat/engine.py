@@ -113,7 +113,7 @@ class ChatEngine:
         self.searcher = Searcher(self.store, self.models)
         adopt_legacy_sessions(self.settings.legacy_sessions_path, self.settings.sessions_path, self.store.all_ids)
         if self.service_args is not None:
-            from .service_turns import service_running
+            from ..service.client import service_running
 
             self.via_service = service_running(self.service_args)
         return self.facts()

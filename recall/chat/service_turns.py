@@ -31,12 +31,6 @@ def ask_args(text: str, session: str, shown: int, fresh: bool, no_llm: bool, ind
             *(["--new"] if fresh else []), *(["--no-llm"] if no_llm else []), *index_args]
 
 
-def service_running(index_args: list[str]) -> bool:
-    from recall.service.client import service_running as running
-
-    return running(index_args)
-
-
 def service_turn(args: list[str], on_quick: Callable[[AgentReply], None] | None = None) -> AgentReply | None:
     """The final reply of ``args`` (from :func:`ask_args`) run by the service, ``on_quick`` called
     with the rules' reply as it arrives; None when no service answered (nothing ran)."""

@@ -88,9 +88,8 @@ def run_in_service(args: list[str], stdin: int, stdout: int, stderr: int) -> int
     """A command run by the index's running service with these descriptors as its standard
     streams (`recall chat`'s turns: pipes, never the app's terminal), or None when no service
     answers: the caller runs it itself. Never starts a service."""
-    streams = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
     return _through_service(args, start=False, fds=(stdin, stdout, stderr),
-                            encodings={name: ["utf-8", "strict"] for name in streams})
+                            encodings={name: ["utf-8", "strict"] for name in ("stdin", "stdout", "stderr")})
 
 
 def service_running(args: list[str]) -> bool:
@@ -108,12 +107,8 @@ def _through_service(args: list[str], start: bool = True, fds: tuple[int, int, i
     address = address_for(key, create=True)
     if address is None:
         return None
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.settimeout(ANSWER_S)
-    try:
-        conn.connect(address.socket)
-    except OSError:  # no socket, or nobody behind it (a service that died)
-        conn.close()
+    conn = _connect(address)
+    if conn is None:  # no socket, or nobody behind it (a service that died)
         if start:
             start_service(address, args)
         return None
@@ -295,15 +290,26 @@ def ask_service(args: list[str], op: str, env: dict[str, str] | None = None) -> 
     """A ``status`` or ``stop`` answer from the service of the index these arguments name."""
     key = service_key(args, env)
     address = address_for(key, create=True, env=env) if key else None
-    if address is None:
+    conn = _connect(address) if address is not None else None
+    if conn is None:
         return None
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.settimeout(ANSWER_S)
     try:
-        conn.connect(address.socket)
         conn.sendall(json.dumps({"op": op}).encode() + b"\n")
         return _read_line(conn)
     except (OSError, ValueError):
         return None
     finally:
         conn.close()
+
+
+def _connect(address: Address) -> socket.socket | None:
+    """A connection to the service's socket (timing out after ``ANSWER_S``), or None: no socket,
+    or nobody behind it."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(ANSWER_S)
+    try:
+        conn.connect(address.socket)
+    except OSError:
+        conn.close()
+        return None
+    return conn

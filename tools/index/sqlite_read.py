@@ -384,6 +384,15 @@ class ReadOnlyCollection:
     add = upsert = update = delete = modify = _refuse
 
 
+def _at_stamp(kept: dict, collection: ReadOnlyCollection, make: Callable[[ReadOnlyCollection], object]):
+    """``kept[collection.name]`` while its ``stamp`` is the collection's, else ``make(collection)``
+    kept in its place (the index changed since)."""
+    found = kept.get(collection.name)
+    if found is None or found.stamp != collection.stamp():
+        found = kept[collection.name] = make(collection)
+    return found
+
+
 class ReadOnlyClient:
     """Chroma's client calls the store makes, answered from the sqlite file read-only.
 
@@ -438,18 +447,10 @@ class ReadOnlyClient:
         return sorted(self._segments)
 
     def vectors(self, collection: ReadOnlyCollection) -> vector_files.VectorFile:
-        stamp = collection.stamp()
-        found = self._vectors.get(collection.name)
-        if found is None or found.stamp != stamp:
-            found = self._vectors[collection.name] = self._vectors_for(collection)
-        return found
+        return _at_stamp(self._vectors, collection, self._vectors_for)
 
     def columns(self, collection: ReadOnlyCollection) -> columns_file.Columns:
-        stamp = collection.stamp()
-        found = self._columns.get(collection.name)
-        if found is None or found.stamp != stamp:
-            found = self._columns[collection.name] = self._columns_for(collection)
-        return found
+        return _at_stamp(self._columns, collection, self._columns_for)
 
     def build_columns(self, collection: ReadOnlyCollection, previous=None) -> columns_file.Columns:
         return columns_file.build(self.sql, collection._segment, collection.stamp(),
