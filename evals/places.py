@@ -40,9 +40,11 @@ def _hit(found, lat: float, lon: float, geo) -> tuple[bool, float | None]:
 def _in_curated(phrase: str, geo, landmarks) -> bool:
     """Whether the curated file names the phrase, read as the resolver reads it (the whole
     phrase, without its article, or without " National Park" and the like)."""
-    keys = geo._key_variants(phrase)
-    keys += [k for k in (geo._PARK_WORDS.sub("", key) for key in keys) if k and k not in keys]
-    return bool(landmarks.lookup(keys, geo.normalize))
+    from tools.places.place_phrases import _Reading
+    from tools.places.place_resolution import landmark_keys
+
+    keys = landmark_keys(_Reading(phrase))
+    return bool(landmarks.lookup(keys, geo.normalize) or landmarks.lookup_heads(keys, geo.normalize))
 
 
 def _share(rows: list[dict]) -> dict:

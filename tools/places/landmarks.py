@@ -2,8 +2,14 @@
 features and landmarks ("Lake Como", "the Dolomites", "Cornwall", "the Eiffel Tower").
 
 GeoNames' cities1000 (tools.places.geo) knows towns and admin regions only, so "Lake Como"
-there is a small US town and "the Alps" is nothing.  ``places.csv`` beside this file lists a few
-hundred places people photograph, each as a centre and a radius (sources in its header).
+there is a small US town and "the Alps" is nothing.  ``places.csv`` beside this file lists about
+1,200 places people photograph, each as a centre and a radius (sources in its header);
+``world_heritage.csv`` adds UNESCO's whole World Heritage List (scripts/world_heritage.py),
+tried after the hand-written rows so that their meaning of a name stands.  An official name
+puts the site's own name before a colon or comma ("Gulf of Porto: Calanche of Piana, ...",
+"Vézelay, Church and Hill"): that head is what people say, kept apart (:func:`lookup_heads`)
+for the resolver to try only after towns and regions, so "Paris, Banks of the Seine" leaves
+"Paris" the city.
 
 Loaded lazily on the first phrase that needs it, so reverse geocoding at index time and a
 search without a place phrase never read it.  Bad rows are skipped, never raised.
@@ -13,11 +19,15 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 PLACES_CSV = os.path.join(os.path.dirname(__file__), "places.csv")
+WORLD_HERITAGE_CSV = os.path.join(os.path.dirname(__file__), "world_heritage.csv")
+DATA_FILES = (PLACES_CSV, WORLD_HERITAGE_CSV)
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,8 @@ class Landmark:
 
 _LOCK = threading.Lock()
 _INDEX: dict[str, list[Landmark]] | None = None
+_HEADS: dict[str, Landmark] | None = None
+_HEAD_END = re.compile(r"[:,]")
 
 
 def _rows(path: str) -> Iterable[dict]:
@@ -50,32 +62,49 @@ def _parse(row: dict) -> Landmark | None:
                     kind=(row.get("kind") or "").strip(), country=(row.get("country") or "").strip().upper())
 
 
-def _build(normalize: Callable[[str], str], path: str) -> dict[str, list[Landmark]]:
+def _bare(key: str) -> str:
+    # "The Alps" and "Alps" are one key: phrases reach us with and without the article.
+    return key[4:] if key.startswith("the ") else key
+
+
+def _build(normalize: Callable[[str], str],
+           paths: Iterable[str]) -> tuple[dict[str, list[Landmark]], dict[str, Landmark]]:
     index: dict[str, list[Landmark]] = {}
-    for row in _rows(path):
+    heads: defaultdict[str, set[Landmark]] = defaultdict(set)
+    for row in (row for path in paths for row in _readable_rows(path)):
         place = _parse(row)
         if place is None or not place.name:
             continue
         for raw in [place.name, *(row.get("alt_names") or "").split("|")]:
-            key = normalize(raw)
-            # "The Alps" and "Alps" are one key: phrases reach us with and without the article.
-            if key.startswith("the "):
-                key = key[4:]
+            key = _bare(normalize(raw))
             if key and place not in index.setdefault(key, []):
                 index[key].append(place)
-    return index
+            head = _bare(normalize(_HEAD_END.split(raw, 1)[0]))
+            if head and head != key and len(head) >= 3:
+                heads[head].add(place)
+    # A head two sites share ("Rock-Hewn Churches") names neither; a full name stays the full name's.
+    unique = {key: next(iter(places)) for key, places in heads.items() if len(places) == 1 and key not in index}
+    return index, unique
 
 
-def index(normalize: Callable[[str], str], path: str = PLACES_CSV) -> dict[str, list[Landmark]]:
-    """normalised name -> places (first is the curated meaning), built once per process."""
-    global _INDEX
+def _readable_rows(path: str) -> Iterable[dict]:
+    try:
+        yield from _rows(path)
+    except (OSError, UnicodeDecodeError, csv.Error):  # a missing or broken file means fewer places, not a broken search
+        return
+
+
+def _tables(normalize: Callable[[str], str]) -> tuple[dict[str, list[Landmark]], dict[str, Landmark]]:
+    global _INDEX, _HEADS
     with _LOCK:
-        if _INDEX is None:
-            try:
-                _INDEX = _build(normalize, path)
-            except OSError:  # a missing data file means fewer places, not a broken search
-                _INDEX = {}
-        return _INDEX
+        if _INDEX is None or _HEADS is None:
+            _INDEX, _HEADS = _build(normalize, DATA_FILES)
+        return _INDEX, _HEADS
+
+
+def index(normalize: Callable[[str], str]) -> dict[str, list[Landmark]]:
+    """normalised name -> places (first is the curated meaning), built once per process."""
+    return _tables(normalize)[0]
 
 
 def lookup(keys: Iterable[str], normalize: Callable[[str], str]) -> list[Landmark]:
@@ -83,8 +112,14 @@ def lookup(keys: Iterable[str], normalize: Callable[[str], str]) -> list[Landmar
     table = index(normalize)
     found: list[Landmark] = []
     for key in keys:
-        key = key[4:] if key.startswith("the ") else key
-        for place in table.get(key, ()):
+        for place in table.get(_bare(key), ()):
             if place not in found:
                 found.append(place)
     return found
+
+
+def lookup_heads(keys: Iterable[str], normalize: Callable[[str], str]) -> list[Landmark]:
+    """Places whose official name starts with one of ``keys`` before a colon or comma."""
+    heads = _tables(normalize)[1]
+    found = [heads.get(_bare(key)) for key in keys]
+    return list(dict.fromkeys(place for place in found if place is not None))

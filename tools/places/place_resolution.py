@@ -213,8 +213,12 @@ def _landmark_filter(place: landmarks.Landmark, reading: _Reading, gaz: _Gazette
             return _region_filter(cc, region)
     country = country_name(place.country) if place.country else ""
     label = place.name if not country or normalize(country) in normalize(place.name) else f"{place.name}, {country}"
+    # A heritage site named by its town ("Chartres Cathedral"): the town is the place, and the rest
+    # ("Cathedral") stays words to look for in the photos, as for a site the data files lack.
+    within = next((part for part in compounds.places_in(reading.head) if part in reading.head), None) \
+        if place.kind.startswith("heritage") else None
     return PlaceFilter(kind="area", label=label, country_code=place.country,
-                       lat=place.lat, lon=place.lon, radius_km=place.radius_km)
+                       lat=place.lat, lon=place.lon, radius_km=place.radius_km, within=within)
 
 
 # "Yosemite National Park" is the park "Yosemite"; such a phrase never means a town.  Keys are
@@ -223,12 +227,26 @@ _PARK_WORDS = re.compile(r"\s+(?:national|state|provincial)\s+(?:park|parks|fore
                          r"(?:\s+(?:and\s+)?(?:preserve|reserve))?$|\s+n\s?p$", re.IGNORECASE)
 
 
-def _match_landmark(readings: list[_Reading], gaz: _Gazetteer) -> PlaceFilter | None:
-    """A curated island, region, feature or landmark the phrase names ("Lake Como")."""
+# "Mt. Fuji", "Mt Rainier", "Gora Elbrus", "Monte Cervino": the word for a mountain, abbreviated or
+# in the peak's own language, where the data files write "Mount X".
+_MOUNT_WORDS = re.compile(r"^(?:mt|mtn|mount|gora|monte|mont|pico|cerro|volcan)\s+(?=\S)")
+
+
+def landmark_keys(reading: _Reading) -> list[str]:
+    """The keys a reading is looked up under in the data files: as written, without " National
+    Park" and the like, and with a mountain word as "mount"."""
+    keys = reading.keys
+    keys += [k for k in (_PARK_WORDS.sub("", key) for key in keys) if k and k not in keys]
+    keys += [k for k in (_MOUNT_WORDS.sub("mount ", key) for key in keys) if k not in keys]
+    return keys
+
+
+def _match_landmark(readings: list[_Reading], gaz: _Gazetteer, heads: bool = False) -> PlaceFilter | None:
+    """A curated island, region, feature or landmark the phrase names ("Lake Como"), or with
+    ``heads`` one whose official name starts with the phrase ("Gulf of Porto")."""
+    find = landmarks.lookup_heads if heads else landmarks.lookup
     for reading in readings:
-        keys = reading.keys
-        keys += [k for k in (_PARK_WORDS.sub("", key) for key in keys) if k and k not in keys]
-        for place in landmarks.lookup(keys, normalize):
+        for place in find(landmark_keys(reading), normalize):
             if _landmark_fits(place, reading.quals, gaz):
                 return _landmark_filter(place, reading, gaz)
     return None
@@ -287,6 +305,16 @@ def resolve_place(
     return found
 
 
+def _library_site(found: PlaceFilter | None, phrase: str, known: _Known, known_places: Iterable[Place],
+                  radius_km: float) -> PlaceFilter | None:
+    """A heritage site abroad whose town's namesake is where the library's photos are ("Historic
+    Centre of Cordoba" to someone with photos in Córdoba, Argentina) is that town's site."""
+    if found is None or found.within is None or not known.countries or found.country_code in known.countries:
+        return found
+    theirs = _resolve_compound(phrase, known_places, radius_km)
+    return theirs if theirs is not None and theirs.country_code in known.countries else found
+
+
 def _resolve_compound(phrase: str, known_places: Iterable[Place], radius_km: float) -> PlaceFilter | None:
     for part in compounds.places_in(phrase):
         inner = _resolve_whole(part, known_places, radius_km)
@@ -322,7 +350,10 @@ def _resolve_whole(
         return None
     readings = _readings(phrase)
     if not readings:
-        return None
+        # Too many words for a name plus qualifiers, but maybe a site's whole official name
+        # ("Prehistoric Sites and Decorated Caves of the Vézère Valley").
+        whole = [_Reading(phrase)] if phrase.strip() else []
+        return _match_landmark(whole, _gazetteer()) or _match_landmark(whole, _gazetteer(), heads=True)
     radius = _radius(radius_km)
     known = _Known.of(known_places)
     gaz = _gazetteer()
@@ -339,7 +370,8 @@ def _resolve_whole(
     if country and not (mine and mine.country_code != country.country_code
                         and country.country_code not in known.countries):
         return country
-    found = mine or _match_landmark(readings, gaz) or _match_gazetteer(readings, known, gaz, radius) \
+    found = mine or _library_site(_match_landmark(readings, gaz), phrase, known, known_places, radius_km) \
+        or _match_gazetteer(readings, known, gaz, radius) or _match_landmark(readings, gaz, heads=True) \
         or _match_county(readings, known, gaz)
     directed = directions.split(literal) if found is None else None
     if directed is not None:  # "the south of France": France (no outlines offline to cut its south out)
