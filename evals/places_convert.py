@@ -9,7 +9,11 @@ of evals/places.py: evals/data/places.json.
   Cordoba") and, where one can be cut out by the fixed rules of ``_unesco_short``, the name people
   say ("Cordoba", "Alhambra" from "Alhambra, Generalife and Albayzín, Granada");
 * naturalearth (named peaks, passes, depressions and waterfalls): Natural Earth's name ("Gora
-  Elbrus") and its English name where that differs ("Mount Elbrus").
+  Elbrus") and its English name where that differs ("Mount Elbrus");
+* visited (Wikidata attractions with a visitor count): the English label as listed.
+
+Three capitals' points in the source are another town's (ERRATA): the expected point is
+corrected, the entry marked "corrected" with the reason, and evals/places.py says how many.
 
 Each phrase is marked with a misleading namesake when the gazetteer itself (GeoNames
 cities1000, admin1 regions) has a place of the same name over NAMESAKE_KM from the expected
@@ -27,6 +31,14 @@ HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "data" / "places_sources.tsv"
 OUT = HERE / "data" / "places.json"
 NAMESAKE_KM = 100.0
+# Source points that are another place's, checked against GeoNames (cities1000 / cities15000):
+# each capital's list entry carries the point of the town that was capital before, or of another
+# island.  (source, name) -> (lat, lon, why).
+ERRATA = {
+    ("capitals", "Naypyidaw"): (19.745, 96.130, "the source gives Yangon's point (16.8 N 96.15 E), the capital until 2005"),
+    ("capitals", "Gitega"): (-3.426, 29.931, "the source gives Bujumbura's point (3.37 S 29.35 E), the capital until 2019"),
+    ("capitals", "Tarawa Atoll"): (1.328, 172.977, "the source gives Banaba's point (0.88 S 169.53 E), another island"),
+}
 _PARK_SUFFIX = re.compile(r"\s+(?:&\s+Kings Canyon\s+)?National Parks?(?:\s+&\s+Preserve)?$", re.IGNORECASE)
 
 
@@ -56,6 +68,8 @@ def _entries() -> list[dict]:
         source, name, lat, lon, country, *more = line.split("\t")
         category, other = (more + ["", ""])[:2]
         item = {"source": source, "name": name, "lat": float(lat), "lon": float(lon), "country": country}
+        if (source, name) in ERRATA:
+            item["lat"], item["lon"], item["corrected"] = ERRATA[(source, name)]
         if category:
             item["category"] = category
         if source == "nps":
@@ -72,6 +86,8 @@ def _entries() -> list[dict]:
             short = _unesco_short(name)
             if short:
                 out.append({**item, "phrase": short, "kind": "UNESCO site (short name)"})
+        elif source == "visited":
+            out.append({**item, "phrase": name, "kind": "most-visited attraction"})
         elif source == "naturalearth":
             out.append({**item, "phrase": name, "kind": f"natural feature ({category})"})
             if other and other != name:
