@@ -307,6 +307,9 @@ def test_a_county_is_an_area_around_its_towns():
 def test_the_bare_name_and_the_library_keep_the_bigger_namesake():
     assert geo.resolve_place("Cordoba").country_code == "AR"  # no site: the bigger town
     assert geo.resolve_place("Durham").country_code == "US"
+    # Toledo District, Belize (one town in the city table) yields to Toledo, Ohio (270,000)
+    assert geo.resolve_place("Toledo").label == "Toledo, Ohio, United States"
+    assert geo.resolve_place("Victoria").kind == "region"  # the Australian state stays
     # photos in Argentina: their Córdoba's old centre (the Jesuit Block) is what they mean
     found = geo.resolve_place("Historic Centre of Cordoba", [geo.Place(city="Cordoba", region="Cordoba",
                                                                         country_code="AR", country="Argentina")])

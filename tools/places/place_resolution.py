@@ -17,6 +17,10 @@ from tools.places.place_ranking import (_best_city, _city_rows, _Known, _namesak
 
 DEFAULT_RADIUS_KM = 25.0
 CITY_BEATS_REGION_POPULATION = 1_000_000
+# A region the city table holds hardly any towns of (Toledo District, Belize: one) is not what a
+# bare name means when a city of this size bears it too (Toledo, Ohio).
+SMALL_REGION_TOWNS = 3
+CITY_BEATS_SMALL_REGION_POPULATION = 100_000
 
 # A site named by its town ("Chartres Cathedral", "Old Town of Segovia"): a circle this size around
 # the town's point.  Cathedrals, castles and old towns sit in or beside the town they are named for.
@@ -141,9 +145,12 @@ def _match_gazetteer(
         # A region with no namesake city ("Sofia" in Madagascar, "Santo Domingo" province) yields
         # to a same-named city of a million people ("Washington" stays the state: DC has fewer).
         # A national capital beats its same-named province too ("Santo Domingo", "Panama").
-        if region is not None and region.kind == "region" and city is not None and not _known_in(known, region) \
-                and (_filter_population(gaz, city) >= CITY_BEATS_REGION_POPULATION or _is_capital(gaz, city)):
-            return city
+        if region is not None and region.kind == "region" and city is not None and not _known_in(known, region):
+            population = _filter_population(gaz, city)
+            small = gaz.region_sizes[(region.country_code, region.region)] < SMALL_REGION_TOWNS
+            if population >= CITY_BEATS_REGION_POPULATION or _is_capital(gaz, city) \
+                    or (small and population >= CITY_BEATS_SMALL_REGION_POPULATION):
+                return city
         found = region or city
         if found:
             return found
