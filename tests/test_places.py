@@ -415,3 +415,10 @@ def test_world_heritage_heads_never_take_a_town_and_territories_keep_their_code(
 ])
 def test_a_mountain_word_abbreviated_or_in_its_language(phrase, lat, lon):
     assert _near(geo.resolve_place(phrase), lat, lon, 30)
+
+
+def test_a_common_noun_of_heritage_names_is_no_site():
+    # "Citadel, Ancient City and Old Houses of ..." starts with "Citadel", which other sites' names
+    # hold too ("Citadel of Erbil"): no site is "the citadel"
+    assert geo.resolve_place("the Citadel") is None
+    assert geo.resolve_place("Place Stanislas").kind == "area"  # one site's own head

@@ -70,6 +70,7 @@ def _bare(key: str) -> str:
 def _build(normalize: Callable[[str], str],
            paths: Iterable[str]) -> tuple[dict[str, list[Landmark]], dict[str, Landmark]]:
     index: dict[str, list[Landmark]] = {}
+    keys_of: defaultdict[Landmark, list[str]] = defaultdict(list)
     heads: defaultdict[str, set[Landmark]] = defaultdict(set)
     for row in (row for path in paths for row in _readable_rows(path)):
         place = _parse(row)
@@ -79,12 +80,33 @@ def _build(normalize: Callable[[str], str],
             key = _bare(normalize(raw))
             if key and place not in index.setdefault(key, []):
                 index[key].append(place)
+                keys_of[place].append(key)
             head = _bare(normalize(_HEAD_END.split(raw, 1)[0]))
             if head and head != key and len(head) >= 3:
                 heads[head].add(place)
-    # A head two sites share ("Rock-Hewn Churches") names neither; a full name stays the full name's.
-    unique = {key: next(iter(places)) for key, places in heads.items() if len(places) == 1 and key not in index}
-    return index, unique
+    return index, _unique_heads(heads, index, keys_of)
+
+
+def _unique_heads(heads: dict[str, set[Landmark]], index: dict[str, list[Landmark]],
+                  keys_of: dict[Landmark, list[str]]) -> dict[str, Landmark]:
+    """Heads that name one site: not one two sites share ("Rock-Hewn Churches"), nor one other
+    sites' names contain too ("Citadel, Ancient City and Old Houses of ...": "Citadel of Erbil"
+    has it), which is a common noun of heritage names, not a name; a full name stays the full
+    name's."""
+    with_word: defaultdict[str, set[Landmark]] = defaultdict(set)
+    for place, keys in keys_of.items():
+        for word in {w for key in keys for w in key.split()}:
+            with_word[word].add(place)
+    unique = {}
+    for head, places in heads.items():
+        if len(places) != 1 or head in index:
+            continue
+        place = next(iter(places))
+        shared = any(f" {head} " in f" {key} " for other in with_word.get(head.split()[0], ()) if other != place
+                     for key in keys_of[other])
+        if not shared:
+            unique[head] = place
+    return unique
 
 
 def _readable_rows(path: str) -> Iterable[dict]:
