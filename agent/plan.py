@@ -183,12 +183,16 @@ class _Spans:
     def __init__(self, text: str):
         self.text = text
         self.taken: list[tuple[int, int]] = []
+        self.held: list[tuple[int, int]] = []  # read (no place is in them) but still words to see
 
     def free(self, start: int, end: int) -> bool:
-        return all(end <= a or start >= b for a, b in self.taken)
+        return all(end <= a or start >= b for a, b in self.taken + self.held)
 
     def take(self, start: int, end: int) -> None:
         self.taken.append((start, end))
+
+    def hold(self, start: int, end: int) -> None:
+        self.held.append((start, end))
 
     def rest(self) -> str:
         chars = list(self.text)
@@ -272,8 +276,14 @@ def _find_place(text: str, known: list[geo.Place], spans: _Spans,
                 if geo.is_kind_of_place(name):  # "near the Old Town": something to see, not a town
                     continue
                 close = geo.close_place_names(name, 3)
-                unknown.append(f"place {name!r} not found" + (f" (did you mean {', '.join(close)}?)" if close else ""))
-                spans.take(match.start(), match.end() + run[-1].end())  # not a visual word either
+                unknown.append(f"place {name!r} not found" + (f" (did you mean {', '.join(close)}?)" if close else "")
+                               + "; its words are looked for in the photos instead")
+                # A sight no data file names ("the British Library") is still words a caption, a
+                # sign read by OCR or a file name may hold: only the preposition goes.
+                spans.take(match.start(), match.end())
+                if run[0].group().lower() == "the":
+                    spans.take(match.end() + run[0].start(), match.end() + run[0].end())
+                spans.hold(match.end() + run[0].start(), match.end() + run[-1].end())
                 continue
         if hit is None:
             hit = _try_span(text, match.end(), words, known, True, spans)

@@ -61,7 +61,7 @@ def test_rule_plan(sentence, dates, place, people, exclude, has, lacks):
 
 def test_unknown_places_and_people_are_reported():
     plan = rule_plan("street food in Xyzzyville with Carol", NOW, NAMES, [])
-    assert plan.place is None and plan.visual == "street food"
+    assert plan.place is None and plan.visual == "street food Xyzzyville"  # words lost nothing
     assert any("Xyzzyville" in u for u in plan.unknown) and any("Carol" in u for u in plan.unknown)
 
 
