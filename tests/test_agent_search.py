@@ -126,3 +126,16 @@ def test_no_question_about_what_the_person_already_said():
     assert best_question(records, scores).attribute == "tag:dog"
     assert best_question(records, scores, said="two dogs running").attribute == "tag:snow"
     assert best_question(records, scores, said="dog in the snow") is None
+
+
+def test_a_place_no_data_file_names_is_still_found_by_its_words(make_settings, library):
+    # No data file holds the British Library; the person's own caption does.
+    for name, text in [("library.jpg", "Reading room of the British Library"), ("park.jpg", "Picnic in the park"),
+                       ("museum.jpg", "The Natural History Museum hall")]:
+        caption(write_photo(library / name, taken="2025:05:03 11:00:00"), text)
+    searcher = index(make_settings(), library)
+    plan = rule_plan("me at the British Library", NOW, [], searcher.store.get_meta("places", []))
+    assert plan.place is None and "British Library" in plan.visual
+    assert any("British Library" in note and "looked for" in note for note in plan.unknown), plan.unknown
+    plan.required_tags = []
+    assert names(search_with_feedback(searcher, plan, DialogueState()))[0] == "library.jpg"
