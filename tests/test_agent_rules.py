@@ -153,3 +153,15 @@ def test_rocchio_moves_towards_liked_and_away_from_rejected():
     assert np.allclose(rocchio(q, [], []), q)
     only_liked = rocchio(np.zeros(3), liked, [])  # no words: the liked photo alone
     assert np.allclose(only_liked, [0, 1, 0])
+
+
+@pytest.mark.parametrize("text, label, visual", [
+    # the period of "St.", "Mt.", "Ft." is inside the name, not the end of a sentence
+    ("skiing in St. Moritz", "Saint Moritz, Switzerland", "skiing"), ("Mt. Fuji at dawn", "Mount Fuji, Japan", "dawn"),
+    ("me on Mt. Fuji", "Mount Fuji, Japan", "me"), ("Ft. Lauderdale beach", "Fort Lauderdale, United States", "beach"),
+    # a sentence's own period still ends the name
+    ("I was in Berlin. Anna took it", "Berlin, Germany", "I was Anna took it"),
+])
+def test_abbreviated_names_keep_their_period(text, label, visual):
+    plan = rule_plan(text, NOW, NAMES, [])
+    assert plan.place is not None and plan.place.label == label and plan.visual == visual, plan

@@ -46,7 +46,13 @@ def _fold(key: str) -> str:
     return _SAINTS.sub("saint", key).replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
+# Abbreviations GeoNames writes out: "Ft. Lauderdale", "Mt Vernon".
+_ABBREVIATED = re.compile(r"^(ft|mt)\s")
+_WRITTEN_OUT = {"ft": "fort ", "mt": "mount "}
+
+
 def _key_variants(raw: str) -> list[str]:
     """Normalised keys to look a typed name up under, best first."""
     keys = [normalize(raw), normalize(raw.translate(_GERMAN_UMLAUTS))]
+    keys += [_ABBREVIATED.sub(lambda m: _WRITTEN_OUT[m.group(1)], key) for key in keys]
     return [k for i, k in enumerate(keys) if k and k not in keys[:i]]

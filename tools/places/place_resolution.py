@@ -219,7 +219,8 @@ def _landmark_filter(place: landmarks.Landmark, reading: _Reading, gaz: _Gazette
         if cc == place.country and _fold(normalize(region)) == _fold(normalize(place.name)):
             return _region_filter(cc, region)
     country = country_name(place.country) if place.country else ""
-    label = place.name if not country or normalize(country) in normalize(place.name) else f"{place.name}, {country}"
+    name = _shortened(place.name)  # an official name can run to 120 characters
+    label = name if not country or normalize(country) in normalize(place.name) else f"{name}, {country}"
     # A heritage site named by its town ("Chartres Cathedral"): the town is the place, and the rest
     # ("Cathedral") stays words to look for in the photos, as for a site the data files lack.
     within = next((part for part in compounds.places_in(reading.head) if part in reading.head), None) \
@@ -312,6 +313,10 @@ def resolve_place(
     return found
 
 
+def _shortened(text: str) -> str:
+    return text if len(text) <= COMPOUND_LABEL_CHARS else text[:COMPOUND_LABEL_CHARS - 1].rstrip() + "…"
+
+
 def _library_site(found: PlaceFilter | None, phrase: str, known: _Known, known_places: Iterable[Place],
                   radius_km: float) -> PlaceFilter | None:
     """A heritage site abroad whose town's namesake is where the library's photos are ("Historic
@@ -331,7 +336,7 @@ def _resolve_compound(phrase: str, known_places: Iterable[Place], radius_km: flo
         # "the city of angels": a lower-case place part must be more than a village of that name.
         if part == part.lower() and inner.kind == "city" and _filter_population(_gazetteer(), inner) == 0:
             continue
-        shown = phrase if len(phrase) <= COMPOUND_LABEL_CHARS else phrase[:COMPOUND_LABEL_CHARS - 1].rstrip() + "…"
+        shown = _shortened(phrase)
         update: dict[str, Any] = {"label": f'{inner.label} (matched "{part}" in "{shown}")', "within": part}
         if inner.kind == "city":
             update["radius_km"] = min(inner.radius_km or COMPOUND_RADIUS_KM, COMPOUND_RADIUS_KM)
