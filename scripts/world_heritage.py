@@ -30,6 +30,9 @@ TERRITORY_KM = 300.0
 # A site's area as a circle, kept between these: a cathedral's 1 ha is still photographed from the
 # square in front of it, and a desert park of 7 million ha is not one place a photo is "at".
 MIN_RADIUS_KM = 2.0
+# A coast, a range or a reef is photographed from around it (a boat in the gulf, a viewpoint across
+# the valley), and its listed point is one spot of it.
+MIN_NATURAL_RADIUS_KM = 10.0
 MAX_RADIUS_KM = 150.0
 DEFAULT_RADIUS_KM = 5.0  # no area given
 
@@ -37,7 +40,8 @@ HEADER = """\
 # The UNESCO World Heritage List (2019, all 1,121 sites): facts only, built by
 # scripts/world_heritage.py from UNESCO's whc-sites-2019 export (source and commit in that
 # script).  name: the English name; alt_names: the French name where it differs; radius_km:
-# the circle of the inscribed area, between 2 and 150 km (5 km when no area is given); kind:
+# the circle of the inscribed area, between 2 (natural and mixed sites 10) and 150 km (5 km
+# when no area is given); kind:
 # "heritage" plus the category; country: ISO 3166-1 ("" for a site of several countries).
 # A site in an overseas territory carries the territory's code (Bermuda BM, not the State Party's
 # GB), as reverse geocoding gives its photos.  Left out: the 30 sites whose names lost letters in the export ("Historic Centre of ?eský
@@ -64,15 +68,16 @@ def _clean(name: str) -> str:
     return re.sub(r"\s+", " ", name).strip(" ,")
 
 
-def _radius(area_ha: str) -> float:
+def _radius(area_ha: str, category: str) -> float:
+    floor = MIN_NATURAL_RADIUS_KM if category.strip().lower() in ("natural", "mixed") else MIN_RADIUS_KM
     try:
         area = float(area_ha)
     except ValueError:
-        return DEFAULT_RADIUS_KM
+        return max(floor, DEFAULT_RADIUS_KM)
     if not math.isfinite(area) or area <= 0:
-        return DEFAULT_RADIUS_KM
+        return max(floor, DEFAULT_RADIUS_KM)
     radius = math.sqrt(area / 100.0 / math.pi)
-    return round(min(MAX_RADIUS_KM, max(MIN_RADIUS_KM, radius)), 1)
+    return round(min(MAX_RADIUS_KM, max(floor, radius)), 1)
 
 
 def _territory(country: str, lat: float, lon: float) -> str:
@@ -115,7 +120,7 @@ def rows(raw: bytes) -> list[list[str]]:
             country = _territory(country, lat, lon)
         alt = french if french and french.casefold() != name.casefold() else ""
         kind = "heritage " + (site["category"] or "").strip().lower()
-        out.append([name, alt.replace("|", "/"), f"{lat:.4f}", f"{lon:.4f}", str(_radius(site["area_hectares"])),
+        out.append([name, alt.replace("|", "/"), f"{lat:.4f}", f"{lon:.4f}", str(_radius(site["area_hectares"], site["category"] or "")),
                     kind.strip(), country])
     return out
 

@@ -408,6 +408,7 @@ def test_world_heritage_heads_never_take_a_town_and_territories_keep_their_code(
     table = landmarks.index(geo.normalize)
     heritage = {p for group in table.values() for p in group if p.kind.startswith("heritage")}
     assert len(heritage) > 1000 and all(2.0 <= p.radius_km <= 150.0 for p in heritage)
+    assert all(p.radius_km >= 10.0 for p in heritage if p.kind in ("heritage natural", "heritage mixed"))
 
 
 @pytest.mark.parametrize("phrase, lat, lon", [
