@@ -37,15 +37,14 @@ MAX_RADIUS_KM = 150.0
 DEFAULT_RADIUS_KM = 5.0  # no area given
 
 HEADER = """\
-# The UNESCO World Heritage List (2019, all 1,121 sites): facts only, built by
+# The UNESCO World Heritage List (2019, 1,121 sites): facts only, built by
 # scripts/world_heritage.py from UNESCO's whc-sites-2019 export (source and commit in that
 # script).  name: the English name; alt_names: the French name where it differs; radius_km:
-# the circle of the inscribed area, between 2 (natural and mixed sites 10) and 150 km (5 km
-# when no area is given); kind:
-# "heritage" plus the category; country: ISO 3166-1 ("" for a site of several countries).
-# A site in an overseas territory carries the territory's code (Bermuda BM, not the State Party's
-# GB), as reverse geocoding gives its photos.  Left out: the 30 sites whose names lost letters in the export ("Historic Centre of ?eský
-# Krumlov"), which would match nothing as written.
+# the circle of the inscribed area, between 2 km (natural and mixed sites 10 km) and 150 km,
+# 5 km when no area is given; kind: "heritage" plus the category; country: ISO 3166-1, "" for a
+# site of several countries, and an overseas territory's own code (Bermuda BM, not the State
+# Party's GB), as reverse geocoding gives its photos.  Left out: the 30 sites whose names lost
+# letters in the export ("Historic Centre of ?eský Krumlov"), which would match nothing.
 # Tried after tools/places/places.csv, whose hand-written rows keep their meaning.
 """
 

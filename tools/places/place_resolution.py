@@ -235,9 +235,9 @@ _PARK_WORDS = re.compile(r"\s+(?:national|state|provincial)\s+(?:park|parks|fore
                          r"(?:\s+(?:and\s+)?(?:preserve|reserve))?$|\s+n\s?p$", re.IGNORECASE)
 
 
-# "Mt. Fuji", "Mt Rainier", "Gora Elbrus", "Monte Cervino": the word for a mountain, abbreviated or
-# in the peak's own language, where the data files write "Mount X".
-_MOUNT_WORDS = re.compile(r"^(?:mt|mtn|mount|gora|monte|mont|pico|cerro|volcan)\s+(?=\S)")
+# "Mtn Hood", "Gora Elbrus", "Monte Cervino": the word for a mountain, abbreviated or in the peak's
+# own language, where the data files write "Mount X" ("Mt." is written out with the other keys).
+_MOUNT_WORDS = re.compile(r"^(?:mtn|gora|monte|mont|pico|cerro|volcan)\s+(?=\S)")
 
 
 def landmark_keys(reading: _Reading) -> list[str]:
