@@ -259,6 +259,7 @@ def _try_span(text: str, start: int, words: list[re.Match], known: list[geo.Plac
 
 def _find_place(text: str, known: list[geo.Place], spans: _Spans,
                 unknown: list[str]) -> tuple[str | None, geo.PlaceFilter | None]:
+    unresolved: str | None = None
     # 1. "in / at / near / around X": lowercase X only when strong.
     for match in re.finditer(r"\b(in|at|near|around)\s+", text, re.IGNORECASE):
         words = _words_after(text, match.end())
@@ -289,6 +290,7 @@ def _find_place(text: str, known: list[geo.Place], spans: _Spans,
                 if run[0].group().lower() == "the":
                     spans.take(match.end() + run[0].start(), match.end() + run[0].end())
                 spans.hold(match.end() + run[0].start(), match.end() + run[-1].end())
+                unresolved = unresolved or name
                 continue
         if hit is None:
             hit = _try_span(text, match.end(), words, known, True, spans)
@@ -308,7 +310,9 @@ def _find_place(text: str, known: list[geo.Place], spans: _Spans,
             first, last, found = hit
             _take_place(text, spans, first, first, first, last, found)
             return text[first:last], found
-    return None, None
+    # A place named but not found: its phrase without a filter, so a dialogue drops the place
+    # an earlier turn gave rather than keep it against the person's words.
+    return unresolved, None
 
 
 def _take_place(text: str, spans: _Spans, lead: int, lead_end: int, first: int, last: int,

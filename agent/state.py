@@ -1,7 +1,8 @@
 """What a conversation has established so far, kept across turns and saved between runs.
 
 A later turn refines the plan rather than replacing it: its date or place replaces the old one
-(people correct these: "no, it was 2019"), its people and exclusions are added, and its visual
+(people correct these: "no, it was 2019"; a place named but not found drops the old one rather
+than keep it against their words), its people and exclusions are added, and its visual
 words are appended ("it was at night" adds "night"). Visual words that are also tags the
 indexer assigns (night, indoor, ...) become required tags, which the re-ranker boosts. The event
 filter (set by the dialogue: "more from that day") stays until a new date or place comes: a
@@ -62,14 +63,14 @@ class DialogueState(BaseModel):
             "date_phrase": new.date_phrase or old.date_phrase,
             "date_range": new.date_range or old.date_range,
             "place_phrase": new.place_phrase or old.place_phrase,
-            "place": new.place or old.place,
+            "place": new.place if new.place_phrase else old.place,
             "people": list(dict.fromkeys(old.people + new.people)),
             "person_ids": list(dict.fromkeys(old.person_ids + new.person_ids)),
             "exclude": list(dict.fromkeys(old.exclude + new.exclude)),
             "required_tags": list(dict.fromkeys(tags + new.required_tags)),
             "unknown": list(dict.fromkeys(old.unknown + new.unknown)),
         })
-        if new.event or new.date_range or new.place:
+        if new.event or new.date_range or new.place_phrase:
             merged = merged.model_copy(update={"event": new.event, "event_label": new.event_label})
         self.plan = merged
         return merged

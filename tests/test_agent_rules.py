@@ -92,6 +92,12 @@ def test_state_merges_turns_and_round_trips(tmp_path):
     assert state.plan.place.label.startswith("Berlin") and state.plan.date_phrase == "last summer"
     state.merge(rule_plan("actually it was 2019", NOW, NAMES, []))
     assert state.plan.date_range.start == datetime(2019, 1, 1)
+    # a place named but not found drops Berlin rather than keep it against the person's words
+    state.merge(rule_plan("no, it was at the Xyzzy Hall", NOW, NAMES, []))
+    assert state.plan.place is None and state.plan.place_phrase == "the Xyzzy Hall"
+    assert "Xyzzy Hall" in state.plan.visual
+    state.merge(rule_plan("it was in Berlin after all", NOW, NAMES, []))
+    assert state.plan.place.label.startswith("Berlin")
     state.turns.append(Turn(user="a concert", agent="Here are 3", shown=["a", "b", "c"]))
     state.like(["b"])
     state.reject(["a"])
