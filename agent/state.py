@@ -53,6 +53,7 @@ class DialogueState(BaseModel):
     def merge(self, new: Plan) -> Plan:
         """Fold one turn's plan into the conversation's plan (rules in the module docstring)."""
         old = self.plan
+        place_named = new.place is not None or bool(new.place_phrase)
         visual = " ".join(w for w in (old.visual, new.visual) if w).strip()
         tags = list(old.required_tags)
         for word in re.findall(r"[a-z]+", new.visual.lower()):
@@ -63,14 +64,14 @@ class DialogueState(BaseModel):
             "date_phrase": new.date_phrase or old.date_phrase,
             "date_range": new.date_range or old.date_range,
             "place_phrase": new.place_phrase or old.place_phrase,
-            "place": new.place if new.place_phrase else old.place,
+            "place": new.place if place_named else old.place,
             "people": list(dict.fromkeys(old.people + new.people)),
             "person_ids": list(dict.fromkeys(old.person_ids + new.person_ids)),
             "exclude": list(dict.fromkeys(old.exclude + new.exclude)),
             "required_tags": list(dict.fromkeys(tags + new.required_tags)),
             "unknown": list(dict.fromkeys(old.unknown + new.unknown)),
         })
-        if new.event or new.date_range or new.place_phrase:
+        if new.event or new.date_range or place_named:
             merged = merged.model_copy(update={"event": new.event, "event_label": new.event_label})
         self.plan = merged
         return merged
