@@ -22,6 +22,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the project's own gazetteer places the territories
+
+import numpy as np  # noqa: E402
+
+from tools.places import geo  # noqa: E402
+from tools.places.coordinates import _chord, _unit_vectors  # noqa: E402
+from tools.places.gazetteer import _gazetteer  # noqa: E402
+
 OUT = ROOT / "tools" / "places" / "world_heritage.csv"
 # A State Party with no town of its own this near the site's point is not where the site is:
 # the territory it lies in is (Bermuda for the UK, New Caledonia for France).
@@ -81,20 +89,10 @@ def _radius(area_ha: str, category: str) -> float:
 
 def _territory(country: str, lat: float, lon: float) -> str:
     """The code of the territory a State Party's far-off site lies in, else ``country``."""
-    sys.path.insert(0, str(ROOT))
-    import numpy as np
-
-    from tools.places import geo
-    from tools.places.gazetteer import _gazetteer
-
     gaz = _gazetteer()
-    own = np.asarray(gaz.cc) == country
-    if own.any():
-        lat1, lon1 = np.radians(lat), np.radians(lon)
-        lat2, lon2 = np.radians(np.asarray(gaz.lat)[own]), np.radians(np.asarray(gaz.lon)[own])
-        chord = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-        if 2 * 6371.0 * np.arcsin(np.sqrt(chord.min())) <= TERRITORY_KM:
-            return country
+    point = _unit_vectors(np.array([lat]), np.array([lon]))[0]
+    if any(gaz.cc[row] == country for row in gaz.tree.query_ball_point(point, _chord(TERRITORY_KM))):
+        return country
     found = geo.reverse_geocode([(lat, lon)])[0]
     return found.country_code if found is not None and found.country_code else country
 
