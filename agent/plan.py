@@ -46,8 +46,8 @@ NOT_EXCLUSIONS = {"sure", "really", "very", "too", "so", "much", "idea", "one", 
                   "at", "in", "on", "quite", "exactly", "certain"}
 _WORD = r"[A-Za-z\u00C0-\u024F][\w'\u00C0-\u024F-]*"
 # "St. Moritz", "Mt. Fuji", "Ft. Lauderdale": the period of these abbreviations is inside a name.
-_NAME_ABBREVIATIONS = ("St", "Ste", "Mt", "Mtn", "Ft", "Pt")
-_CAP = rf"(?:(?:{'|'.join(_NAME_ABBREVIATIONS)})\.|[A-Z\u00C0-\u00DE][\w'\u00C0-\u024F-]*)"
+_ABBREVIATION = r"(?:St|Ste|Mt|Mtn|Ft|Pt)\."
+_CAP = rf"(?:{_ABBREVIATION}|[A-Z\u00C0-\u00DE][\w'\u00C0-\u024F-]*)"
 # Lower-case words inside a name: "Isle of Skye", "Lake of the Woods", "Roman Walls of Lugo",
 # "Trinidad and Tobago", "Newcastle upon Tyne", "Rio de Janeiro".
 _JOINTS = {"of", "the", "de", "del", "della", "di", "da", "du", "des", "la", "le", "los", "las", "y", "upon",
@@ -231,10 +231,7 @@ def _find_people(text: str, known_names: list[str], spans: _Spans) -> list[str]:
 def _words_after(text: str, start: int) -> list[re.Match]:
     """Up to MAX_PLACE_WORDS words from ``start``, stopping at punctuation."""
     words: list[re.Match] = []
-    for match in re.finditer(rf"{_WORD}|[^\w\s]", text[start:]):
-        if match.group() == "." and words and words[-1].group() in _NAME_ABBREVIATIONS \
-                and match.start() == words[-1].end():
-            continue
+    for match in re.finditer(rf"{_ABBREVIATION}|{_WORD}|[^\w\s]", text[start:]):
         if not re.match(_WORD, match.group()) or len(words) >= MAX_PLACE_WORDS:
             break
         words.append(match)

@@ -41,8 +41,7 @@ class Landmark:
 
 
 _LOCK = threading.Lock()
-_INDEX: dict[str, list[Landmark]] | None = None
-_HEADS: dict[str, Landmark] | None = None
+_TABLES: tuple[dict[str, list[Landmark]], dict[str, Landmark]] | None = None  # (names, heads)
 _HEAD_END = re.compile(r"[:,]")
 
 
@@ -117,11 +116,11 @@ def _readable_rows(path: str) -> Iterable[dict]:
 
 
 def _tables(normalize: Callable[[str], str]) -> tuple[dict[str, list[Landmark]], dict[str, Landmark]]:
-    global _INDEX, _HEADS
+    global _TABLES
     with _LOCK:
-        if _INDEX is None or _HEADS is None:
-            _INDEX, _HEADS = _build(normalize, DATA_FILES)
-        return _INDEX, _HEADS
+        if _TABLES is None:
+            _TABLES = _build(normalize, DATA_FILES)
+        return _TABLES
 
 
 def index(normalize: Callable[[str], str]) -> dict[str, list[Landmark]]:
