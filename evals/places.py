@@ -42,9 +42,10 @@ def _hit(found, lat: float, lon: float, geo) -> tuple[bool, float | None]:
     return found.kind == "country" or place.region == found.region, None
 
 
-def _in_curated(phrase: str, geo, landmarks) -> bool:
-    """Whether the curated file names the phrase, read as the resolver reads it (the whole
-    phrase, without its article, or without " National Park" and the like)."""
+def _in_data_files(phrase: str, geo, landmarks) -> bool:
+    """Whether the data files (places.csv, world_heritage.csv) name the phrase, read as the
+    resolver reads them (the keys of ``landmark_keys``: without its article, " National Park" and
+    the like, a mountain word as "mount"; a whole name or an official name's head)."""
     from tools.places.place_phrases import _Reading
     from tools.places.place_resolution import landmark_keys
 
@@ -77,7 +78,7 @@ def run(phrases: list[dict], out: dict) -> None:
         seconds.append(time.perf_counter() - started)
         hit, km = _hit(found, item["lat"], item["lon"], geo)
         rows.append({"phrase": item["phrase"], "source": item.get("source", ""), "kind": item["kind"],
-                     "namesake": item.get("namesake"), "in_curated": _in_curated(item["phrase"], geo, landmarks),
+                     "namesake": item.get("namesake"), "in_data_files": _in_data_files(item["phrase"], geo, landmarks),
                      "hit": hit, "km": rounded(km, 1), "corrected": item.get("corrected"),
                      "got": None if found is None else {"kind": found.kind, "label": found.label,
                                                          "radius_km": found.radius_km}})
@@ -92,9 +93,8 @@ def run(phrases: list[dict], out: dict) -> None:
     out["per_kind"] = {kind: _share(group) for kind, group in sorted(by_kind.items())}
     out["with_namesake"] = _share([r for r in rows if r["namesake"]])
     out["without_namesake"] = _share([r for r in rows if not r["namesake"]])
-    out["named_by_data_files"] = _share([r for r in rows if r["in_curated"]])
-    out["not_named_by_data_files"] = _share([r for r in rows if not r["in_curated"]])
-    out["held_out"] = _share([r for r in rows if r["source"] == HELD_OUT])
+    out["named_by_data_files"] = _share([r for r in rows if r["in_data_files"]])
+    out["not_named_by_data_files"] = _share([r for r in rows if not r["in_data_files"]])
     out["without_held_out"] = _share([r for r in rows if r["source"] != HELD_OUT])
     out["corrected_points"] = _share([r for r in rows if r["corrected"]])
     radii = [r["got"]["radius_km"] for r in rows if r["hit"] and r["got"] and r["got"]["radius_km"]]

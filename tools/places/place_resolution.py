@@ -364,8 +364,8 @@ def _resolve_whole(
     if not readings:
         # Too many words for a name plus qualifiers, but maybe a site's whole official name
         # ("Prehistoric Sites and Decorated Caves of the Vézère Valley").
-        whole = [_Reading(phrase)] if phrase.strip() else []
-        return _match_landmark(whole, _gazetteer()) or _match_landmark(whole, _gazetteer(), heads=True)
+        whole, gaz = ([_Reading(phrase)] if phrase.strip() else []), _gazetteer()
+        return _match_landmark(whole, gaz) or _match_landmark(whole, gaz, heads=True)
     radius = _radius(radius_km)
     known = _Known.of(known_places)
     gaz = _gazetteer()
